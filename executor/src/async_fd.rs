@@ -1,0 +1,225 @@
+//! `AsyncFd`: any non-blocking file descriptor, driven by the core's reactor.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::context;
+use crate::reactor::{shut_down_error, Direction, Reactor, Source};
+
+/// A non-blocking file descriptor registered with the current core's reactor.
+///
+/// The building block of every socket type: register the fd once, then call
+/// non-blocking syscalls through [`read_with`](Self::read_with) /
+/// [`write_with`](Self::write_with) (or their `poll_` forms), which wait for
+/// readiness and retry after `WouldBlock`. The fd must already be in
+/// non-blocking mode.
+///
+/// An `AsyncFd` belongs to the core it was created on (it is `!Send`). When
+/// that core shuts down, pending and later operations fail with an error
+/// rather than hang.
+///
+/// Each direction remembers one waker: as with tokio's `poll_read`, only the
+/// last task to wait for readability (or writability) is woken. Use one reader
+/// task and one writer task per fd.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use runtime_executor::AsyncFd;
+///
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let (a, mut b) = UnixStream::pair().unwrap();
+///     a.set_nonblocking(true).unwrap();
+///     let a = AsyncFd::new(a).unwrap();
+///     b.write_all(b"ping").unwrap();
+///     let mut buf = [0; 4];
+///     let n = a.read_with(|mut s| s.read(&mut buf)).await.unwrap();
+///     assert_eq!(&buf[..n], b"ping");
+/// });
+/// ```
+pub struct AsyncFd<T: AsFd> {
+    source: Rc<Source>,
+    reactor: Rc<Reactor>,
+    inner: Option<T>,
+}
+
+impl<T: AsFd> AsyncFd<T> {
+    /// Registers `inner` with the current core's reactor.
+    ///
+    /// # Errors
+    ///
+    /// Fails outside a `runtime` core, after the core has shut down, or when
+    /// the poller refuses the fd.
+    pub fn new(inner: T) -> io::Result<Self> {
+        let reactor = context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
+            io::Error::other("`AsyncFd::new` called outside of a `runtime` core")
+        })?;
+        let source = reactor.register(inner.as_fd())?;
+        Ok(AsyncFd {
+            source,
+            reactor,
+            inner: Some(inner),
+        })
+    }
+
+    /// The wrapped I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.inner.as_ref().expect("inner taken only on drop")
+    }
+
+    /// The wrapped I/O object, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.as_mut().expect("inner taken only on drop")
+    }
+
+    /// Deregisters the fd and gives the I/O object back.
+    pub fn into_inner(mut self) -> T {
+        let inner = self.inner.take().expect("inner taken only once");
+        self.reactor.deregister(&self.source, inner.as_fd());
+        inner
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.reactor.is_shut_down() {
+            Err(shut_down_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.check()?;
+        self.source.poll_ready(dir, cx).map(Ok)
+    }
+
+    /// Ready when the fd may be readable. Readiness stays set until
+    /// [`clear_read_ready`](Self::clear_read_ready) is called (after a read
+    /// returned `WouldBlock`).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Direction::Read, cx)
+    }
+
+    /// Ready when the fd may be writable; see [`poll_read_ready`](Self::poll_read_ready).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Direction::Write, cx)
+    }
+
+    /// Forgets read readiness until the reactor reports the next edge.
+    pub fn clear_read_ready(&self) {
+        self.source.clear_ready(Direction::Read);
+    }
+
+    /// Forgets write readiness until the reactor reports the next edge.
+    pub fn clear_write_ready(&self) {
+        self.source.clear_ready(Direction::Write);
+    }
+
+    /// Waits until the fd may be readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Waits until the fd may be writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    fn poll_with<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            std::task::ready!(self.poll_ready(dir, cx))?;
+            match op(self.get_ref()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear_ready(dir);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Runs a non-blocking read operation until it stops returning
+    /// `WouldBlock` (and `Interrupted`), waiting for readability in between.
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(Direction::Read, cx, op)
+    }
+
+    /// Runs a non-blocking write operation until it stops returning
+    /// `WouldBlock` (and `Interrupted`), waiting for writability in between.
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(Direction::Write, cx, op)
+    }
+
+    /// Async form of [`poll_read_with`](Self::poll_read_with).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns other than `WouldBlock`/`Interrupted`, or an
+    /// error once the owning core has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe if `op` is: a dropped future never runs `op` again.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+    }
+
+    /// Async form of [`poll_write_with`](Self::poll_write_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`read_with`](Self::read_with).
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+    }
+}
+
+impl<T: AsFd> AsRawFd for AsyncFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+impl<T: AsFd> Drop for AsyncFd<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            // Deregister before `inner` (and so the fd) is dropped.
+            self.reactor.deregister(&self.source, inner.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFd")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}

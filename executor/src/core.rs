@@ -1,0 +1,336 @@
+//! One core: its run queues, its event loop and its shutdown.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use async_task::Runnable;
+use concurrent_queue::{ConcurrentQueue, PushError};
+use polling::Poller;
+use slab::Slab;
+
+use crate::context;
+use crate::reactor::Reactor;
+use crate::runtime::RuntimeShared;
+use crate::stats::SharedStats;
+use crate::time::driver::TimerDriver;
+
+/// Tasks polled per tick before the core looks at its remote queue, its timers
+/// and (when busy) the reactor. The same figure as tokio's `event_interval`.
+const TICK_BUDGET: usize = 61;
+
+/// The part of a core that other threads may touch: its remote queue, its
+/// poller (to notify it) and its counters.
+#[derive(Debug)]
+pub(crate) struct CoreShared {
+    index: usize,
+    remote: ConcurrentQueue<Runnable>,
+    /// True while the core is (about to be) blocked in `Poller::wait`. Other
+    /// threads notify the poller only when they flip it back to false, so a
+    /// busy core costs its wakers no syscall.
+    parked: AtomicBool,
+    poller: Arc<Poller>,
+    pub(crate) stats: SharedStats,
+}
+
+impl CoreShared {
+    pub(crate) fn new(index: usize) -> std::io::Result<Self> {
+        Ok(CoreShared {
+            index,
+            remote: ConcurrentQueue::unbounded(),
+            parked: AtomicBool::new(false),
+            poller: Arc::new(Poller::new()?),
+            stats: SharedStats::default(),
+        })
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Hands a runnable to this core from any thread.
+    ///
+    /// Returns the runnable back when the core has shut down; the caller
+    /// decides whether it may be dropped on this thread.
+    pub(crate) fn push_remote(&self, runnable: Runnable) -> Result<(), Runnable> {
+        match self.remote.push(runnable) {
+            Ok(()) => {
+                self.unpark();
+                Ok(())
+            }
+            Err(PushError::Closed(runnable) | PushError::Full(runnable)) => Err(runnable),
+        }
+    }
+
+    /// Wakes the core if it is parked in (or about to enter) `Poller::wait`.
+    pub(crate) fn unpark(&self) {
+        // Pairs with the fence in `Core::park`: either the core sees what we
+        // published before parking, or we see `parked == true` here.
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            // A failed notify leaves the core to its timeout; nothing better to do.
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Wakes the core whatever it is doing (used to stop it).
+    pub(crate) fn notify(&self) {
+        let _ = self.poller.notify();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.remote.is_closed()
+    }
+}
+
+/// A core as seen from its own thread.
+pub(crate) struct Core {
+    uid: u64,
+    shared: Arc<CoreShared>,
+    runtime: Arc<RuntimeShared>,
+    local: RefCell<VecDeque<Runnable>>,
+    /// A waker for every task that has been polled and not yet dropped, so that
+    /// shutdown can reach (and drop) tasks that sit idle in no queue.
+    active: RefCell<Slab<Waker>>,
+    reactor: Rc<Reactor>,
+    timers: TimerDriver,
+    closed: Cell<bool>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("index", &self.shared.index)
+            .field("uid", &self.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    pub(crate) fn new(shared: Arc<CoreShared>, runtime: Arc<RuntimeShared>) -> Self {
+        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
+        let reactor = Rc::new(Reactor::new(shared.poller.clone()));
+        Core {
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            shared,
+            runtime,
+            local: RefCell::new(VecDeque::with_capacity(256)),
+            active: RefCell::new(Slab::new()),
+            reactor,
+            timers: TimerDriver::new(),
+            closed: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.shared.index
+    }
+
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<CoreShared> {
+        &self.shared
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<RuntimeShared> {
+        &self.runtime
+    }
+
+    pub(crate) fn timers(&self) -> &TimerDriver {
+        &self.timers
+    }
+
+    pub(crate) fn reactor(&self) -> &Rc<Reactor> {
+        &self.reactor
+    }
+
+    /// Queues a runnable of this core; called on this core's thread only.
+    #[inline]
+    pub(crate) fn push_local(&self, runnable: Runnable) {
+        self.local.borrow_mut().push_back(runnable);
+    }
+
+    pub(crate) fn register_active(&self, waker: &Waker) -> usize {
+        self.active.borrow_mut().insert(waker.clone())
+    }
+
+    pub(crate) fn unregister_active(&self, key: usize) {
+        self.active.borrow_mut().try_remove(key);
+    }
+
+    /// Runs the event loop until `fut` completes, returning its output, or
+    /// until the runtime is stopped, returning `None`.
+    pub(crate) fn block_on<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            core: self.shared.clone(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(fut);
+        context::enter(self, || loop {
+            if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::SeqCst) {
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                    return Some(out);
+                }
+            }
+            if self.runtime.is_stopping() || self.closed.get() {
+                return None;
+            }
+            self.tick(&main.woken);
+        })
+    }
+
+    /// One turn of the loop: run ready tasks up to the budget, take what other
+    /// threads sent, fire timers, then park or poll I/O.
+    fn tick(&self, main_woken: &AtomicBool) {
+        let mut polled = 0;
+        while polled < TICK_BUDGET {
+            let Some(runnable) = self.local.borrow_mut().pop_front() else {
+                break;
+            };
+            runnable.run();
+            polled += 1;
+        }
+        let stats = &self.shared.stats;
+        stats.add_polled(polled as u64);
+
+        let remote = self.drain_remote();
+        stats.add_foreign_wakes(remote as u64);
+
+        let deadline = self.timers.next_deadline();
+        if let Some(deadline) = deadline {
+            let now = Instant::now();
+            if deadline <= now {
+                stats.add_timers_fired(self.timers.fire_expired(now) as u64);
+            }
+        }
+
+        let idle = self.local.borrow().is_empty() && !main_woken.load(Ordering::Relaxed);
+        if idle {
+            self.park(main_woken);
+        } else if self.reactor.has_sources() {
+            stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+        }
+    }
+
+    fn drain_remote(&self) -> usize {
+        // Take only what is there now, so a producer that never stops cannot
+        // keep the core in this loop.
+        let n = self.shared.remote.len();
+        if n == 0 {
+            return 0;
+        }
+        let mut local = self.local.borrow_mut();
+        let mut moved = 0;
+        while moved < n {
+            match self.shared.remote.pop() {
+                Ok(runnable) => local.push_back(runnable),
+                Err(_) => break,
+            }
+            moved += 1;
+        }
+        moved
+    }
+
+    /// Blocks in the reactor until I/O, a timer, a notification or a wake of
+    /// the main future.
+    fn park(&self, main_woken: &AtomicBool) {
+        let timeout = self
+            .timers
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if timeout == Some(Duration::ZERO) {
+            if self.reactor.has_sources() {
+                let events = self.reactor.poll(Some(Duration::ZERO));
+                self.shared.stats.add_io_events(events as u64);
+            }
+            return;
+        }
+        self.shared.parked.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `CoreShared::unpark`.
+        fence(Ordering::SeqCst);
+        let pending = !self.shared.remote.is_empty()
+            || main_woken.load(Ordering::SeqCst)
+            || self.runtime.is_stopping();
+        if !pending {
+            self.shared.stats.add_park();
+            let events = self.reactor.poll(timeout);
+            self.shared.stats.add_io_events(events as u64);
+        }
+        self.shared.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Drops every task of this core (running their destructors on this
+    /// thread), closes the remote queue, and fails the I/O objects.
+    pub(crate) fn shutdown(&self) {
+        let first = !self.closed.replace(true);
+        context::enter(self, || {
+            if first {
+                self.reactor.shutdown();
+                self.shared.remote.close();
+            }
+            loop {
+                let idle = std::mem::take(&mut *self.active.borrow_mut());
+                let mut dropped = !idle.is_empty();
+                // Waking schedules each idle task on the local queue, where it
+                // is dropped below.
+                for (_, waker) in idle {
+                    waker.wake();
+                }
+                loop {
+                    let next = self.local.borrow_mut().pop_front();
+                    match next {
+                        Some(runnable) => {
+                            dropped = true;
+                            drop(runnable);
+                        }
+                        None => break,
+                    }
+                }
+                while let Ok(runnable) = self.shared.remote.pop() {
+                    dropped = true;
+                    drop(runnable);
+                }
+                if !dropped {
+                    break;
+                }
+            }
+            if first {
+                self.timers.clear();
+            }
+        });
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Wakes the future passed to `block_on`, which is polled inline rather than
+/// spawned (so it may borrow from the caller's stack).
+struct MainWaker {
+    woken: AtomicBool,
+    core: Arc<CoreShared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.core.unpark();
+    }
+}

@@ -1,0 +1,322 @@
+//! The per-core reactor: one `polling::Poller`, sources registered once in
+//! edge-triggered mode, readiness kept per direction.
+//!
+//! Readiness bits start set (the first syscall is tried optimistically), are
+//! set again by each edge the poller reports, and are cleared only when a
+//! syscall returns `WouldBlock`. With edge-triggered registration the poller
+//! never needs re-arming, so a busy socket costs no `epoll_ctl`.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use polling::{Event, Events, PollMode, Poller};
+use slab::Slab;
+
+/// Low bits of a poller key: the slab index. High bits: a generation, so an
+/// event queued for a source that has since been removed never reaches a new
+/// source that took the same slot (or the same fd number).
+const INDEX_BITS: u32 = usize::BITS / 2;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+/// Which half of a source's readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+#[derive(Debug, Default)]
+struct Interest {
+    ready: bool,
+    waker: Option<Waker>,
+}
+
+/// One registered file descriptor.
+#[derive(Debug)]
+pub(crate) struct Source {
+    fd: i32,
+    key: usize,
+    interests: RefCell<[Interest; 2]>,
+}
+
+impl Source {
+    /// Ready in `dir`, or registers `cx`'s waker for the next edge.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        let mut interests = self.interests.borrow_mut();
+        let interest = &mut interests[dir as usize];
+        if interest.ready {
+            return Poll::Ready(());
+        }
+        match &mut interest.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets readiness in `dir`, after a syscall returned `WouldBlock`.
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.interests.borrow_mut()[dir as usize].ready = false;
+    }
+
+    fn set_ready(&self, read: bool, write: bool, wake: &mut Vec<Waker>) {
+        let mut interests = self.interests.borrow_mut();
+        for (dir, hit) in [(Direction::Read, read), (Direction::Write, write)] {
+            if hit {
+                let interest = &mut interests[dir as usize];
+                interest.ready = true;
+                wake.extend(interest.waker.take());
+            }
+        }
+    }
+
+    fn take_wakers(&self, wake: &mut Vec<Waker>) {
+        for interest in self.interests.borrow_mut().iter_mut() {
+            wake.extend(interest.waker.take());
+        }
+    }
+}
+
+/// A core's reactor.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    poller: Arc<Poller>,
+    sources: RefCell<Slab<std::rc::Rc<Source>>>,
+    generation: Cell<usize>,
+    events: RefCell<Events>,
+    to_wake: RefCell<Vec<Waker>>,
+    shut_down: Cell<bool>,
+}
+
+impl Reactor {
+    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+        Reactor {
+            poller,
+            sources: RefCell::new(Slab::new()),
+            generation: Cell::new(0),
+            events: RefCell::new(Events::with_capacity(
+                NonZeroUsize::new(1024).expect("non-zero"),
+            )),
+            to_wake: RefCell::new(Vec::new()),
+            shut_down: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.get()
+    }
+
+    pub(crate) fn has_sources(&self) -> bool {
+        !self.sources.borrow().is_empty()
+    }
+
+    /// Registers `fd` for both directions, edge-triggered.
+    ///
+    /// The caller must call [`deregister`](Self::deregister) before closing
+    /// `fd`.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<std::rc::Rc<Source>> {
+        if self.shut_down.get() {
+            return Err(shut_down_error());
+        }
+        let mut sources = self.sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let index = entry.key();
+        if index > INDEX_MASK {
+            return Err(io::Error::other("too many sources on one core"));
+        }
+        let generation = self.generation.get().wrapping_add(1) & INDEX_MASK;
+        self.generation.set(generation);
+        let key = index | (generation << INDEX_BITS);
+        let source = std::rc::Rc::new(Source {
+            fd: fd.as_raw_fd(),
+            key,
+            interests: RefCell::new([
+                Interest {
+                    ready: true,
+                    waker: None,
+                },
+                Interest {
+                    ready: true,
+                    waker: None,
+                },
+            ]),
+        });
+        // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
+        // `deregister` before the fd can be closed: it deregisters in `Drop`
+        // and `into_inner` before giving up or dropping the I/O object.
+        unsafe {
+            self.poller
+                .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)?;
+        }
+        entry.insert(source.clone());
+        Ok(source)
+    }
+
+    /// Removes a source from the poller and the slab.
+    pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) {
+        debug_assert_eq!(source.fd, fd.as_raw_fd());
+        // The fd is still open here; a failure means it was never added.
+        let _ = self.poller.delete(fd);
+        let mut sources = self.sources.borrow_mut();
+        let index = source.key & INDEX_MASK;
+        if sources.get(index).is_some_and(|s| s.key == source.key) {
+            sources.remove(index);
+        }
+    }
+
+    /// Waits for events (`Some(ZERO)`: without blocking) and wakes the tasks
+    /// they concern. Returns the number of events.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        if let Err(err) = self.poller.wait(&mut events, timeout) {
+            // `polling` already retries EINTR; anything else is unexpected,
+            // and retrying at once would spin.
+            if err.kind() != io::ErrorKind::Interrupted {
+                eprintln!("runtime: poller wait failed: {err}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            return 0;
+        }
+        let count = events.len();
+        let mut to_wake = self.to_wake.borrow_mut();
+        {
+            for event in events.iter() {
+                self.dispatch(event.key, event.readable, event.writable, &mut to_wake);
+            }
+        }
+        drop(events);
+        let mut wakers = std::mem::take(&mut *to_wake);
+        drop(to_wake);
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        // Keep the allocation for the next round.
+        *self.to_wake.borrow_mut() = wakers;
+        count
+    }
+
+    /// Marks the source behind `key` ready, unless `key` is stale.
+    fn dispatch(&self, key: usize, readable: bool, writable: bool, to_wake: &mut Vec<Waker>) {
+        let sources = self.sources.borrow();
+        if let Some(source) = sources.get(key & INDEX_MASK) {
+            if source.key == key {
+                source.set_ready(readable, writable, to_wake);
+            }
+        }
+    }
+
+    /// Fails every source from now on and wakes their tasks.
+    pub(crate) fn shutdown(&self) {
+        self.shut_down.set(true);
+        let mut wakers = Vec::new();
+        for (_, source) in self.sources.borrow().iter() {
+            source.take_wakers(&mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+pub(crate) fn shut_down_error() -> io::Error {
+    io::Error::other("the runtime core owning this I/O object has shut down")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn reactor() -> Reactor {
+        Reactor::new(Arc::new(Poller::new().unwrap()))
+    }
+
+    #[test]
+    fn stale_key_never_reaches_a_source_reusing_the_slot() {
+        let reactor = reactor();
+        let (a, _a_peer) = UnixStream::pair().unwrap();
+        let old = reactor.register(a.as_fd()).unwrap();
+        let old_key = old.key;
+        reactor.deregister(&old, a.as_fd());
+        drop(a);
+
+        // Same slab slot, and very likely the same fd number.
+        let (b, _b_peer) = UnixStream::pair().unwrap();
+        let new = reactor.register(b.as_fd()).unwrap();
+        assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK);
+        assert_ne!(new.key, old_key);
+
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        new.clear_ready(Direction::Read);
+        assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
+
+        let mut to_wake = Vec::new();
+        reactor.dispatch(old_key, true, true, &mut to_wake);
+        assert!(to_wake.is_empty(), "a stale event woke the new source");
+        assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
+
+        reactor.dispatch(new.key, true, false, &mut to_wake);
+        assert_eq!(to_wake.len(), 1);
+        to_wake.drain(..).for_each(Waker::wake);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(new.poll_ready(Direction::Read, &mut cx).is_ready());
+        reactor.deregister(&new, b.as_fd());
+        assert!(!reactor.has_sources());
+    }
+
+    #[test]
+    fn readiness_is_kept_until_cleared() {
+        let reactor = reactor();
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        // Optimistic start: ready until a syscall says otherwise.
+        assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
+        source.clear_ready(Direction::Read);
+        assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
+        // An edge from the kernel sets it again.
+        std::io::Write::write_all(&mut peer, b"x").unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
+        assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
+        reactor.deregister(&source, a.as_fd());
+    }
+
+    #[test]
+    fn shutdown_wakes_waiters() {
+        let reactor = reactor();
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        source.clear_ready(Direction::Write);
+        assert!(source.poll_ready(Direction::Write, &mut cx).is_pending());
+        reactor.shutdown();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(reactor.is_shut_down());
+        assert!(reactor.register(a.as_fd()).is_err());
+        reactor.deregister(&source, a.as_fd());
+    }
+}

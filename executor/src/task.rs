@@ -1,0 +1,423 @@
+//! Tasks: spawning, scheduling, and the handles that await them.
+//!
+//! # Why `!Send` tasks are sound here
+//!
+//! Tasks are allocated with [`async_task::spawn_unchecked`], whose contract
+//! says a `!Send` future must only be polled and dropped on the thread that
+//! owns it. Polling and dropping a task's future happen only through its
+//! [`Runnable`] (`run` or drop) or, for a completed or cancelled task, inside
+//! `async_task` when the runnable runs. Every runnable reaches the executor
+//! through [`schedule`], which sends it to exactly one place: the owner core's
+//! local queue when called on the owner's thread, its remote queue otherwise.
+//! Both queues are only ever popped (run or dropped) by the owner's thread, in
+//! its event loop or its shutdown. When the owner has shut down, the remote
+//! queue is closed and a runnable arriving late is leaked, never dropped on the
+//! foreign thread. Wakers and [`JoinHandle`]s may travel between threads: they
+//! only reach the future through `schedule`.
+//!
+//! [`spawn_on`] builds the task on the calling thread: until its first poll on
+//! the target core, the future holds only the `Send` closure, so dropping it
+//! there (when the target core is already gone) is sound too.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_task::{FallibleTask, Runnable};
+use futures_lite::future::CatchUnwind;
+use futures_lite::FutureExt;
+
+use crate::context;
+use crate::core::{Core, CoreShared};
+
+/// What a panicking task left behind.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// Sends `runnable` to the core that owns it; see the module docs.
+fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
+    let mut runnable = Some(runnable);
+    context::with_core(|core| {
+        if Arc::ptr_eq(core.shared(), owner) {
+            core.push_local(runnable.take().expect("taken once"));
+        }
+    });
+    if let Some(runnable) = runnable {
+        if let Err(runnable) = owner.push_remote(runnable) {
+            // The owner core is gone and this may be a foreign thread:
+            // dropping would run a `!Send` future's destructor here.
+            std::mem::forget(runnable);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Wraps a task's future: catches its panic, and registers the task with
+    /// its core on first poll so shutdown can find it while it sits idle.
+    struct Tracked<F> {
+        #[pin]
+        future: CatchUnwind<AssertUnwindSafe<F>>,
+        registration: Option<(u64, usize)>,
+    }
+
+    impl<F> PinnedDrop for Tracked<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some((uid, key)) = *this.project().registration {
+                context::with_core(|core| {
+                    if core.uid() == uid {
+                        core.unregister_active(key);
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = Result<F::Output, Panic>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.registration.is_none() {
+            *this.registration =
+                context::with_core(|core| (core.uid(), core.register_active(cx.waker())));
+        }
+        this.future.poll(cx)
+    }
+}
+
+fn tracked<F: Future>(future: F) -> Tracked<F> {
+    Tracked {
+        future: AssertUnwindSafe(future).catch_unwind(),
+        registration: None,
+    }
+}
+
+/// Spawns a task on the current core. The future need not be `Send`: it never
+/// leaves this core.
+///
+/// The task starts running when the current task yields. Dropping the returned
+/// [`JoinHandle`] detaches the task; it keeps running.
+///
+/// # Panics
+///
+/// Panics when called outside a `runtime` core.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let n = rt.block_on(async {
+///     let shared = Rc::new(20); // `!Send` is fine
+///     let task = runtime_executor::spawn(async move { *shared + 1 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(n, 21);
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_core(|core| spawn_local(core, future))
+        .expect("`spawn` called outside of a `runtime` core")
+}
+
+pub(crate) fn spawn_local<F>(core: &Core, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let owner = core.shared().clone();
+    owner.stats.add_spawned();
+    // SAFETY: `schedule` routes every run and drop of this runnable to the
+    // owner core's thread (see the module docs); the future is 'static and the
+    // schedule function is Send + Sync + 'static.
+    let (runnable, task) = unsafe {
+        async_task::spawn_unchecked(tracked(future), move |runnable| {
+            schedule(&owner, runnable)
+        })
+    };
+    core.push_local(runnable);
+    JoinHandle::new(task.fallible())
+}
+
+/// Spawns a task on core `core` of the current runtime: `f` is sent there and
+/// called on that core's thread, so the future it returns need not be `Send`.
+///
+/// # Panics
+///
+/// Panics when called outside a `runtime` core, or if `core` is not below the
+/// runtime's number of cores. Use [`Handle::spawn_on`](crate::Handle::spawn_on)
+/// from outside the runtime.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let core = rt.block_on(async {
+///     runtime_executor::spawn_on(1, || async { runtime_executor::current_core() })
+///         .await
+///         .unwrap()
+/// });
+/// assert_eq!(core, 1);
+/// ```
+pub fn spawn_on<F, Fut>(core: usize, f: F) -> JoinHandle<Fut::Output>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let runtime = context::with_core(|c| c.runtime().clone())
+        .expect("`spawn_on` called outside of a `runtime` core");
+    spawn_on_shared(runtime.core(core), f)
+}
+
+pub(crate) fn spawn_on_shared<F, Fut>(owner: &Arc<CoreShared>, f: F) -> JoinHandle<Fut::Output>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let owner = owner.clone();
+    owner.stats.add_spawned();
+    let future = async move { f().await };
+    let schedule_owner = owner.clone();
+    // SAFETY: as in `spawn_local`: every later run or drop goes through
+    // `schedule` to the owner's thread. The first schedule is below.
+    let (runnable, task) = unsafe {
+        async_task::spawn_unchecked(tracked(future), move |runnable| {
+            schedule(&schedule_owner, runnable)
+        })
+    };
+    let handle = JoinHandle::new(task.fallible());
+    let mut runnable = Some(runnable);
+    context::with_core(|core| {
+        if Arc::ptr_eq(core.shared(), &owner) && !owner.is_closed() {
+            core.push_local(runnable.take().expect("taken once"));
+        }
+    });
+    if let Some(runnable) = runnable {
+        // On error the runnable comes back and is dropped here. Sound: it was
+        // never polled, so the future holds only `f`, which is `Send`. The
+        // handle then reports the task as cancelled.
+        let _ = owner.push_remote(runnable);
+    }
+    handle
+}
+
+/// An owned permission to await a task's result.
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] when the task panicked
+/// or was cancelled (by [`abort`](Self::abort) or because its core shut
+/// down). Dropping it detaches the task, which keeps running.
+///
+/// # Cancel safety
+///
+/// Awaiting is cancel safe: dropping the `.await` leaves the task running.
+pub struct JoinHandle<T> {
+    task: RefCell<Option<FallibleTask<Result<T, Panic>>>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: FallibleTask<Result<T, Panic>>) -> Self {
+        JoinHandle {
+            task: RefCell::new(Some(task)),
+        }
+    }
+
+    /// Cancels the task. Its future is dropped on its own core the next time
+    /// that core runs (at once if it is not running now); awaiting this handle
+    /// then gives [`JoinError::is_cancelled`], unless the task had already
+    /// finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = runtime_executor::spawn(std::future::pending::<()>());
+    ///     task.abort();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        let task = self.task.borrow_mut().take();
+        if let Some(task) = task {
+            if task.is_finished() {
+                // Keep a finished task's output available.
+                *self.task.borrow_mut() = Some(task);
+            } else {
+                drop(task);
+            }
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.borrow().as_ref().is_none_or(|task| task.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.get_mut().task.get_mut();
+        let Some(task) = slot.as_mut() else {
+            return Poll::Ready(Err(JoinError::cancelled()));
+        };
+        let out = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => Err(JoinError::cancelled()),
+            Poll::Ready(Some(Ok(value))) => Ok(value),
+            Poll::Ready(Some(Err(panic))) => Err(JoinError::panicked(panic)),
+        };
+        *slot = None;
+        Poll::Ready(out)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a task gave no output.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panicked(Panic),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panicked(panic: Panic) -> Self {
+        JoinError {
+            repr: Repr::Panicked(panic),
+        }
+    }
+
+    /// The task was cancelled: aborted, or dropped when its core shut down.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked(_))
+    }
+
+    /// The panic payload, to resume the panic with
+    /// [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the task did not panic.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("`JoinError::into_panic` on a task that did not panic")
+    }
+
+    /// The panic payload, or the error back if the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(panic) => Ok(panic),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panicked(panic) => panic
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panicked(_), Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panicked(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
+            (Repr::Panicked(_), Some(msg)) => write!(f, "JoinError::Panicked({msg:?})"),
+            (Repr::Panicked(_), None) => f.write_str("JoinError::Panicked(..)"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Yields to the other tasks of this core: the current task goes to the back
+/// of the run queue.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let task = runtime_executor::spawn(async { 7 });
+///     runtime_executor::yield_now().await; // lets `task` run
+///     assert!(task.is_finished());
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,164 @@
+//! The options an entry-point attribute accepts: `cores = N` and `pin = bool`.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, ExprLit, Lit};
+
+/// What `#[runtime::main(...)]` and `#[runtime::test(...)]` were asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// How many cores run the body; each one runs its own copy.
+    pub(crate) cores: usize,
+    /// `Some` only when the user wrote `pin = ...`, so the builder keeps its own
+    /// default otherwise.
+    pub(crate) pin: Option<bool>,
+}
+
+impl Options {
+    /// Parses the tokens inside the attribute's parentheses.
+    pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
+        let mut cores = None;
+        let mut pin = None;
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("cores") {
+                reject_duplicate(&meta, cores.is_some())?;
+                cores = Some(parse_cores(&meta)?);
+                Ok(())
+            } else if meta.path.is_ident("pin") {
+                reject_duplicate(&meta, pin.is_some())?;
+                pin = Some(parse_pin(&meta)?);
+                Ok(())
+            } else {
+                let name = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                let name = name.replace(' ', "");
+                Err(meta.error(format_args!(
+                    "unknown option `{name}`; the valid options are `cores = N` and `pin = true|false`"
+                )))
+            }
+        });
+        parser.parse2(args)?;
+        Ok(Options {
+            cores: cores.unwrap_or(1),
+            pin,
+        })
+    }
+}
+
+fn reject_duplicate(meta: &ParseNestedMeta<'_>, seen: bool) -> syn::Result<()> {
+    if seen {
+        let name = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Err(meta.error(format_args!("`{name}` is set more than once")));
+    }
+    Ok(())
+}
+
+fn parse_cores(meta: &ParseNestedMeta<'_>) -> syn::Result<usize> {
+    let value: Expr = meta.value()?.parse()?;
+    let int = match &value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &value,
+                "`cores` must be an integer literal, e.g. `cores = 4`",
+            ))
+        }
+    };
+    let cores: usize = int.base10_parse()?;
+    if cores == 0 {
+        return Err(syn::Error::new_spanned(int, "`cores` must be at least 1"));
+    }
+    Ok(cores)
+}
+
+fn parse_pin(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+    let value: Expr = meta.value()?.parse()?;
+    match &value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(pin),
+            ..
+        }) => Ok(pin.value),
+        _ => Err(syn::Error::new_spanned(
+            &value,
+            "`pin` must be `true` or `false`",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+    use quote::quote;
+
+    fn error(args: proc_macro2::TokenStream) -> String {
+        Options::parse(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_to_one_core_and_builder_pinning() {
+        let options = Options::parse(quote!()).unwrap();
+        assert_eq!(
+            options,
+            Options {
+                cores: 1,
+                pin: None
+            }
+        );
+    }
+
+    #[test]
+    fn parses_both_options_in_any_order() {
+        let options = Options::parse(quote!(pin = true, cores = 4)).unwrap();
+        assert_eq!(
+            options,
+            Options {
+                cores: 4,
+                pin: Some(true)
+            }
+        );
+        let options = Options::parse(quote!(cores = 2, pin = false,)).unwrap();
+        assert_eq!(
+            options,
+            Options {
+                cores: 2,
+                pin: Some(false)
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert_eq!(error(quote!(cores = 0)), "`cores` must be at least 1");
+        assert_eq!(
+            error(quote!(cores = "x")),
+            "`cores` must be an integer literal, e.g. `cores = 4`"
+        );
+        assert_eq!(
+            error(quote!(cores = N)),
+            "`cores` must be an integer literal, e.g. `cores = 4`"
+        );
+        assert_eq!(error(quote!(pin = 3)), "`pin` must be `true` or `false`");
+    }
+
+    #[test]
+    fn rejects_unknown_and_repeated_options() {
+        assert_eq!(
+            error(quote!(threads = 2)),
+            "unknown option `threads`; the valid options are `cores = N` and `pin = true|false`"
+        );
+        assert_eq!(
+            error(quote!(cores = 2, cores = 3)),
+            "`cores` is set more than once"
+        );
+        assert_eq!(
+            error(quote!(pin = true, pin = true)),
+            "`pin` is set more than once"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! `#[runtime::main]` and `#[runtime::test]` driving real runtimes.
+//!
+//! The compile errors for misuse are checked in `tests/macros_ui.rs`.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::Mutex;
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+#[runtime::test]
+async fn test_runs_the_body_to_completion() {
+    let start = Instant::now();
+    runtime::time::sleep(Duration::from_millis(10)).await;
+    assert!(start.elapsed() >= Duration::from_millis(10));
+}
+
+#[runtime::test]
+async fn test_runs_on_core_zero_by_default() {
+    assert_eq!(runtime::current_core(), 0);
+}
+
+#[runtime::test]
+async fn test_can_return_ok() -> io::Result<()> {
+    // `?` in the body needs the async block's output inferred from the
+    // function's return type.
+    let n: u32 = "42".parse().map_err(io::Error::other)?;
+    assert_eq!(n, 42);
+    Ok(())
+}
+
+/// Doc comments stay on the generated test.
+#[runtime::test]
+#[should_panic(expected = "the body panicked")]
+async fn test_keeps_should_panic() {
+    runtime::time::sleep(Duration::from_millis(1)).await;
+    panic!("the body panicked");
+}
+
+// Were `#[ignore]` dropped, this test would run and fail.
+#[runtime::test]
+#[ignore = "checks that #[ignore] is kept; it fails when run"]
+async fn test_keeps_ignore() {
+    panic!("an ignored test ran");
+}
+
+#[runtime::test(pin = false)]
+async fn test_accepts_pin_option() {
+    assert_eq!(runtime::current_core(), 0);
+}
+
+// Pinning is only supported on Linux; elsewhere building the runtime fails.
+#[cfg(target_os = "linux")]
+#[runtime::test(cores = 2, pin = true)]
+async fn test_accepts_pinned_cores() {
+    assert!(runtime::current_core() < 2);
+}
+
+static THREADS: Mutex<Option<HashSet<ThreadId>>> = Mutex::new(None);
+static CORES: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+#[runtime::test(cores = 2)]
+async fn test_with_two_cores_runs_the_body_on_two_threads() {
+    THREADS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashSet::new)
+        .insert(thread::current().id());
+    CORES
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashSet::new)
+        .insert(runtime::current_core());
+
+    // Each core waits until both have checked in, so the assertions below
+    // see both copies of the body whichever core gets here last.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while THREADS.lock().unwrap().as_ref().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the other core never ran the body"
+        );
+        runtime::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(THREADS.lock().unwrap().as_ref().unwrap().len(), 2);
+    assert_eq!(
+        CORES.lock().unwrap().as_ref().unwrap(),
+        &HashSet::from([0, 1])
+    );
+}
+
+#[runtime::test(cores = 2)]
+async fn test_with_two_cores_can_return_ok() -> Result<(), String> {
+    runtime::time::sleep(Duration::from_millis(1)).await;
+    Ok(())
+}
+
+#[runtime::test(cores = 2, pin = false)]
+#[should_panic(expected = "core 1 failed")]
+async fn test_with_two_cores_fails_if_one_core_panics() {
+    if runtime::current_core() == 1 {
+        panic!("core 1 failed");
+    }
+}
+
+// `#[runtime::main]` works on any fn name, which lets tests call it.
+
+#[runtime::main]
+async fn answer() -> u32 {
+    runtime::time::sleep(Duration::from_millis(1)).await;
+    42
+}
+
+#[test]
+fn main_returns_the_body_output() {
+    assert_eq!(answer(), 42);
+}
+
+#[runtime::main]
+async fn parse_number() -> Result<u32, Box<dyn std::error::Error>> {
+    let n: u32 = "7".parse()?;
+    let m: u32 = "x".parse()?;
+    Ok(n + m)
+}
+
+#[test]
+fn main_propagates_errors_with_question_mark() {
+    let error = parse_number().unwrap_err();
+    assert_eq!(error.to_string(), "invalid digit found in string");
+}
+
+#[runtime::main(cores = 3)]
+async fn first_error_in_core_order() -> Result<(), usize> {
+    match runtime::current_core() {
+        0 => Ok(()),
+        core => Err(core),
+    }
+}
+
+#[test]
+fn main_with_cores_returns_the_first_error_in_core_order() {
+    assert_eq!(first_error_in_core_order(), Err(1));
+}
+
+static RUNS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+#[runtime::main(cores = 3)]
+async fn record_core() {
+    RUNS.lock().unwrap().push(runtime::current_core());
+}
+
+#[test]
+fn main_with_cores_runs_the_body_once_per_core() {
+    record_core();
+    let mut runs = RUNS.lock().unwrap().clone();
+    runs.sort_unstable();
+    assert_eq!(runs, [0, 1, 2]);
+}

@@ -1,0 +1,4 @@
+#[runtime::main]
+async fn main() -> Result<(), std::io::Error> {
+    println!("forgot the Ok(())");
+}
