@@ -41,14 +41,16 @@
 mod main_output;
 
 pub use runtime_executor::{
-    channel, current_core, signal, spawn, spawn_blocking, spawn_on, stats, time,
-    try_current_core, yield_now, AsyncFd, Builder, CoreStats, Handle, JoinError, JoinHandle,
-    Runtime, YieldNow,
+    channel, current_core, signal, spawn, spawn_blocking, spawn_on, stats, time, try_current_core,
+    yield_now, AsyncFd, Builder, CoreStats, Handle, JoinError, JoinHandle, Runtime, YieldNow,
 };
 pub use runtime_macros::{main, test};
 
 /// Frame codecs: turn byte streams into frames and back.
 pub use runtime_codec as codec;
+
+/// Sockets: TCP (so far) over per-core ring buffers.
+pub use runtime_net as net;
 
 #[doc(hidden)]
 pub mod __private {

@@ -63,7 +63,9 @@ fn spawn_on_round_trips_many_times() {
     let sum = rt.block_on(async {
         let mut sum = 0u64;
         for i in 0..2_000u64 {
-            sum += runtime::spawn_on(1, move || async move { i }).await.unwrap();
+            sum += runtime::spawn_on(1, move || async move { i })
+                .await
+                .unwrap();
         }
         sum
     });
@@ -129,7 +131,10 @@ fn many_foreign_threads_wake_tasks_at_once() {
     assert_eq!(woken.load(Ordering::SeqCst), TASKS);
     let handle = rt.handle();
     let foreign: u64 = (0..2).map(|c| handle.stats(c).foreign_wakes).sum();
-    assert!(foreign > 0, "wakes from other threads go through the remote queue");
+    assert!(
+        foreign > 0,
+        "wakes from other threads go through the remote queue"
+    );
 }
 
 #[test]

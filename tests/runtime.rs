@@ -81,9 +81,11 @@ fn handle_stop_ends_every_core() {
         thread::sleep(std::time::Duration::from_millis(20));
         handle.stop();
     });
-    let results = rt.try_run_on_all_cores(|| std::future::pending::<()>());
+    let results = rt.try_run_on_all_cores(std::future::pending::<()>);
     stopper.join().unwrap();
-    assert!(results.iter().all(|r| r.as_ref().unwrap_err().is_cancelled()));
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap_err().is_cancelled()));
     let handle = rt.handle();
     assert!(handle.is_stopped());
     assert!(handle.is_core_closed(0));

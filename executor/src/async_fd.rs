@@ -58,9 +58,8 @@ impl<T: AsFd> AsyncFd<T> {
     /// Fails outside a `runtime` core, after the core has shut down, or when
     /// the poller refuses the fd.
     pub fn new(inner: T) -> io::Result<Self> {
-        let reactor = context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
-            io::Error::other("`AsyncFd::new` called outside of a `runtime` core")
-        })?;
+        let reactor = context::with_core(|core| core.reactor().clone())
+            .ok_or_else(|| io::Error::other("`AsyncFd::new` called outside of a `runtime` core"))?;
         let source = reactor.register(inner.as_fd())?;
         Ok(AsyncFd {
             source,

@@ -16,6 +16,7 @@ use polling::Poller;
 use slab::Slab;
 
 use crate::context;
+use crate::defer::EndOfTick;
 use crate::reactor::Reactor;
 use crate::runtime::RuntimeShared;
 use crate::stats::SharedStats;
@@ -100,6 +101,7 @@ pub(crate) struct Core {
     active: RefCell<Slab<Waker>>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
+    deferred: RefCell<Vec<Rc<dyn EndOfTick>>>,
     closed: Cell<bool>,
 }
 
@@ -124,6 +126,7 @@ impl Core {
             active: RefCell::new(Slab::new()),
             reactor,
             timers: TimerDriver::new(),
+            deferred: RefCell::new(Vec::new()),
             closed: Cell::new(false),
         }
     }
@@ -156,6 +159,29 @@ impl Core {
     #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
         self.local.borrow_mut().push_back(runnable);
+    }
+
+    pub(crate) fn defer(&self, work: Rc<dyn EndOfTick>) {
+        self.deferred.borrow_mut().push(work);
+    }
+
+    /// Runs deferred work, including work deferred by deferred work (a few
+    /// rounds at most, so it cannot loop forever).
+    fn run_deferred(&self) {
+        for _ in 0..4 {
+            let mut batch = std::mem::take(&mut *self.deferred.borrow_mut());
+            if batch.is_empty() {
+                return;
+            }
+            for work in batch.drain(..) {
+                work.end_of_tick();
+            }
+            // Keep the allocation unless new work arrived meanwhile.
+            let mut deferred = self.deferred.borrow_mut();
+            if deferred.is_empty() {
+                *deferred = batch;
+            }
+        }
     }
 
     pub(crate) fn register_active(&self, waker: &Waker) -> usize {
@@ -202,6 +228,7 @@ impl Core {
         }
         let stats = &self.shared.stats;
         stats.add_polled(polled as u64);
+        self.run_deferred();
 
         let remote = self.drain_remote();
         stats.add_foreign_wakes(remote as u64);
@@ -214,7 +241,9 @@ impl Core {
             }
         }
 
-        let idle = self.local.borrow().is_empty() && !main_woken.load(Ordering::Relaxed);
+        let idle = self.local.borrow().is_empty()
+            && self.deferred.borrow().is_empty()
+            && !main_woken.load(Ordering::Relaxed);
         if idle {
             self.park(main_woken);
         } else if self.reactor.has_sources() {
@@ -307,6 +336,7 @@ impl Core {
             if first {
                 self.timers.clear();
             }
+            self.deferred.borrow_mut().clear();
         });
     }
 }

@@ -323,10 +323,13 @@ impl Runtime {
             let entry = entry.clone();
             let gather = gather.clone();
             let shared = self.shared.clone();
-            drop(spawn_on_shared(self.shared.core(index), move || async move {
-                let out = AssertUnwindSafe(entry()).catch_unwind().await;
-                gather.complete(index, out, &shared);
-            }));
+            drop(spawn_on_shared(
+                self.shared.core(index),
+                move || async move {
+                    let out = AssertUnwindSafe(entry()).catch_unwind().await;
+                    gather.complete(index, out, &shared);
+                },
+            ));
         }
         let shared = self.shared.clone();
         let local_gather = gather.clone();

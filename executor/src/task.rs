@@ -140,9 +140,7 @@ where
     // owner core's thread (see the module docs); the future is 'static and the
     // schedule function is Send + Sync + 'static.
     let (runnable, task) = unsafe {
-        async_task::spawn_unchecked(tracked(future), move |runnable| {
-            schedule(&owner, runnable)
-        })
+        async_task::spawn_unchecked(tracked(future), move |runnable| schedule(&owner, runnable))
     };
     core.push_local(runnable);
     JoinHandle::new(task.fallible())
@@ -261,7 +259,10 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.task.borrow().as_ref().is_none_or(|task| task.is_finished())
+        self.task
+            .borrow()
+            .as_ref()
+            .is_none_or(|task| task.is_finished())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Sockets for `runtime`: TCP, UDP and Unix sockets over per-core ring
 //! buffers, with one `SO_REUSEPORT` listener per core.
 //!
-//! Work in progress: this crate holds the ring buffers so far.
+//! Work in progress: TCP and the ring buffers so far; UDP and Unix sockets
+//! come next.
 
 #![warn(
     missing_docs,
@@ -12,4 +13,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod addr;
 pub mod buffer;
+mod stream;
+pub mod tcp;
+
+pub use addr::ToSocketAddrs;
+pub use socket2::TcpKeepalive;
+pub use tcp::{TcpListener, TcpStream};

@@ -13,6 +13,15 @@ use super::wheel::Wheel;
 /// enough to amortize the borrow, few enough to stay in cache.
 const WAKE_BATCH: usize = 64;
 
+const NANOS_PER_TICK: u32 = 1_000_000;
+
+/// Whole milliseconds in `secs` seconds and `nanos` nanoseconds, in `u64`
+/// arithmetic (cheaper than `Duration::as_millis`'s `u128`), saturating.
+fn millis(secs: u64, nanos: u32) -> u64 {
+    secs.saturating_mul(1000)
+        .saturating_add(u64::from(nanos / NANOS_PER_TICK))
+}
+
 /// The timers of one core, touched only by that core's thread.
 ///
 /// Deadlines are rounded up to the next millisecond past the driver's creation
@@ -28,6 +37,9 @@ pub(crate) struct TimerDriver {
     wheel: RefCell<Wheel<Waker>>,
     /// Reused by `fire_expired`, so that firing allocates nothing.
     wake_batch: Cell<Vec<Waker>>,
+    /// Counts inserts, so that `fire_expired` knows whether the wakers it
+    /// called added timers that may be due already.
+    inserts: Cell<u64>,
     /// The timers belong to the thread of their core.
     _not_send: PhantomData<*const ()>,
 }
@@ -38,6 +50,7 @@ impl TimerDriver {
             origin: Instant::now(),
             wheel: RefCell::new(Wheel::new()),
             wake_batch: Cell::new(Vec::new()),
+            inserts: Cell::new(0),
             _not_send: PhantomData,
         }
     }
@@ -45,6 +58,7 @@ impl TimerDriver {
     /// Registers `waker` to be woken once `deadline` has passed.
     pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         let tick = self.tick_at_or_after(deadline);
+        self.inserts.set(self.inserts.get().wrapping_add(1));
         self.wheel.borrow_mut().insert(tick, waker.clone())
     }
 
@@ -71,8 +85,9 @@ impl TimerDriver {
     }
 
     /// When [`fire_expired`](Self::fire_expired) next has work to do, or
-    /// `None` without timers. Never after the earliest timer's tick; it may be
-    /// before it (a slot of an upper level cascading), and may be in the past.
+    /// `None` without timers: usually the earliest timer's tick, never after
+    /// it, and possibly in the past. It is earlier only in rare cases (see
+    /// `Wheel::next_expiration_tick`), where that call merely cascades.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let tick = self.wheel.borrow().next_expiration_tick()?;
         Some(self.instant_of(tick))
@@ -84,23 +99,28 @@ impl TimerDriver {
         let mut batch = self.wake_batch.take();
         let mut fired = 0;
         loop {
+            let mut drained = false;
             {
                 let mut wheel = self.wheel.borrow_mut();
                 while batch.len() < WAKE_BATCH {
                     match wheel.poll(now) {
                         Some(waker) => batch.push(waker),
-                        None => break,
+                        None => {
+                            drained = true;
+                            break;
+                        }
                     }
                 }
             }
-            if batch.is_empty() {
-                break;
-            }
             fired += batch.len();
+            let inserts = self.inserts.get();
             // The wheel is released: these may insert or cancel timers, and
-            // ones due by `now` are still fired by this call.
+            // inserted ones due by `now` are still fired by this call.
             for waker in batch.drain(..) {
                 waker.wake();
+            }
+            if drained && self.inserts.get() == inserts {
+                break;
             }
         }
         self.wake_batch.set(batch);
@@ -124,14 +144,15 @@ impl TimerDriver {
         let Some(since) = instant.checked_duration_since(self.origin) else {
             return 0;
         };
-        let partial = u128::from(since.subsec_nanos() % 1_000_000 != 0);
-        u64::try_from(since.as_millis() + partial).unwrap_or(u64::MAX)
+        let nanos = since.subsec_nanos();
+        let partial = u64::from(nanos % NANOS_PER_TICK != 0);
+        millis(since.as_secs(), nanos).saturating_add(partial)
     }
 
     /// The last tick at or before `instant`.
     fn tick_at_or_before(&self, instant: Instant) -> u64 {
         let since = instant.saturating_duration_since(self.origin);
-        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        millis(since.as_secs(), since.subsec_nanos())
     }
 
     fn instant_of(&self, tick: u64) -> Instant {

@@ -233,31 +233,108 @@ impl Interval {
     }
 
     /// Restarts the schedule: the next tick is due at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{interval, Instant};
+    ///
+    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut ticks = interval(Duration::from_secs(60));
+    ///     ticks.tick().await;
+    ///     ticks.reset_immediately();
+    ///     assert!(ticks.tick().await <= Instant::now());
+    /// });
+    /// ```
     pub fn reset_immediately(&mut self) {
         self.reset_at(Instant::now());
     }
 
     /// Restarts the schedule: the next tick is due `after` from now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{interval, Instant};
+    ///
+    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut ticks = interval(Duration::from_secs(60));
+    ///     ticks.tick().await;
+    ///     let before = Instant::now();
+    ///     ticks.reset_after(Duration::from_millis(1));
+    ///     assert!(ticks.tick().await >= before + Duration::from_millis(1));
+    /// });
+    /// ```
     pub fn reset_after(&mut self, after: Duration) {
         self.reset_at(super::deadline_after(Instant::now(), after));
     }
 
     /// Restarts the schedule: the next tick is due at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{interval, Instant};
+    ///
+    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut ticks = interval(Duration::from_secs(60));
+    ///     ticks.tick().await;
+    ///     let at = Instant::now() + Duration::from_millis(1);
+    ///     ticks.reset_at(at);
+    ///     assert_eq!(ticks.tick().await, at);
+    /// });
+    /// ```
     pub fn reset_at(&mut self, deadline: Instant) {
         Pin::new(&mut self.delay).reset(deadline);
     }
 
     /// The period between ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::interval;
+    ///
+    /// assert_eq!(interval(Duration::from_secs(1)).period(), Duration::from_secs(1));
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }
 
     /// What this interval does about missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{interval, MissedTickBehavior};
+    ///
+    /// let ticks = interval(Duration::from_secs(1));
+    /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
         self.missed_tick_behavior
     }
 
     /// Sets what this interval does about missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{interval, MissedTickBehavior};
+    ///
+    /// let mut ticks = interval(Duration::from_secs(1));
+    /// ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed_tick_behavior = behavior;
     }

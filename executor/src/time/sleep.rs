@@ -125,8 +125,7 @@ impl Sleep {
         self.deadline
     }
 
-    /// Whether the deadline has passed, that is whether a poll would
-    /// complete.
+    /// Whether the deadline has passed (or the sleep has completed).
     ///
     /// # Examples
     ///
@@ -166,25 +165,29 @@ impl Sleep {
         this.elapsed = false;
     }
 
-    /// Registers `waker` with the current core's timers, or updates the
-    /// registration there.
+    /// Replaces the waker of this sleep's timer, if that timer is still in
+    /// the current core's wheel (its tick has not come); returns whether it is.
+    fn update_waker(&self, waker: &Waker) -> bool {
+        let Some(registration) = self.registration else {
+            return false;
+        };
+        context::core_uid() == Some(registration.core)
+            && context::with_timers(|timers| timers.update_waker(registration.key, waker))
+                == Some(true)
+    }
+
+    /// Registers `waker` with the current core's timers. A registration on
+    /// another core is left there to fire harmlessly.
     fn register(&mut self, waker: &Waker) {
-        let core = context::core_uid()
-            .unwrap_or_else(|| panic!("`Sleep` polled outside of a `runtime` core"));
-        let registration = self.registration;
         let deadline = self.deadline;
-        let key = context::with_timers(|timers| match registration {
-            Some(registration)
-                if registration.core == core && timers.update_waker(registration.key, waker) =>
-            {
-                registration.key
-            }
-            // Never registered, registered on another core (where it fires
-            // harmlessly), or fired: register here.
-            _ => timers.insert(deadline, waker),
-        })
-        .unwrap_or_else(|| panic!("`Sleep` polled outside of a `runtime` core"));
-        self.registration = Some(Registration { core, key });
+        let registration = context::core_uid().and_then(|core| {
+            let key = context::with_timers(|timers| timers.insert(deadline, waker))?;
+            Some(Registration { core, key })
+        });
+        match registration {
+            Some(registration) => self.registration = Some(registration),
+            None => panic!("`Sleep` polled outside of a `runtime` core"),
+        }
     }
 
     /// Cancels the timer if it is registered with the current core's wheel.
@@ -207,9 +210,13 @@ impl Future for Sleep {
         if this.elapsed {
             return Poll::Ready(());
         }
+        // A timer still in the wheel is not due (the core fires timers on
+        // every turn), so a spurious wake-up costs no clock read.
+        if this.update_waker(cx.waker()) {
+            return Poll::Pending;
+        }
         if Instant::now() >= this.deadline {
-            // Usually the timer has fired and this finds nothing to cancel;
-            // after a wake for another reason, it frees the timer early.
+            // Usually the timer has fired and this finds nothing to cancel.
             this.deregister();
             this.elapsed = true;
             return Poll::Ready(());

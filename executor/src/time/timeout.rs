@@ -100,21 +100,66 @@ pin_project_lite::pin_project! {
 
 impl<F> Timeout<F> {
     /// The inner future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future;
+    /// use std::time::Duration;
+    /// use runtime_executor::time::timeout;
+    ///
+    /// let limited = timeout(Duration::from_secs(1), future::ready(5));
+    /// assert!(matches!(limited.get_ref(), future::Ready { .. }));
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
     /// The inner future, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{sleep, timeout, Instant};
+    ///
+    /// let mut limited = timeout(Duration::from_secs(1), sleep(Duration::from_secs(60)));
+    /// let sooner = Instant::now() + Duration::from_secs(2);
+    /// std::pin::Pin::new(limited.get_mut()).reset(sooner);
+    /// assert_eq!(limited.get_ref().deadline(), sooner);
+    /// ```
     pub fn get_mut(&mut self) -> &mut F {
         &mut self.future
     }
 
     /// Gives the inner future back, dropping the deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime_executor::time::timeout;
+    ///
+    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let limited = timeout(Duration::ZERO, async { 3 });
+    /// assert_eq!(rt.block_on(limited.into_inner()), 3);
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
 
     /// The instant at which this timeout elapses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future;
+    /// use std::time::Duration;
+    /// use runtime_executor::time::{timeout_at, Instant};
+    ///
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(timeout_at(deadline, future::ready(())).deadline(), deadline);
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.delay.deadline()
     }

@@ -380,7 +380,10 @@ mod tests {
             pool.give(vec![0; 1 << 20].into_boxed_slice());
         }
         assert_eq!(pool.pooled_buffers(), 256 + 1);
-        assert_eq!(pool.pooled_bytes(), 2 * BufferPool::DEFAULT_MAX_BYTES_PER_CLASS);
+        assert_eq!(
+            pool.pooled_bytes(),
+            2 * BufferPool::DEFAULT_MAX_BYTES_PER_CLASS
+        );
     }
 
     #[test]

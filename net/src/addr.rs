@@ -1,0 +1,129 @@
+//! Addresses to connect or bind to: literals are used at once, host names are
+//! resolved on the blocking pool so no core ever waits on DNS.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// Something that names one or more socket addresses: a `SocketAddr`, an
+/// `(ip, port)` pair, or a `"host:port"` string (resolved off the core when it
+/// is not a literal).
+///
+/// Sealed: implemented for the same types as std's `ToSocketAddrs`.
+pub trait ToSocketAddrs: sealed::Sealed {}
+
+mod sealed {
+    use super::*;
+
+    pub trait Sealed {
+        #[doc(hidden)]
+        fn into_lookup(self) -> Lookup;
+    }
+
+    #[doc(hidden)]
+    #[derive(Debug)]
+    pub enum Lookup {
+        Ready(Vec<SocketAddr>),
+        Host(String),
+        HostPort(String, u16),
+    }
+}
+
+use sealed::{Lookup, Sealed};
+
+macro_rules! ready_addrs {
+    ($($ty:ty => |$v:ident| $e:expr;)*) => {$(
+        impl ToSocketAddrs for $ty {}
+        impl Sealed for $ty {
+            fn into_lookup(self) -> Lookup {
+                let $v = self;
+                Lookup::Ready($e)
+            }
+        }
+    )*};
+}
+
+ready_addrs! {
+    SocketAddr => |a| vec![a];
+    SocketAddrV4 => |a| vec![SocketAddr::V4(a)];
+    SocketAddrV6 => |a| vec![SocketAddr::V6(a)];
+    (IpAddr, u16) => |a| vec![SocketAddr::new(a.0, a.1)];
+    (std::net::Ipv4Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V4(a.0), a.1)];
+    (std::net::Ipv6Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V6(a.0), a.1)];
+    &[SocketAddr] => |a| a.to_vec();
+    Vec<SocketAddr> => |a| a;
+}
+
+impl ToSocketAddrs for &str {}
+impl Sealed for &str {
+    fn into_lookup(self) -> Lookup {
+        match self.parse::<SocketAddr>() {
+            Ok(addr) => Lookup::Ready(vec![addr]),
+            Err(_) => Lookup::Host(self.to_owned()),
+        }
+    }
+}
+
+impl ToSocketAddrs for String {}
+impl Sealed for String {
+    fn into_lookup(self) -> Lookup {
+        self.as_str().into_lookup()
+    }
+}
+
+impl ToSocketAddrs for &String {}
+impl Sealed for &String {
+    fn into_lookup(self) -> Lookup {
+        self.as_str().into_lookup()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {}
+impl Sealed for (&str, u16) {
+    fn into_lookup(self) -> Lookup {
+        match self.0.parse::<IpAddr>() {
+            Ok(ip) => Lookup::Ready(vec![SocketAddr::new(ip, self.1)]),
+            Err(_) => Lookup::HostPort(self.0.to_owned(), self.1),
+        }
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {}
+impl Sealed for (String, u16) {
+    fn into_lookup(self) -> Lookup {
+        (self.0.as_str(), self.1).into_lookup()
+    }
+}
+
+/// Resolves `addr`: at once for literals, on the blocking pool for names.
+pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let addrs = match addr.into_lookup() {
+        Lookup::Ready(addrs) => addrs,
+        Lookup::Host(host) => {
+            blocking_lookup(move || std::net::ToSocketAddrs::to_socket_addrs(&host)).await?
+        }
+        Lookup::HostPort(host, port) => {
+            blocking_lookup(move || {
+                std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            })
+            .await?
+        }
+    };
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        ));
+    }
+    Ok(addrs)
+}
+
+async fn blocking_lookup<I>(
+    lookup: impl FnOnce() -> io::Result<I> + Send + 'static,
+) -> io::Result<Vec<SocketAddr>>
+where
+    I: Iterator<Item = SocketAddr>,
+{
+    runtime_executor::spawn_blocking(move || lookup().map(Iterator::collect))
+        .await
+        .map_err(|err| io::Error::other(format!("address lookup failed: {err}")))?
+}

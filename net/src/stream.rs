@@ -1,0 +1,459 @@
+//! The buffered byte stream under `TcpStream` (and, later, `UnixStream`): a
+//! non-blocking socket with an inbound ring (read-ahead) and an outbound ring
+//! that the core flushes by itself at the end of each tick.
+//!
+//! Reads: one large `read`/`readv` into the inbound ring serves many small
+//! reads. Writes: bytes go into the outbound ring and the stream registers
+//! itself (once per tick) with [`runtime_executor::defer`]; when the tick ends
+//! the core sends everything in one `writev`. If the kernel's buffer is full, a
+//! small drain task finishes the job on writability, so nothing written is lost
+//! even if the caller never flushes, and even if it drops the stream (up to a
+//! linger deadline). Past the outbound ring's capacity, `poll_write` returns
+//! `Pending` until the peer reads: memory per connection is bounded.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use runtime_executor::{AsyncFd, EndOfTick};
+use socket2::Socket;
+
+use crate::buffer::RingBuffer;
+
+/// Bytes asked of the kernel per read into the inbound ring.
+const READ_CHUNK: usize = 16 * 1024;
+/// Reads at least this large bypass the inbound ring.
+const DIRECT_READ: usize = 16 * 1024;
+/// Default bound of the inbound ring.
+pub(crate) const DEFAULT_READ_BUFFER: usize = 64 * 1024;
+/// Default bound of the outbound ring: the high watermark past which writes
+/// wait for the peer.
+pub(crate) const DEFAULT_WRITE_BUFFER: usize = 256 * 1024;
+/// How long a dropped stream keeps trying to deliver what was written.
+const LINGER: Duration = Duration::from_secs(30);
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// The write side, shared by the stream, its write half, the end-of-tick
+/// flush and the drain task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) fd: AsyncFd<Socket>,
+    outbound: RefCell<RingBuffer>,
+    flush_scheduled: Cell<bool>,
+    draining: Cell<bool>,
+    /// The task waiting for room in the outbound ring (or for it to empty).
+    /// Only the drain task waits on the socket's writability, and it wakes
+    /// this one as it makes progress: the fd's write slot has a single waker.
+    waiter: RefCell<Option<std::task::Waker>>,
+    /// The first write error; every later write reports it again.
+    error: Cell<Option<StoredError>>,
+    /// `shutdown(Write)` asked for: done once the outbound ring is empty.
+    shutdown_requested: Cell<bool>,
+    shut_down: Cell<bool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StoredError {
+    Os(i32),
+    Kind(io::ErrorKind),
+}
+
+impl StoredError {
+    fn from_io(err: &io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(code) => StoredError::Os(code),
+            None => StoredError::Kind(err.kind()),
+        }
+    }
+
+    fn to_io(self) -> io::Error {
+        match self {
+            StoredError::Os(code) => io::Error::from_raw_os_error(code),
+            StoredError::Kind(io::ErrorKind::WriteZero) => io::Error::new(
+                io::ErrorKind::WriteZero,
+                "the socket accepted no bytes (write returned 0)",
+            ),
+            StoredError::Kind(kind) => io::Error::from(kind),
+        }
+    }
+}
+
+impl Shared {
+    fn error(&self) -> io::Result<()> {
+        match self.error.get() {
+            Some(err) => Err(err.to_io()),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&self, err: &io::Error) {
+        if self.error.get().is_none() {
+            self.error.set(Some(StoredError::from_io(err)));
+        }
+        // What is queued can never be delivered: free it now.
+        self.outbound.borrow_mut().clear();
+    }
+
+    pub(crate) fn outbound_len(&self) -> usize {
+        self.outbound.borrow().len()
+    }
+
+    /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
+    /// `Ok(false)` when the kernel's buffer is full.
+    fn flush_now(&self) -> io::Result<bool> {
+        self.error()?;
+        let mut out = self.outbound.borrow_mut();
+        while !out.is_empty() {
+            let (front, back) = out.as_slices();
+            let sock = self.fd.get_ref();
+            let sent = if back.is_empty() {
+                sock.send_with_flags(front, SEND_FLAGS)
+            } else {
+                sock.send_vectored_with_flags(
+                    &[IoSlice::new(front), IoSlice::new(back)],
+                    SEND_FLAGS,
+                )
+            };
+            match sent {
+                Ok(0) => {
+                    drop(out);
+                    let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
+                    self.fail(&err);
+                    return Err(StoredError::Kind(io::ErrorKind::WriteZero).to_io());
+                }
+                Ok(n) => out.discard(n),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.fd.clear_write_ready();
+                    return Ok(false);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    drop(out);
+                    self.fail(&err);
+                    return Err(err);
+                }
+            }
+        }
+        drop(out);
+        if self.shutdown_requested.get() && !self.shut_down.get() {
+            self.shut_down.set(true);
+            match self.fd.get_ref().shutdown(std::net::Shutdown::Write) {
+                Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
+
+    fn schedule_flush(self: &Rc<Self>) {
+        if !self.flush_scheduled.replace(true) && !runtime_executor::defer(self.clone()) {
+            // Outside a core (cannot happen for a registered socket): flush now.
+            self.flush_scheduled.set(false);
+            let _ = self.flush_now();
+        }
+    }
+
+    /// Registers the task that waits for the outbound ring to drain, and
+    /// makes sure the drain task is running to wake it.
+    fn wait_for_drain(self: &Rc<Self>, cx: &mut Context<'_>) {
+        {
+            let mut waiter = self.waiter.borrow_mut();
+            match &*waiter {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waiter = Some(cx.waker().clone()),
+            }
+        }
+        self.start_drain();
+    }
+
+    fn wake_waiter(&self) {
+        let waiter = self.waiter.borrow_mut().take();
+        if let Some(waker) = waiter {
+            waker.wake();
+        }
+    }
+
+    /// Finishes sending in the background once the kernel accepts more.
+    fn start_drain(self: &Rc<Self>) {
+        if self.draining.replace(true) {
+            return;
+        }
+        if runtime_executor::try_current_core().is_none() {
+            self.draining.set(false);
+            return;
+        }
+        let shared = self.clone();
+        drop(runtime_executor::spawn(async move {
+            loop {
+                let done = !matches!(shared.flush_now(), Ok(false));
+                shared.wake_waiter();
+                if done {
+                    break;
+                }
+                // Once every handle is gone only this task holds the socket:
+                // give the peer a deadline, then close.
+                let writable = if Rc::strong_count(&shared) == 1 {
+                    match runtime_executor::time::timeout(LINGER, shared.fd.writable()).await {
+                        Ok(res) => res,
+                        Err(_) => break,
+                    }
+                } else {
+                    shared.fd.writable().await
+                };
+                if writable.is_err() {
+                    break;
+                }
+            }
+            shared.draining.set(false);
+            shared.wake_waiter();
+        }));
+    }
+}
+
+impl EndOfTick for Shared {
+    fn end_of_tick(self: Rc<Self>) {
+        self.flush_scheduled.set(false);
+        if let Ok(false) = self.flush_now() {
+            self.start_drain();
+        }
+    }
+}
+
+/// A connected, buffered stream socket.
+#[derive(Debug)]
+pub(crate) struct BufStream {
+    pub(crate) read: ReadBuf,
+    pub(crate) write: WriteHandle,
+}
+
+/// A handle on the write side; the stream and its write half each hold one.
+/// Dropping it hands what is still queued to the drain task.
+#[derive(Debug)]
+pub(crate) struct WriteHandle(pub(crate) Rc<Shared>);
+
+impl Drop for WriteHandle {
+    fn drop(&mut self) {
+        drop_write_side(&self.0);
+    }
+}
+
+/// The read side: owned by the stream or its read half, never shared, so
+/// `poll_fill_buf` can lend its bytes.
+#[derive(Debug)]
+pub(crate) struct ReadBuf {
+    inbound: RingBuffer,
+}
+
+impl BufStream {
+    /// Wraps a connected non-blocking socket registered on the current core.
+    pub(crate) fn new(sock: Socket) -> io::Result<Self> {
+        let fd = AsyncFd::new(sock)?;
+        Ok(BufStream {
+            read: ReadBuf {
+                inbound: RingBuffer::new(DEFAULT_READ_BUFFER),
+            },
+            write: WriteHandle(Rc::new(Shared {
+                fd,
+                outbound: RefCell::new(RingBuffer::new(DEFAULT_WRITE_BUFFER)),
+                flush_scheduled: Cell::new(false),
+                draining: Cell::new(false),
+                waiter: RefCell::new(None),
+                error: Cell::new(None),
+                shutdown_requested: Cell::new(false),
+                shut_down: Cell::new(false),
+            })),
+        })
+    }
+
+    pub(crate) fn socket(&self) -> &Socket {
+        self.write.0.fd.get_ref()
+    }
+
+    /// Sets the bound of the outbound ring (the backpressure watermark).
+    pub(crate) fn set_write_buffer_limit(&self, limit: usize) {
+        let mut out = self.write.0.outbound.borrow_mut();
+        let mut resized = RingBuffer::new(limit.max(1));
+        let (front, back) = out.as_slices();
+        resized.write(front);
+        resized.write(back);
+        *out = resized;
+    }
+
+    /// Sets the bound of the inbound ring.
+    pub(crate) fn set_read_buffer_limit(&mut self, limit: usize) {
+        let mut resized = RingBuffer::new(limit.max(1));
+        let (front, back) = self.read.inbound.as_slices();
+        resized.write(front);
+        resized.write(back);
+        self.read.inbound = resized;
+    }
+}
+
+impl ReadBuf {
+    pub(crate) fn buffered(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
+    fn poll_fill(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let inbound = &mut self.inbound;
+        let res = shared.fd.poll_read_with(cx, |sock| {
+            let (front, back) = inbound.unfilled_slices(READ_CHUNK);
+            let n = if back.is_empty() {
+                (&*sock).read(front)
+            } else {
+                (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
+            };
+            match n {
+                Ok(n) => {
+                    inbound.commit(n);
+                    Ok(n)
+                }
+                Err(err) => {
+                    if inbound.is_empty() {
+                        // An idle connection holds no buffer.
+                        inbound.clear();
+                    }
+                    Err(err)
+                }
+            }
+        });
+        if res.is_pending() && self.inbound.is_empty() {
+            self.inbound.clear();
+        }
+        res
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if dst.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if self.inbound.is_empty() {
+            if dst.len() >= DIRECT_READ {
+                return shared.fd.poll_read_with(cx, |sock| (&*sock).read(dst));
+            }
+            if ready!(self.poll_fill(shared, cx))? == 0 {
+                return Poll::Ready(Ok(0));
+            }
+        }
+        Poll::Ready(Ok(self.inbound.read(dst)))
+    }
+
+    pub(crate) fn poll_fill_buf(
+        &mut self,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<&[u8]>> {
+        if self.inbound.is_empty() {
+            ready!(self.poll_fill(shared, cx))?;
+        }
+        Poll::Ready(Ok(self.inbound.as_slices().0))
+    }
+
+    pub(crate) fn consume(&mut self, amt: usize) {
+        self.inbound.discard(amt.min(self.inbound.len()));
+    }
+
+    /// Copies without consuming; fills the ring first if it is empty.
+    pub(crate) fn poll_peek(
+        &mut self,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if dst.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if self.inbound.is_empty() && ready!(self.poll_fill(shared, cx))? == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        Poll::Ready(Ok(self.inbound.peek(dst)))
+    }
+}
+
+/// Write operations, on the shared write side.
+pub(crate) fn poll_write(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    poll_write_vectored(shared, cx, &[IoSlice::new(buf)])
+}
+
+pub(crate) fn poll_write_vectored(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    shared.error()?;
+    if shared.shutdown_requested.get() {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the write side was shut down",
+        )));
+    }
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    if total == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    loop {
+        let written = {
+            let mut out = shared.outbound.borrow_mut();
+            let mut written = 0;
+            for buf in bufs {
+                let n = out.write(buf);
+                written += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            written
+        };
+        if written > 0 {
+            shared.schedule_flush();
+            return Poll::Ready(Ok(written));
+        }
+        // Past the high watermark: send what we can, then wait for the peer.
+        if shared.flush_now()? {
+            continue;
+        }
+        shared.wait_for_drain(cx);
+        return Poll::Pending;
+    }
+}
+
+pub(crate) fn poll_flush(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    if shared.flush_now()? {
+        return Poll::Ready(Ok(()));
+    }
+    shared.wait_for_drain(cx);
+    Poll::Pending
+}
+
+/// Flushes, then shuts the write side down (the peer reads end of stream).
+/// Calling it again is fine.
+pub(crate) fn poll_shutdown(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    shared.shutdown_requested.set(true);
+    poll_flush(shared, cx)
+}
+
+/// What a stream or its last write handle does when dropped: anything still
+/// queued is delivered by the drain task (up to the linger deadline).
+pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
+    if shared.outbound_len() > 0 {
+        if let Ok(false) = shared.flush_now() {
+            shared.start_drain();
+        }
+    }
+}

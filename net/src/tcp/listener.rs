@@ -1,0 +1,308 @@
+//! `TcpListener`: one per core, all bound to the same address through
+//! `SO_REUSEPORT`, so the kernel spreads connections and none moves between
+//! cores.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use futures_lite::Stream;
+use runtime_executor::time::Sleep;
+use runtime_executor::AsyncFd;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::addr::{resolve, ToSocketAddrs};
+use crate::tcp::stream::socket_addr;
+use crate::TcpStream;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Options for binding a [`TcpListener`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let listener = runtime_net::TcpListener::builder()
+///         .backlog(4096)
+///         .reuse_port(true)
+///         .bind("127.0.0.1:0".parse().unwrap())
+///         .unwrap();
+///     assert!(listener.local_addr().unwrap().port() > 0);
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpListenerBuilder {
+    backlog: i32,
+    reuse_port: bool,
+    reuse_address: bool,
+    only_v6: Option<bool>,
+}
+
+impl Default for TcpListenerBuilder {
+    fn default() -> Self {
+        TcpListenerBuilder {
+            backlog: 1024,
+            reuse_port: true,
+            reuse_address: true,
+            only_v6: None,
+        }
+    }
+}
+
+impl TcpListenerBuilder {
+    /// The listen backlog (default 1024; the kernel caps it at `somaxconn`).
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// `SO_REUSEPORT` (default on): every core binds the same address.
+    pub fn reuse_port(mut self, reuse: bool) -> Self {
+        self.reuse_port = reuse;
+        self
+    }
+
+    /// `SO_REUSEADDR` (default on): rebinding right after a restart works.
+    pub fn reuse_address(mut self, reuse: bool) -> Self {
+        self.reuse_address = reuse;
+        self
+    }
+
+    /// `IPV6_V6ONLY` for an IPv6 address (default: the system's).
+    pub fn only_v6(mut self, only_v6: bool) -> Self {
+        self.only_v6 = Some(only_v6);
+        self
+    }
+
+    /// Binds and listens on `addr`, registered with the current core.
+    ///
+    /// # Errors
+    ///
+    /// Fails outside a `runtime` core, or as `bind(2)`/`listen(2)` do.
+    pub fn bind(self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )?;
+        if self.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        #[cfg(unix)]
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        if let (Some(only_v6), SocketAddr::V6(_)) = (self.only_v6, addr) {
+            socket.set_only_v6(only_v6)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(self.backlog)?;
+        TcpListener::from_socket(socket)
+    }
+}
+
+/// A TCP listening socket on the current core.
+///
+/// Bind the same address on every core (it sets `SO_REUSEPORT` by default)
+/// and each core accepts its own share of connections.
+///
+/// Accepting never spins and never gives up: when the process or system runs
+/// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
+/// `ENOMEM`), it logs once, waits (100 ms, doubling up to 1 s) and tries
+/// again, leaving established connections untouched; `ECONNABORTED` (a
+/// connection reset before it was accepted) is skipped at once.
+///
+/// # Examples
+///
+/// ```
+/// use runtime_net::{TcpListener, TcpStream};
+///
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let client = runtime_executor::spawn(async move { TcpStream::connect(addr).await });
+///     let (conn, peer) = listener.accept().await.unwrap();
+///     let client = client.await.unwrap().unwrap();
+///     assert_eq!(peer, client.local_addr().unwrap());
+///     assert_eq!(conn.peer_addr().unwrap(), peer);
+/// });
+/// ```
+pub struct TcpListener {
+    fd: AsyncFd<Socket>,
+    backoff: RefCell<Backoff>,
+}
+
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+    sleep: Option<Sleep>,
+}
+
+impl TcpListener {
+    /// Binds `addr` with the [default options](TcpListenerBuilder), trying
+    /// each address it resolves to until one binds.
+    ///
+    /// # Errors
+    ///
+    /// The last bind error, or a lookup error.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let mut last_err = None;
+        for addr in resolve(addr).await? {
+            match TcpListener::builder().bind(addr) {
+                Ok(listener) => return Ok(listener),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("no address to bind")))
+    }
+
+    /// Options for binding.
+    pub fn builder() -> TcpListenerBuilder {
+        TcpListenerBuilder::default()
+    }
+
+    fn from_socket(socket: Socket) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            fd: AsyncFd::new(socket)?,
+            backoff: RefCell::new(Backoff {
+                next: FIRST_BACKOFF,
+                sleep: None,
+            }),
+        })
+    }
+
+    /// Takes over a listening std socket, on the current core.
+    ///
+    /// # Errors
+    ///
+    /// Fails outside a `runtime` core.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_socket(Socket::from(listener))
+    }
+
+    /// Gives the socket back as a (non-blocking) std listener.
+    pub fn into_std(self) -> std::net::TcpListener {
+        self.fd.into_inner().into()
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.fd.get_ref().local_addr()?)
+    }
+
+    /// Sets `IP_TTL` for accepted connections.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.get_ref().set_ttl_v4(ttl)
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    ///
+    /// Errors other than the transient ones described on [`TcpListener`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection is taken from the kernel only in the poll
+    /// that returns it.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection; see [`accept`](Self::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        loop {
+            {
+                let mut backoff = self.backoff.borrow_mut();
+                if let Some(sleep) = backoff.sleep.as_mut() {
+                    ready!(Pin::new(sleep).poll(cx));
+                    backoff.sleep = None;
+                }
+            }
+            let accepted = ready!(self.fd.poll_read_with(cx, |sock| sock.accept_raw()));
+            match accepted {
+                Ok((socket, addr)) => {
+                    self.backoff.borrow_mut().next = FIRST_BACKOFF;
+                    let peer = socket_addr(addr)?;
+                    socket.set_nonblocking(true)?;
+                    return Poll::Ready(TcpStream::from_socket(socket).map(|s| (s, peer)));
+                }
+                Err(err) if is_aborted(&err) => continue,
+                Err(err) if is_exhausted(&err) => {
+                    let mut backoff = self.backoff.borrow_mut();
+                    if backoff.next == FIRST_BACKOFF {
+                        eprintln!(
+                            "runtime: accept on {:?} failed ({err}); backing off and retrying",
+                            self.local_addr().ok()
+                        );
+                    }
+                    let delay = backoff.next;
+                    backoff.next = (delay * 2).min(MAX_BACKOFF);
+                    backoff.sleep = Some(runtime_executor::time::sleep(delay));
+                }
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+
+    /// The stream of accepted connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+}
+
+fn is_aborted(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM)
+    )
+}
+
+fn is_exhausted(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// The stream returned by [`TcpListener::incoming`]; it never ends.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|res| Some(res.map(|(stream, _)| stream)))
+    }
+}

@@ -1,0 +1,337 @@
+//! `TcpStream`: a buffered TCP connection on the current core.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
+
+use crate::addr::{resolve, ToSocketAddrs};
+use crate::stream::{self as buffered, BufStream};
+use crate::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+
+/// A TCP connection owned by the core that made it.
+///
+/// Reads are served from an inbound ring buffer (one large `read` serves many
+/// small ones); writes go into an outbound ring buffer that the core sends by
+/// itself at the end of the tick, in one `writev` for everything written
+/// during the tick. So a write is never lost for want of a `flush`, and
+/// pipelined replies leave together. When the outbound ring is full (256 KiB
+/// by default; see [`set_write_buffer_limit`](Self::set_write_buffer_limit)),
+/// writes wait for the peer to read: memory stays bounded.
+///
+/// Nagle's algorithm is off (`TCP_NODELAY`) by default, as in gnet: the
+/// outbound ring already batches. Writes use `MSG_NOSIGNAL`, so a dead peer is
+/// a `BrokenPipe` error, never a `SIGPIPE`.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use runtime_net::{TcpListener, TcpStream};
+///
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     runtime_executor::spawn(async move {
+///         let (mut conn, _) = listener.accept().await.unwrap();
+///         let mut buf = [0u8; 5];
+///         conn.read_exact(&mut buf).await.unwrap();
+///         conn.write_all(&buf).await.unwrap(); // sent at the end of the tick
+///     });
+///     let mut client = TcpStream::connect(addr).await.unwrap();
+///     client.write_all(b"hello").await.unwrap();
+///     let mut echo = [0u8; 5];
+///     client.read_exact(&mut echo).await.unwrap();
+///     assert_eq!(&echo, b"hello");
+/// });
+/// ```
+pub struct TcpStream {
+    inner: BufStream,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each address it resolves to in turn.
+    ///
+    /// # Errors
+    ///
+    /// The last connection error, or a lookup error.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last_err = None;
+        for addr in resolve(addr).await? {
+            match Self::connect_addr(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("no address to connect to")))
+    }
+
+    /// Like [`connect`](Self::connect), giving up after `timeout` in all.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` when the deadline passes first.
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        runtime_executor::time::timeout(timeout, Self::connect(addr))
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ))
+            })
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(err) => return Err(err),
+        }
+        let stream = TcpStream::from_socket(socket)?;
+        // Writable once the handshake completes (or fails).
+        let shared = &stream.inner.write.0;
+        shared.fd.clear_write_ready();
+        shared.fd.writable().await?;
+        if let Some(err) = stream.inner.socket().take_error()? {
+            return Err(err);
+        }
+        Ok(stream)
+    }
+
+    /// Wraps a connected socket; sets it non-blocking and `TCP_NODELAY`.
+    pub(crate) fn from_socket(socket: Socket) -> io::Result<TcpStream> {
+        socket.set_tcp_nodelay(true)?;
+        Ok(TcpStream {
+            inner: BufStream::new(socket)?,
+        })
+    }
+
+    /// Takes over a connected std stream, on the current core.
+    ///
+    /// # Errors
+    ///
+    /// Fails outside a `runtime` core.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_socket(Socket::from(stream))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.inner.socket().local_addr()?)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.inner.socket().peer_addr()?)
+    }
+
+    /// Sets `TCP_NODELAY` (on by default).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.socket().set_tcp_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.socket().tcp_nodelay()
+    }
+
+    /// Turns TCP keepalive on with these probes, or off with `None`.
+    pub fn set_keepalive(&self, keepalive: Option<&TcpKeepalive>) -> io::Result<()> {
+        match keepalive {
+            Some(params) => self.inner.socket().set_tcp_keepalive(params),
+            None => self.inner.socket().set_keepalive(false),
+        }
+    }
+
+    /// Whether TCP keepalive is on.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        self.inner.socket().keepalive()
+    }
+
+    /// Sets `SO_LINGER`: `Some(ZERO)` makes close send a reset.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.inner.socket().set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.inner.socket().linger()
+    }
+
+    /// Sets the kernel's send buffer size (`SO_SNDBUF`).
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.inner.socket().set_send_buffer_size(size)
+    }
+
+    /// The kernel's send buffer size.
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        self.inner.socket().send_buffer_size()
+    }
+
+    /// Sets the kernel's receive buffer size (`SO_RCVBUF`).
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.inner.socket().set_recv_buffer_size(size)
+    }
+
+    /// The kernel's receive buffer size.
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        self.inner.socket().recv_buffer_size()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.socket().set_ttl_v4(ttl)
+    }
+
+    /// The bound of the outbound ring: past it, writes wait for the peer.
+    pub fn set_write_buffer_limit(&self, limit: usize) {
+        self.inner.set_write_buffer_limit(limit);
+    }
+
+    /// The bound of the inbound ring (read-ahead).
+    pub fn set_read_buffer_limit(&mut self, limit: usize) {
+        self.inner.set_read_buffer_limit(limit);
+    }
+
+    /// Bytes read from the socket and not yet consumed.
+    pub fn inbound_buffered(&self) -> usize {
+        self.inner.read.buffered()
+    }
+
+    /// Bytes written and not yet sent.
+    pub fn outbound_buffered(&self) -> usize {
+        self.inner.write.0.outbound_len()
+    }
+
+    /// Reads into `buf` without consuming: the next read returns the same
+    /// bytes. Returns 0 at end of stream.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let inner = &mut self.inner;
+        std::future::poll_fn(|cx| inner.read.poll_peek(&inner.write.0, cx, buf)).await
+    }
+
+    /// Sends everything written so far, then shuts down the write side: the
+    /// peer reads end of stream, and this side can still read. Calling it
+    /// twice is fine.
+    ///
+    /// # Errors
+    ///
+    /// A write error of the flush.
+    pub async fn shutdown(&self) -> io::Result<()> {
+        let shared = &self.inner.write.0;
+        std::future::poll_fn(|cx| buffered::poll_shutdown(shared, cx)).await
+    }
+
+    /// Shuts down one or both directions at once, without flushing first.
+    pub fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.socket().shutdown(how)
+    }
+
+    /// Borrowed read and write halves, for reading and writing from two
+    /// futures of one task.
+    ///
+    /// With `futures_lite::AsyncBufReadExt` in scope, `stream.split()` picks
+    /// that trait's by-value `split(byte)`; write `TcpStream::split(&mut stream)`.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        let BufStream { read, write } = &mut self.inner;
+        (ReadHalf::new(read, &write.0), WriteHalf::new(&write.0))
+    }
+
+    /// Owned read and write halves, for reading and writing from two tasks of
+    /// this core.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let BufStream { read, write } = self.inner;
+        let shared = write.0.clone();
+        (OwnedReadHalf::new(read, shared), OwnedWriteHalf::new(write))
+    }
+}
+
+pub(crate) fn socket_addr(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an IP socket address"))
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.socket().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let inner = &mut self.get_mut().inner;
+        inner.read.poll_read(&inner.write.0, cx, buf)
+    }
+}
+
+impl AsyncBufRead for TcpStream {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let inner = &mut self.get_mut().inner;
+        inner.read.poll_fill_buf(&inner.write.0, cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().inner.read.consume(amt);
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        buffered::poll_write(&self.inner.write.0, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        buffered::poll_write_vectored(&self.inner.write.0, cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        buffered::poll_flush(&self.inner.write.0, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        buffered::poll_shutdown(&self.inner.write.0, cx)
+    }
+}

@@ -1,0 +1,270 @@
+//! `TcpStream` over real sockets on 127.0.0.1.
+
+use std::io;
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use runtime_executor::{time, Runtime};
+use runtime_net::{TcpKeepalive, TcpListener, TcpStream};
+
+fn rt(cores: usize) -> Runtime {
+    Runtime::builder().cores(cores).build().unwrap()
+}
+
+/// A connected pair on the current core: (client, server side).
+async fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = runtime_executor::spawn(async move { TcpStream::connect(addr).await });
+    let (server, _) = listener.accept().await.unwrap();
+    (client.await.unwrap().unwrap(), server)
+}
+
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 131 + i / 251) as u8).collect()
+}
+
+#[test]
+fn small_writes_are_delivered_without_flush() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        for i in 0..1_000u32 {
+            client.write_all(&i.to_le_bytes()).await.unwrap();
+        }
+        // No flush: the core sends at the end of the tick.
+        let mut buf = vec![0u8; 4_000];
+        server.read_exact(&mut buf).await.unwrap();
+        for (i, chunk) in buf.chunks(4).enumerate() {
+            assert_eq!(u32::from_le_bytes(chunk.try_into().unwrap()), i as u32);
+        }
+        assert_eq!(client.outbound_buffered(), 0);
+    });
+}
+
+#[test]
+fn dropped_stream_still_delivers_what_was_written() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        let data = payload(4 << 20);
+        // The outbound ring holds 256 KiB: write_all waits for the peer, so
+        // read concurrently.
+        let expected = data.clone();
+        let reader = runtime_executor::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        client.write_all(&data).await.unwrap();
+        drop(client); // no flush, no shutdown: the drain task finishes the job
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected);
+    });
+}
+
+#[test]
+fn writes_wait_past_the_high_watermark() {
+    rt(1).block_on(async {
+        let (mut client, _server) = pair().await;
+        client.set_write_buffer_limit(64 * 1024);
+        client.set_send_buffer_size(4096).unwrap();
+        let big = payload(32 << 20);
+        // The peer never reads: the write must stall, not buffer 32 MiB.
+        let res = time::timeout(Duration::from_millis(200), client.write_all(&big)).await;
+        assert!(
+            res.is_err(),
+            "write_all completed although the peer never reads"
+        );
+        assert!(client.outbound_buffered() <= 64 * 1024);
+    });
+}
+
+/// Sends `len` bytes from one task to another on this core and checks them.
+async fn bulk_transfer(len: usize, send_buffer: Option<usize>) {
+    let (mut client, mut server) = pair().await;
+    if let Some(size) = send_buffer {
+        client.set_send_buffer_size(size).unwrap();
+    }
+    let data = payload(len);
+    let reader = runtime_executor::spawn(async move {
+        let mut got = vec![0u8; len];
+        server.read_exact(&mut got).await.unwrap();
+        got
+    });
+    client.write_all(&data).await.unwrap();
+    client.flush().await.unwrap();
+    let got = reader.await.unwrap();
+    assert!(got == data, "bytes lost or reordered");
+}
+
+#[test]
+fn sixty_four_mib_in_order() {
+    rt(1).block_on(bulk_transfer(64 << 20, None));
+}
+
+#[test]
+fn through_a_four_kib_send_buffer() {
+    // Loopback TCP with a 4 KiB send buffer stalls on delayed ACKs (about
+    // 8 KiB per round trip), so this moves 2 MiB rather than 64 MiB.
+    rt(1).block_on(bulk_transfer(2 << 20, Some(4096)));
+}
+
+#[test]
+fn half_close_then_reply() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"request").await.unwrap();
+        client.shutdown().await.unwrap();
+        client.shutdown().await.unwrap(); // twice is fine
+        let mut req = Vec::new();
+        server.read_to_end(&mut req).await.unwrap(); // EOF after the request
+        assert_eq!(req, b"request");
+        server.write_all(b"reply to ").await.unwrap();
+        server.write_all(&req).await.unwrap();
+        server.close().await.unwrap();
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, b"reply to request");
+        let err = client.write_all(b"more").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn peer_reset_mid_write_is_an_error_not_a_signal() {
+    rt(1).block_on(async {
+        let (mut client, server) = pair().await;
+        server.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(server); // sends RST
+        time::sleep(Duration::from_millis(20)).await;
+        let chunk = payload(64 * 1024);
+        let mut result = Ok(());
+        for _ in 0..64 {
+            result = client.write_all(&chunk).await;
+            if result.is_ok() {
+                result = client.flush().await;
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            ),
+            "{err:?}"
+        );
+        // Reported again, never retried in a loop.
+        assert!(client.write_all(b"x").await.is_err());
+        assert_eq!(client.outbound_buffered(), 0, "queued output freed");
+    });
+}
+
+#[test]
+fn peek_then_read_see_the_same_bytes() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"hello world").await.unwrap();
+        let mut peeked = [0u8; 5];
+        let n = server.peek(&mut peeked).await.unwrap();
+        assert_eq!(&peeked[..n], &b"hello"[..n]);
+        assert!(server.inbound_buffered() >= n);
+        let mut read = [0u8; 11];
+        server.read_exact(&mut read).await.unwrap();
+        assert_eq!(&read, b"hello world");
+    });
+}
+
+#[test]
+fn owned_halves_in_two_tasks() {
+    rt(1).block_on(async {
+        let (client, mut server) = pair().await;
+        let (mut reader, mut writer) = client.into_split();
+        let writes = runtime_executor::spawn(async move {
+            for i in 0..100u8 {
+                writer.write_all(&[i; 10]).await.unwrap();
+                runtime_executor::yield_now().await;
+            }
+            writer.shutdown().await.unwrap();
+        });
+        let mut echoed = Vec::new();
+        let mut buf = [0u8; 1000];
+        server.read_exact(&mut buf).await.unwrap();
+        server.write_all(&buf).await.unwrap();
+        server.close().await.unwrap();
+        reader.read_to_end(&mut echoed).await.unwrap();
+        writes.await.unwrap();
+        assert_eq!(echoed, buf);
+        assert!(buf.chunks(10).enumerate().all(|(i, c)| c == [i as u8; 10]));
+    });
+}
+
+#[test]
+fn connect_errors_and_name_resolution() {
+    rt(1).block_on(async {
+        // A port nobody listens on: bind then drop to find one.
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = runtime_executor::spawn(async move { listener.accept().await.map(|_| ()) });
+        let stream = TcpStream::connect(format!("localhost:{port}"))
+            .await
+            .unwrap();
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
+        accept.await.unwrap().unwrap();
+
+        let err = TcpStream::connect("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
+        assert_ne!(err.kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn socket_options() {
+    rt(1).block_on(async {
+        let (client, _server) = pair().await;
+        assert!(client.nodelay().unwrap(), "nodelay is on by default");
+        client.set_nodelay(false).unwrap();
+        assert!(!client.nodelay().unwrap());
+        client
+            .set_keepalive(Some(
+                &TcpKeepalive::new()
+                    .with_time(Duration::from_secs(30))
+                    .with_interval(Duration::from_secs(5))
+                    .with_retries(3),
+            ))
+            .unwrap();
+        assert!(client.keepalive().unwrap());
+        client.set_keepalive(None).unwrap();
+        assert!(!client.keepalive().unwrap());
+        client.set_linger(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(client.linger().unwrap(), Some(Duration::from_secs(1)));
+        client.set_recv_buffer_size(64 * 1024).unwrap();
+        assert!(client.recv_buffer_size().unwrap() >= 64 * 1024);
+        assert!(client.local_addr().unwrap().ip().is_loopback());
+    });
+}
+
+#[test]
+fn idle_connection_holds_no_buffers() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        let mut buf = [0u8; 4];
+        // A read that finds nothing leaves no buffer behind.
+        let res = time::timeout(Duration::from_millis(10), server.read(&mut buf)).await;
+        assert!(res.is_err());
+        assert_eq!(server.inbound_buffered(), 0);
+        client.write_all(b"ping").await.unwrap();
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+    });
+}
