@@ -26,8 +26,16 @@ run() { # name port connections size pipeline
     local line
     line=$(taskset -c 1 "$client" --port "$port" --connections "$3" --size "$4" \
         --pipeline "$5" --seconds "$seconds" --cores 1)
+    # Server CPU (user + system) over the run, in clock ticks.
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    echo "$name $line"
+    local msgs
+    msgs=$(sed -E 's/.* msgs=([0-9]+) .*/\1/' <<<"$line")
+    local cpu_ns
+    cpu_ns=$(awk -v t="$ticks" -v m="$msgs" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (m > 0) printf "%.0f", t / hz * 1e9 / m; else print "n/a" }')
+    echo "$name $line server_cpu_ns_per_msg=$cpu_ns"
 }
 
 port=7100

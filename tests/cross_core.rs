@@ -146,3 +146,37 @@ fn handle_spawns_from_a_plain_thread() {
         .unwrap();
     assert_eq!(rt.block_on(task).unwrap(), 1);
 }
+
+#[test]
+fn cross_core_ping_pong_loses_nothing() {
+    const MESSAGES: u64 = 100_000;
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let (sum, count) = rt.block_on(async {
+        let (ping_tx, mut ping_rx) = runtime::channel::mpsc::channel::<u64>(64);
+        let (pong_tx, mut pong_rx) = runtime::channel::mpsc::channel::<u64>(64);
+        let echo = runtime::spawn_on(1, move || async move {
+            assert_eq!(runtime::current_core(), 1);
+            while let Some(v) = ping_rx.recv().await {
+                pong_tx.send(v + 1).await.unwrap();
+            }
+        });
+        // Keep a window of messages in flight, so both directions queue up.
+        let sender = runtime::spawn(async move {
+            for i in 0..MESSAGES {
+                ping_tx.send(i).await.unwrap();
+            }
+        });
+        let (mut sum, mut count, mut expected) = (0u64, 0u64, 1u64);
+        while let Some(v) = pong_rx.recv().await {
+            assert_eq!(v, expected, "lost or reordered");
+            expected += 1;
+            sum += v;
+            count += 1;
+        }
+        sender.await.unwrap();
+        echo.await.unwrap();
+        (sum, count)
+    });
+    assert_eq!(count, MESSAGES);
+    assert_eq!(sum, (1..=MESSAGES).sum::<u64>());
+}

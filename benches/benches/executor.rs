@@ -74,35 +74,25 @@ fn cross_core_round_trip(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ROUND_TRIPS));
     group.measurement_time(Duration::from_secs(3));
 
-    // Ours: the caller is core 0, the echo task lives on core 1.
+    // Ours: the caller is core 0, the echo task lives on core 1. With the
+    // default 50 µs spin before parking, and without it.
     let rt = runtime::Runtime::builder().cores(2).build().unwrap();
     group.bench_function(BenchmarkId::new("runtime_mpsc", "ping_pong"), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let (ping_tx, mut ping_rx) = runtime::channel::mpsc::channel::<u64>(1);
-                let (pong_tx, mut pong_rx) = runtime::channel::mpsc::channel::<u64>(1);
-                let echo = runtime::spawn_on(1, move || async move {
-                    while let Some(v) = ping_rx.recv().await {
-                        if pong_tx.send(v).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                let start = Instant::now();
-                for i in 0..iters * ROUND_TRIPS {
-                    ping_tx.send(i).await.unwrap();
-                    std::hint::black_box(pong_rx.recv().await.unwrap());
-                }
-                let elapsed = start.elapsed();
-                drop(ping_tx);
-                echo.await.unwrap();
-                elapsed
-            })
-        })
+        b.iter_custom(|iters| mpsc_ping_pong(&rt, iters))
     });
+    let no_spin = runtime::Runtime::builder()
+        .cores(2)
+        .spin_before_park(Duration::ZERO)
+        .build()
+        .unwrap();
+    group.bench_function(BenchmarkId::new("runtime_mpsc_no_spin", "ping_pong"), |b| {
+        b.iter_custom(|iters| mpsc_ping_pong(&no_spin, iters))
+    });
+    drop(no_spin);
 
+    // One worker plus the `block_on` thread: two threads, as our two cores.
     let tokio_mt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .build()
         .unwrap();
     group.bench_function(BenchmarkId::new("tokio_multi_thread_mpsc", "ping_pong"), |b| {
@@ -150,6 +140,29 @@ fn cross_core_round_trip(c: &mut Criterion) {
     });
 
     group.finish();
+}
+
+fn mpsc_ping_pong(rt: &runtime::Runtime, iters: u64) -> Duration {
+    rt.block_on(async {
+        let (ping_tx, mut ping_rx) = runtime::channel::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = runtime::channel::mpsc::channel::<u64>(1);
+        let echo = runtime::spawn_on(1, move || async move {
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let start = Instant::now();
+        for i in 0..iters * ROUND_TRIPS {
+            ping_tx.send(i).await.unwrap();
+            std::hint::black_box(pong_rx.recv().await.unwrap());
+        }
+        let elapsed = start.elapsed();
+        drop(ping_tx);
+        echo.await.unwrap();
+        elapsed
+    })
 }
 
 criterion_group!(benches, spawn_and_complete, cross_core_round_trip);

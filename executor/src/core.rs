@@ -16,7 +16,7 @@ use polling::Poller;
 use slab::Slab;
 
 use crate::context;
-use crate::defer::EndOfTick;
+use crate::defer::Deferred;
 use crate::reactor::Reactor;
 use crate::runtime::RuntimeShared;
 use crate::stats::SharedStats;
@@ -101,7 +101,7 @@ pub(crate) struct Core {
     active: RefCell<Slab<Waker>>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
-    deferred: RefCell<Vec<Rc<dyn EndOfTick>>>,
+    deferred: RefCell<Vec<Rc<dyn Deferred>>>,
     closed: Cell<bool>,
 }
 
@@ -161,7 +161,7 @@ impl Core {
         self.local.borrow_mut().push_back(runnable);
     }
 
-    pub(crate) fn defer(&self, work: Rc<dyn EndOfTick>) {
+    pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
         self.deferred.borrow_mut().push(work);
     }
 
@@ -174,7 +174,7 @@ impl Core {
                 return;
             }
             for work in batch.drain(..) {
-                work.end_of_tick();
+                work.run();
             }
             // Keep the allocation unless new work arrived meanwhile.
             let mut deferred = self.deferred.borrow_mut();
@@ -225,6 +225,9 @@ impl Core {
             };
             runnable.run();
             polled += 1;
+            if !self.deferred.borrow().is_empty() {
+                self.run_deferred();
+            }
         }
         let stats = &self.shared.stats;
         stats.add_polled(polled as u64);
@@ -284,6 +287,9 @@ impl Core {
             }
             return;
         }
+        if self.spin(main_woken, timeout) {
+            return;
+        }
         self.shared.parked.store(true, Ordering::SeqCst);
         // Pairs with the fence in `CoreShared::unpark`.
         fence(Ordering::SeqCst);
@@ -296,6 +302,33 @@ impl Core {
             self.shared.stats.add_io_events(events as u64);
         }
         self.shared.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Watches for work from other threads for a short while before parking;
+    /// returns true if some arrived.
+    fn spin(&self, main_woken: &AtomicBool, timeout: Option<Duration>) -> bool {
+        let mut spin = self.runtime.spin_before_park();
+        if let Some(timeout) = timeout {
+            spin = spin.min(timeout);
+        }
+        if spin.is_zero() {
+            return false;
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if !self.shared.remote.is_empty()
+                    || main_woken.load(Ordering::Relaxed)
+                    || self.runtime.is_stopping()
+                {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= spin {
+                return false;
+            }
+        }
     }
 
     /// Drops every task of this core (running their destructors on this

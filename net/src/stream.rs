@@ -1,10 +1,10 @@
 //! The buffered byte stream under `TcpStream` (and, later, `UnixStream`): a
 //! non-blocking socket with an inbound ring (read-ahead) and an outbound ring
-//! that the core flushes by itself at the end of each tick.
+//! that the core flushes by itself as soon as the writing task's poll returns.
 //!
 //! Reads: one large `read`/`readv` into the inbound ring serves many small
 //! reads. Writes: bytes go into the outbound ring and the stream registers
-//! itself (once per tick) with [`runtime_executor::defer`]; when the tick ends
+//! itself (once) with [`runtime_executor::defer`]; when the task's poll returns
 //! the core sends everything in one `writev`. If the kernel's buffer is full, a
 //! small drain task finishes the job on writability, so nothing written is lost
 //! even if the caller never flushes, and even if it drops the stream (up to a
@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use runtime_executor::{AsyncFd, EndOfTick};
+use runtime_executor::{AsyncFd, Deferred};
 use socket2::Socket;
 
 use crate::buffer::RingBuffer;
@@ -216,8 +216,8 @@ impl Shared {
     }
 }
 
-impl EndOfTick for Shared {
-    fn end_of_tick(self: Rc<Self>) {
+impl Deferred for Shared {
+    fn run(self: Rc<Self>) {
         self.flush_scheduled.set(false);
         if let Ok(false) = self.flush_now() {
             self.start_drain();
@@ -303,8 +303,10 @@ impl ReadBuf {
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
     fn poll_fill(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let inbound = &mut self.inbound;
+        let mut short_read = false;
         let res = shared.fd.poll_read_with(cx, |sock| {
             let (front, back) = inbound.unfilled_slices(READ_CHUNK);
+            let room = front.len() + back.len();
             let n = if back.is_empty() {
                 (&*sock).read(front)
             } else {
@@ -313,6 +315,7 @@ impl ReadBuf {
             match n {
                 Ok(n) => {
                     inbound.commit(n);
+                    short_read = n > 0 && n < room;
                     Ok(n)
                 }
                 Err(err) => {
@@ -324,6 +327,12 @@ impl ReadBuf {
                 }
             }
         });
+        if short_read {
+            // The kernel had less than we asked for: the socket is drained.
+            // Skip the read that would only say `WouldBlock`; with
+            // edge-triggered registration, new data brings a new event.
+            shared.fd.clear_read_ready();
+        }
         if res.is_pending() && self.inbound.is_empty() {
             self.inbound.clear();
         }

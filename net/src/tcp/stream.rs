@@ -19,8 +19,8 @@ use crate::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 ///
 /// Reads are served from an inbound ring buffer (one large `read` serves many
 /// small ones); writes go into an outbound ring buffer that the core sends by
-/// itself at the end of the tick, in one `writev` for everything written
-/// during the tick. So a write is never lost for want of a `flush`, and
+/// itself as soon as the writing task's poll returns, in one `writev` for
+/// everything that poll wrote. So a write is never lost for want of a `flush`, and
 /// pipelined replies leave together. When the outbound ring is full (256 KiB
 /// by default; see [`set_write_buffer_limit`](Self::set_write_buffer_limit)),
 /// writes wait for the peer to read: memory stays bounded.
@@ -43,7 +43,7 @@ use crate::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 ///         let (mut conn, _) = listener.accept().await.unwrap();
 ///         let mut buf = [0u8; 5];
 ///         conn.read_exact(&mut buf).await.unwrap();
-///         conn.write_all(&buf).await.unwrap(); // sent at the end of the tick
+///         conn.write_all(&buf).await.unwrap(); // sent when this task yields
 ///     });
 ///     let mut client = TcpStream::connect(addr).await.unwrap();
 ///     client.write_all(b"hello").await.unwrap();
