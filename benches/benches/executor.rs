@@ -21,7 +21,9 @@ fn spawn_and_complete(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let handles: Vec<_> = (0..BATCH).map(|i| runtime::spawn(async move { i })).collect();
+                    let handles: Vec<_> = (0..BATCH)
+                        .map(|i| runtime::spawn(async move { i }))
+                        .collect();
                     for h in handles {
                         std::hint::black_box(h.await.unwrap());
                     }
@@ -31,21 +33,27 @@ fn spawn_and_complete(c: &mut Criterion) {
         })
     });
 
-    let tokio_ct = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    group.bench_function(BenchmarkId::new("tokio_current_thread", "batch_1000"), |b| {
-        b.iter_custom(|iters| {
-            tokio_ct.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let handles: Vec<_> = (0..BATCH).map(|i| tokio::spawn(async move { i })).collect();
-                    for h in handles {
-                        std::hint::black_box(h.await.unwrap());
+    let tokio_ct = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    group.bench_function(
+        BenchmarkId::new("tokio_current_thread", "batch_1000"),
+        |b| {
+            b.iter_custom(|iters| {
+                tokio_ct.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let handles: Vec<_> =
+                            (0..BATCH).map(|i| tokio::spawn(async move { i })).collect();
+                        for h in handles {
+                            std::hint::black_box(h.await.unwrap());
+                        }
                     }
-                }
-                start.elapsed()
+                    start.elapsed()
+                })
             })
-        })
-    });
+        },
+    );
 
     // tokio's LocalSet is the closest to our `!Send` local spawn.
     let local = tokio::task::LocalSet::new();
@@ -54,8 +62,9 @@ fn spawn_and_complete(c: &mut Criterion) {
             local.block_on(&tokio_ct, async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let handles: Vec<_> =
-                        (0..BATCH).map(|i| tokio::task::spawn_local(async move { i })).collect();
+                    let handles: Vec<_> = (0..BATCH)
+                        .map(|i| tokio::task::spawn_local(async move { i }))
+                        .collect();
                     for h in handles {
                         std::hint::black_box(h.await.unwrap());
                     }
@@ -95,43 +104,48 @@ fn cross_core_round_trip(c: &mut Criterion) {
         .worker_threads(1)
         .build()
         .unwrap();
-    group.bench_function(BenchmarkId::new("tokio_multi_thread_mpsc", "ping_pong"), |b| {
-        b.iter_custom(|iters| {
-            tokio_mt.block_on(async {
-                let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-                let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-                let echo = tokio::spawn(async move {
-                    while let Some(v) = ping_rx.recv().await {
-                        if pong_tx.send(v).await.is_err() {
-                            break;
+    group.bench_function(
+        BenchmarkId::new("tokio_multi_thread_mpsc", "ping_pong"),
+        |b| {
+            b.iter_custom(|iters| {
+                tokio_mt.block_on(async {
+                    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+                    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+                    let echo = tokio::spawn(async move {
+                        while let Some(v) = ping_rx.recv().await {
+                            if pong_tx.send(v).await.is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
-                // The driver runs in `block_on` on this (non-worker) thread and
-                // the echo task on a worker, so every message crosses threads,
-                // as ours crosses from core 0 to core 1. (Two tokio tasks could
-                // share one worker and never cross.)
-                let driver = async move {
-                    let start = Instant::now();
-                    for i in 0..iters * ROUND_TRIPS {
-                        ping_tx.send(i).await.unwrap();
-                        std::hint::black_box(pong_rx.recv().await.unwrap());
-                    }
-                    start.elapsed()
-                };
-                let elapsed = driver.await;
-                echo.await.unwrap();
-                elapsed
+                    });
+                    // The driver runs in `block_on` on this (non-worker) thread and
+                    // the echo task on a worker, so every message crosses threads,
+                    // as ours crosses from core 0 to core 1. (Two tokio tasks could
+                    // share one worker and never cross.)
+                    let driver = async move {
+                        let start = Instant::now();
+                        for i in 0..iters * ROUND_TRIPS {
+                            ping_tx.send(i).await.unwrap();
+                            std::hint::black_box(pong_rx.recv().await.unwrap());
+                        }
+                        start.elapsed()
+                    };
+                    let elapsed = driver.await;
+                    echo.await.unwrap();
+                    elapsed
+                })
             })
-        })
-    });
+        },
+    );
 
     group.bench_function(BenchmarkId::new("runtime_spawn_on", "round_trip"), |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let start = Instant::now();
                 for i in 0..iters * ROUND_TRIPS {
-                    let v = runtime::spawn_on(1, move || async move { i }).await.unwrap();
+                    let v = runtime::spawn_on(1, move || async move { i })
+                        .await
+                        .unwrap();
                     std::hint::black_box(v);
                 }
                 start.elapsed()

@@ -17,7 +17,10 @@ fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("invalid value for {name}")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("invalid value for {name}"))
+        })
         .unwrap_or(default)
 }
 
