@@ -9,7 +9,8 @@
 //! ```
 //!
 //! It runs on `runtime` itself, one task per connection, connections spread
-//! over `--cores`. Exits non-zero if any byte came back wrong.
+//! over `--cores`; it waits up to 5 s for the server to start listening.
+//! Exits non-zero if any byte came back wrong.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -114,6 +115,20 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Connects, retrying for a few seconds while the server is still starting.
+async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    let mut attempts = 0;
+    loop {
+        match TcpStream::connect((host, port)).await {
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused && attempts < 50 => {
+                attempts += 1;
+                runtime::time::sleep(Duration::from_millis(100)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// The byte at `offset` of message `seq` on connection `conn`.
 fn pattern(conn: usize, seq: u64, offset: usize) -> u8 {
     (conn as u64)
@@ -131,7 +146,7 @@ async fn run_connection(
     deadline: Instant,
 ) -> Report {
     let mut report = Report::default();
-    let mut stream = match TcpStream::connect((host, port)).await {
+    let mut stream = match connect(host, port).await {
         Ok(stream) => stream,
         Err(err) => {
             eprintln!("echo_client: connect failed: {err}");
