@@ -1,8 +1,8 @@
 //! Sockets for `runtime`: TCP, UDP and Unix sockets over per-core ring
 //! buffers, with one `SO_REUSEPORT` listener per core.
 //!
-//! Work in progress: TCP and the ring buffers so far; UDP and Unix sockets
-//! come next.
+//! Work in progress: TCP, Unix streams and the ring buffers so far; UDP and
+//! Unix datagrams come next.
 
 #![warn(
     missing_docs,
@@ -15,9 +15,12 @@
 
 mod addr;
 pub mod buffer;
+mod split;
 mod stream;
 pub mod tcp;
+pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use socket2::TcpKeepalive;
 pub use tcp::{TcpListener, TcpStream};
+pub use unix::{UnixListener, UnixStream};

@@ -466,3 +466,145 @@ pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
         }
     }
 }
+
+/// The buffering API every stream type shares: ring limits and counters,
+/// `peek`, `shutdown`, halves, and the futures-io traits. The type must have
+/// a field `inner: BufStream`.
+macro_rules! buffered_stream_api {
+    ($name:ident) => {
+        impl $name {
+            /// The bound of the outbound ring: past it, writes wait for the peer.
+            pub fn set_write_buffer_limit(&self, limit: usize) {
+                self.inner.set_write_buffer_limit(limit);
+            }
+
+            /// The bound of the inbound ring (read-ahead).
+            pub fn set_read_buffer_limit(&mut self, limit: usize) {
+                self.inner.set_read_buffer_limit(limit);
+            }
+
+            /// Bytes read from the socket and not yet consumed.
+            pub fn inbound_buffered(&self) -> usize {
+                self.inner.read.buffered()
+            }
+
+            /// Bytes written and not yet sent.
+            pub fn outbound_buffered(&self) -> usize {
+                self.inner.write.0.outbound_len()
+            }
+
+            /// Reads into `buf` without consuming: the next read returns the same
+            /// bytes. Returns 0 at end of stream.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe.
+            pub async fn peek(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let inner = &mut self.inner;
+                std::future::poll_fn(|cx| inner.read.poll_peek(&inner.write.0, cx, buf)).await
+            }
+
+            /// Sends everything written so far, then shuts down the write side: the
+            /// peer reads end of stream, and this side can still read. Calling it
+            /// twice is fine.
+            ///
+            /// # Errors
+            ///
+            /// A write error of the flush.
+            pub async fn shutdown(&self) -> std::io::Result<()> {
+                let shared = &self.inner.write.0;
+                std::future::poll_fn(|cx| $crate::stream::poll_shutdown(shared, cx)).await
+            }
+
+            /// Shuts down one or both directions at once, without flushing first.
+            pub fn shutdown_now(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                self.inner.socket().shutdown(how)
+            }
+
+            /// Borrowed read and write halves, for reading and writing from two
+            /// futures of one task.
+            ///
+            /// With `futures_lite::AsyncBufReadExt` in scope, `stream.split()` picks
+            /// that trait's by-value `split(byte)`; write `$name::split(&mut stream)`.
+            pub fn split(&mut self) -> ($crate::split::ReadHalf<'_>, $crate::split::WriteHalf<'_>) {
+                let $crate::stream::BufStream { read, write } = &mut self.inner;
+                (
+                    $crate::split::ReadHalf::new(read, &write.0),
+                    $crate::split::WriteHalf::new(&write.0),
+                )
+            }
+
+            /// Owned read and write halves, for reading and writing from two tasks of
+            /// this core.
+            pub fn into_split(
+                self,
+            ) -> ($crate::split::OwnedReadHalf, $crate::split::OwnedWriteHalf) {
+                let $crate::stream::BufStream { read, write } = self.inner;
+                let shared = write.0.clone();
+                (
+                    $crate::split::OwnedReadHalf::new(read, shared),
+                    $crate::split::OwnedWriteHalf::new(write),
+                )
+            }
+        }
+
+        impl futures_lite::io::AsyncRead for $name {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let inner = &mut self.get_mut().inner;
+                inner.read.poll_read(&inner.write.0, cx, buf)
+            }
+        }
+
+        impl futures_lite::io::AsyncBufRead for $name {
+            fn poll_fill_buf(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<&[u8]>> {
+                let inner = &mut self.get_mut().inner;
+                inner.read.poll_fill_buf(&inner.write.0, cx)
+            }
+
+            fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
+                self.get_mut().inner.read.consume(amt);
+            }
+        }
+
+        impl futures_lite::io::AsyncWrite for $name {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::stream::poll_write(&self.inner.write.0, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::stream::poll_write_vectored(&self.inner.write.0, cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::stream::poll_flush(&self.inner.write.0, cx)
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::stream::poll_shutdown(&self.inner.write.0, cx)
+            }
+        }
+    };
+}
+
+pub(crate) use buffered_stream_api;

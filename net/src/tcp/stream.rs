@@ -1,19 +1,15 @@
 //! `TcpStream`: a buffered TCP connection on the current core.
 
 use std::fmt;
-use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 use crate::addr::{resolve, ToSocketAddrs};
-use crate::stream::{self as buffered, BufStream};
-use crate::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::stream::BufStream;
 
 /// A TCP connection owned by the core that made it.
 ///
@@ -199,73 +195,9 @@ impl TcpStream {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner.socket().set_ttl_v4(ttl)
     }
-
-    /// The bound of the outbound ring: past it, writes wait for the peer.
-    pub fn set_write_buffer_limit(&self, limit: usize) {
-        self.inner.set_write_buffer_limit(limit);
-    }
-
-    /// The bound of the inbound ring (read-ahead).
-    pub fn set_read_buffer_limit(&mut self, limit: usize) {
-        self.inner.set_read_buffer_limit(limit);
-    }
-
-    /// Bytes read from the socket and not yet consumed.
-    pub fn inbound_buffered(&self) -> usize {
-        self.inner.read.buffered()
-    }
-
-    /// Bytes written and not yet sent.
-    pub fn outbound_buffered(&self) -> usize {
-        self.inner.write.0.outbound_len()
-    }
-
-    /// Reads into `buf` without consuming: the next read returns the same
-    /// bytes. Returns 0 at end of stream.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let inner = &mut self.inner;
-        std::future::poll_fn(|cx| inner.read.poll_peek(&inner.write.0, cx, buf)).await
-    }
-
-    /// Sends everything written so far, then shuts down the write side: the
-    /// peer reads end of stream, and this side can still read. Calling it
-    /// twice is fine.
-    ///
-    /// # Errors
-    ///
-    /// A write error of the flush.
-    pub async fn shutdown(&self) -> io::Result<()> {
-        let shared = &self.inner.write.0;
-        std::future::poll_fn(|cx| buffered::poll_shutdown(shared, cx)).await
-    }
-
-    /// Shuts down one or both directions at once, without flushing first.
-    pub fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.socket().shutdown(how)
-    }
-
-    /// Borrowed read and write halves, for reading and writing from two
-    /// futures of one task.
-    ///
-    /// With `futures_lite::AsyncBufReadExt` in scope, `stream.split()` picks
-    /// that trait's by-value `split(byte)`; write `TcpStream::split(&mut stream)`.
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        let BufStream { read, write } = &mut self.inner;
-        (ReadHalf::new(read, &write.0), WriteHalf::new(&write.0))
-    }
-
-    /// Owned read and write halves, for reading and writing from two tasks of
-    /// this core.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let BufStream { read, write } = self.inner;
-        let shared = write.0.clone();
-        (OwnedReadHalf::new(read, shared), OwnedWriteHalf::new(write))
-    }
 }
+
+crate::stream::buffered_stream_api!(TcpStream);
 
 pub(crate) fn socket_addr(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
     addr.as_socket()
@@ -285,53 +217,5 @@ impl fmt::Debug for TcpStream {
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
             .finish()
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let inner = &mut self.get_mut().inner;
-        inner.read.poll_read(&inner.write.0, cx, buf)
-    }
-}
-
-impl AsyncBufRead for TcpStream {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let inner = &mut self.get_mut().inner;
-        inner.read.poll_fill_buf(&inner.write.0, cx)
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        self.get_mut().inner.read.consume(amt);
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        buffered::poll_write(&self.inner.write.0, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        buffered::poll_write_vectored(&self.inner.write.0, cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        buffered::poll_flush(&self.inner.write.0, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        buffered::poll_shutdown(&self.inner.write.0, cx)
     }
 }

@@ -1,4 +1,4 @@
-//! Read and write halves of a `TcpStream`.
+//! Read and write halves of a buffered stream (`TcpStream`, `UnixStream`).
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -9,27 +9,28 @@ use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::stream::{self as buffered, ReadBuf, Shared, WriteHandle};
 
-/// The read half of [`TcpStream::split`](super::TcpStream::split).
+/// The read half of a stream's `split` ([`TcpStream::split`](crate::TcpStream::split),
+/// [`UnixStream::split`](crate::unix::UnixStream::split)).
 #[derive(Debug)]
 pub struct ReadHalf<'a> {
     read: &'a mut ReadBuf,
     shared: &'a Rc<Shared>,
 }
 
-/// The write half of [`TcpStream::split`](super::TcpStream::split).
+/// The write half of a stream's `split`.
 #[derive(Debug)]
 pub struct WriteHalf<'a> {
     shared: &'a Rc<Shared>,
 }
 
-/// The read half of [`TcpStream::into_split`](super::TcpStream::into_split).
+/// The read half of a stream's `into_split`.
 #[derive(Debug)]
 pub struct OwnedReadHalf {
     read: ReadBuf,
     shared: Rc<Shared>,
 }
 
-/// The write half of [`TcpStream::into_split`](super::TcpStream::into_split).
+/// The write half of a stream's `into_split`.
 /// Dropping it delivers what is still queued, without shutting the write
 /// side down; call [`shutdown`](Self::shutdown) for that.
 #[derive(Debug)]

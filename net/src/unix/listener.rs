@@ -1,0 +1,173 @@
+//! `UnixListener`: a Unix domain listening socket on the current core.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::task::{ready, Context, Poll};
+
+use runtime_executor::AsyncFd;
+
+use crate::unix::UnixStream;
+
+/// A Unix domain listening socket.
+///
+/// Binding handles a socket file left behind by a process that died: if the
+/// path is a socket nobody listens on, it is removed and bound again. A path
+/// that is not a socket (a regular file, a directory) is never removed:
+/// binding fails with `AlreadyExists`. The socket file is removed when the
+/// listener is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use runtime_net::{UnixListener, UnixStream};
+///
+/// let dir = std::env::temp_dir().join(format!("doc-unix-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("server.sock");
+/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// rt.block_on(async {
+///     let listener = UnixListener::bind(&path).unwrap();
+///     let client = UnixStream::connect(&path).await.unwrap();
+///     let (server, _) = listener.accept().await.unwrap();
+///     drop((client, server, listener));
+/// });
+/// assert!(!path.exists(), "removed on drop");
+/// ```
+pub struct UnixListener {
+    fd: AsyncFd<std::os::unix::net::UnixListener>,
+    path: Option<PathBuf>,
+}
+
+impl UnixListener {
+    /// Binds and listens at `path`, replacing a stale socket file.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if a live listener owns the path, `AlreadyExists` if the
+    /// path is not a socket, or as `bind(2)`.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        remove_stale_socket(path)?;
+        let listener = std::os::unix::net::UnixListener::bind(path)?;
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            fd: AsyncFd::new(listener)?,
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// Binds in Linux's abstract namespace (no file on disk).
+    ///
+    /// # Errors
+    ///
+    /// As `bind(2)`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn bind_abstract(name: &[u8]) -> io::Result<UnixListener> {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = SocketAddr::from_abstract_name(name)?;
+        let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
+        UnixListener::from_std(listener)
+    }
+
+    /// Takes over a listening std socket, on the current core. Its file is
+    /// not removed on drop.
+    ///
+    /// # Errors
+    ///
+    /// Fails outside a `runtime` core.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            fd: AsyncFd::new(listener)?,
+            path: None,
+        })
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().local_addr()
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    ///
+    /// As `accept(2)`; `ECONNABORTED` is skipped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection; see [`accept`](Self::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        loop {
+            match ready!(self.fd.poll_read_with(cx, |l| l.accept())) {
+                Ok((stream, addr)) => {
+                    return Poll::Ready(UnixStream::from_std(stream).map(|s| (s, addr)))
+                }
+                Err(err) if err.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+}
+
+/// Removes `path` if it is a socket file nobody listens on.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; not removing it",
+                path.display()
+            ),
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is in use by a live listener", path.display()),
+        )),
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(err) => Err(err),
+    }
+}
+
+impl Drop for UnixListener {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            // Only our own socket file: never something that replaced it.
+            let ours = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+            if ours {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.as_raw_fd())
+            .field("path", &self.path)
+            .finish()
+    }
+}
