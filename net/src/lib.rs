@@ -1,8 +1,8 @@
 //! Sockets for `runtime`: TCP, UDP and Unix sockets over per-core ring
 //! buffers, with one `SO_REUSEPORT` listener per core.
 //!
-//! Work in progress: TCP, Unix streams and the ring buffers so far; UDP and
-//! Unix datagrams come next.
+//! Work in progress: TCP, UDP, Unix streams and the ring buffers so far;
+//! Unix datagrams and `serve` come next.
 
 #![warn(
     missing_docs,
@@ -17,10 +17,13 @@ mod addr;
 pub mod buffer;
 mod split;
 mod stream;
+mod sys;
 pub mod tcp;
+mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use socket2::TcpKeepalive;
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::{Datagram, UdpSocket};
 pub use unix::{UnixListener, UnixStream};
