@@ -21,10 +21,7 @@ const USAGE: &str = "echo [--port 7000] [--cores N] [--pin true|false]";
 fn main() -> std::io::Result<()> {
     let args = args::Args::parse(USAGE);
     let port: u16 = args.get("port", 7000);
-    let cores: usize = args.get(
-        "cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
+    let cores = args.cores();
     let pin: bool = args.get("pin", false);
 
     let rt = runtime::Runtime::builder()

@@ -16,10 +16,7 @@ const USAGE: &str = "udp_echo [--port 7002] [--cores N]";
 fn main() -> std::io::Result<()> {
     let args = args::Args::parse(USAGE);
     let port: u16 = args.get("port", 7002);
-    let cores: usize = args.get(
-        "cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
+    let cores = args.cores();
     let rt = runtime::Runtime::builder().cores(cores).build()?;
     eprintln!("udp_echo: listening on 127.0.0.1:{port} with {cores} core(s)");
     let results = rt.run_on_all_cores(move || serve(port));

@@ -1,5 +1,8 @@
 //! The tiny command-line parser the examples share: `--name value` pairs.
 
+// Each example uses the part it needs.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -40,5 +43,13 @@ impl Args {
                 std::process::exit(2);
             }),
         }
+    }
+
+    /// `--cores N`, defaulting to one core per available CPU.
+    pub fn cores(&self) -> usize {
+        self.get(
+            "cores",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        )
     }
 }

@@ -38,20 +38,28 @@ use crate::core::{Core, CoreShared};
 /// What a panicking task left behind.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 
-/// Sends `runnable` to the core that owns it; see the module docs.
-fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
+/// Sends `runnable` to the core that owns it: its local queue on the owner's
+/// thread, its remote queue from anywhere else. Gives the runnable back when
+/// the owner has shut down.
+fn route(owner: &Arc<CoreShared>, runnable: Runnable) -> Result<(), Runnable> {
     let mut runnable = Some(runnable);
     context::with_core(|core| {
         if Arc::ptr_eq(core.shared(), owner) {
             core.push_local(runnable.take().expect("taken once"));
         }
     });
-    if let Some(runnable) = runnable {
-        if let Err(runnable) = owner.push_remote(runnable) {
-            // The owner core is gone and this may be a foreign thread:
-            // dropping would run a `!Send` future's destructor here.
-            std::mem::forget(runnable);
-        }
+    match runnable {
+        None => Ok(()),
+        Some(runnable) => owner.push_remote(runnable),
+    }
+}
+
+/// The schedule function of every task; see the module docs.
+fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
+    if let Err(runnable) = route(owner, runnable) {
+        // The owner core is gone and this may be a foreign thread:
+        // dropping would run a `!Send` future's destructor here.
+        std::mem::forget(runnable);
     }
 }
 
@@ -195,17 +203,11 @@ where
         })
     };
     let handle = JoinHandle::new(task.fallible());
-    let mut runnable = Some(runnable);
-    context::with_core(|core| {
-        if Arc::ptr_eq(core.shared(), &owner) && !owner.is_closed() {
-            core.push_local(runnable.take().expect("taken once"));
-        }
-    });
-    if let Some(runnable) = runnable {
-        // On error the runnable comes back and is dropped here. Sound: it was
-        // never polled, so the future holds only `f`, which is `Send`. The
-        // handle then reports the task as cancelled.
-        let _ = owner.push_remote(runnable);
+    // A runnable the owner refuses (it has shut down) is dropped here. Sound:
+    // it was never polled, so the future holds only `f`, which is `Send`. The
+    // handle then reports the task as cancelled.
+    if !owner.is_closed() {
+        let _ = route(&owner, runnable);
     }
     handle
 }

@@ -18,7 +18,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use runtime_executor::{AsyncFd, Deferred};
-use socket2::Socket;
+use socket2::{SockAddr, Socket};
 
 use crate::buffer::RingBuffer;
 
@@ -278,21 +278,44 @@ impl BufStream {
     /// Sets the bound of the outbound ring (the backpressure watermark).
     pub(crate) fn set_write_buffer_limit(&self, limit: usize) {
         let mut out = self.write.0.outbound.borrow_mut();
-        let mut resized = RingBuffer::new(limit.max(1));
-        let (front, back) = out.as_slices();
-        resized.write(front);
-        resized.write(back);
-        *out = resized;
+        *out = with_limit(&out, limit);
     }
 
     /// Sets the bound of the inbound ring.
     pub(crate) fn set_read_buffer_limit(&mut self, limit: usize) {
-        let mut resized = RingBuffer::new(limit.max(1));
-        let (front, back) = self.read.inbound.as_slices();
-        resized.write(front);
-        resized.write(back);
-        self.read.inbound = resized;
+        self.read.inbound = with_limit(&self.read.inbound, limit);
     }
+
+    /// Starts a non-blocking connect of `socket` to `addr`, registers it, and
+    /// completes once the connection is established (or has failed).
+    pub(crate) async fn connect(socket: Socket, addr: &SockAddr) -> io::Result<BufStream> {
+        let in_progress = match socket.connect(addr) {
+            Ok(()) => false,
+            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => true,
+            Err(err) => return Err(err),
+        };
+        let stream = BufStream::new(socket)?;
+        if in_progress {
+            // Writable once the handshake completes or fails.
+            let fd = &stream.write.0.fd;
+            fd.clear_write_ready();
+            fd.writable().await?;
+            if let Some(err) = stream.socket().take_error()? {
+                return Err(err);
+            }
+        }
+        Ok(stream)
+    }
+}
+
+/// A copy of `ring` bounded by `limit`, but never below what it already
+/// holds, so changing a limit loses no byte.
+fn with_limit(ring: &RingBuffer, limit: usize) -> RingBuffer {
+    let mut resized = RingBuffer::new(limit.max(ring.len()).max(1));
+    let (front, back) = ring.as_slices();
+    resized.write(front);
+    resized.write(back);
+    resized
 }
 
 impl ReadBuf {

@@ -94,20 +94,10 @@ impl TcpStream {
             Type::STREAM.nonblocking().cloexec(),
             Some(Protocol::TCP),
         )?;
-        match socket.connect(&addr.into()) {
-            Ok(()) => {}
-            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(err) => return Err(err),
-        }
-        let stream = TcpStream::from_socket(socket)?;
-        // Writable once the handshake completes (or fails).
-        let shared = &stream.inner.write.0;
-        shared.fd.clear_write_ready();
-        shared.fd.writable().await?;
-        if let Some(err) = stream.inner.socket().take_error()? {
-            return Err(err);
-        }
-        Ok(stream)
+        socket.set_tcp_nodelay(true)?;
+        Ok(TcpStream {
+            inner: BufStream::connect(socket, &addr.into()).await?,
+        })
     }
 
     /// Wraps a connected socket; sets it non-blocking and `TCP_NODELAY`.

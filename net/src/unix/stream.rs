@@ -61,21 +61,9 @@ impl UnixStream {
 
     async fn connect_addr(addr: &SockAddr) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
-        let pending = match socket.connect(addr) {
-            Ok(()) => false,
-            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => true,
-            Err(err) => return Err(err),
-        };
-        let stream = UnixStream::from_socket(socket)?;
-        if pending {
-            let shared = &stream.inner.write.0;
-            shared.fd.clear_write_ready();
-            shared.fd.writable().await?;
-            if let Some(err) = stream.inner.socket().take_error()? {
-                return Err(err);
-            }
-        }
-        Ok(stream)
+        Ok(UnixStream {
+            inner: BufStream::connect(socket, addr).await?,
+        })
     }
 
     /// A connected pair of streams on the current core.
