@@ -98,6 +98,29 @@ async fn bulk_transfer(len: usize, send_buffer: Option<usize>) {
 }
 
 #[test]
+fn lowering_a_limit_loses_no_queued_byte() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.set_send_buffer_size(4096).unwrap();
+        let data = payload(200 * 1024);
+        // Queue more than the kernel takes, then shrink the ring below it.
+        let _ = time::timeout(Duration::from_millis(50), client.write_all(&data)).await;
+        let queued = client.outbound_buffered();
+        assert!(queued > 1024, "nothing queued: {queued}");
+        client.set_write_buffer_limit(1024);
+        assert_eq!(client.outbound_buffered(), queued);
+        let reader = runtime_executor::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        client.close().await.unwrap();
+        let got = reader.await.unwrap();
+        assert!(data.starts_with(&got) && got.len() >= queued);
+    });
+}
+
+#[test]
 fn sixty_four_mib_in_order() {
     rt(1).block_on(bulk_transfer(64 << 20, None));
 }
