@@ -55,6 +55,32 @@ fn spawn_and_complete(c: &mut Criterion) {
         },
     );
 
+    // Spawning from a worker of the multi-thread runtime (2 workers).
+    let tokio_mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    group.bench_function(BenchmarkId::new("tokio_multi_thread", "batch_1000"), |b| {
+        b.iter_custom(|iters| {
+            tokio_mt.block_on(async {
+                tokio::spawn(async move {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let handles: Vec<_> =
+                            (0..BATCH).map(|i| tokio::spawn(async move { i })).collect();
+                        for h in handles {
+                            std::hint::black_box(h.await.unwrap());
+                        }
+                    }
+                    start.elapsed()
+                })
+                .await
+                .unwrap()
+            })
+        })
+    });
+    drop(tokio_mt);
+
     // tokio's LocalSet is the closest to our `!Send` local spawn.
     let local = tokio::task::LocalSet::new();
     group.bench_function(BenchmarkId::new("tokio_local_set", "batch_1000"), |b| {

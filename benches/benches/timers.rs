@@ -253,6 +253,11 @@ async fn poll_and_drop<S: Future<Output = ()>>(n: usize, make: impl Fn(Duration)
 
 fn sleep_poll_drop(c: &mut Criterion) {
     let mut group = c.benchmark_group("timers/sleep_poll_drop");
+    let tokio_mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
     let ours = runtime_executor::Runtime::builder()
         .cores(1)
         .build()
@@ -283,6 +288,22 @@ fn sleep_poll_drop(c: &mut Criterion) {
                         poll_and_drop(n, tokio::time::sleep).await;
                     }
                     start.elapsed()
+                })
+            })
+        });
+        // On a worker of the multi-thread runtime, whose timer driver is shared.
+        group.bench_with_input(BenchmarkId::new("tokio_multi_thread", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                tokio_mt.block_on(async {
+                    tokio::spawn(async move {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            poll_and_drop(n, tokio::time::sleep).await;
+                        }
+                        start.elapsed()
+                    })
+                    .await
+                    .unwrap()
                 })
             })
         });
