@@ -6,12 +6,13 @@
 //! cargo run --release --example echo_client -- --port 7000 --connections 100
 //! ```
 //!
-//! Each connection is a task on the core that accepted it. Bytes move from
-//! the inbound ring straight into the outbound ring (`fill_buf` + `write_all`),
-//! and the core sends everything a tick produced in one `writev`.
+//! It runs on `runtime::net::Server`: each connection is a task on the core
+//! that accepted it. Bytes move from the inbound ring straight into the
+//! outbound ring (`fill_buf` + `write_all`), and the core sends everything a
+//! tick produced in one `writev`. Ctrl-c or SIGTERM stops it gracefully.
 
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
-use runtime::net::{TcpListener, TcpStream};
+use runtime::net::{Server, TcpStream};
 
 #[path = "support/args.rs"]
 mod args;
@@ -29,22 +30,12 @@ fn main() -> std::io::Result<()> {
         .pin_cores(pin)
         .build()?;
     eprintln!("echo: listening on 127.0.0.1:{port} with {cores} core(s)");
-    let results = rt.run_on_all_cores(move || serve(port));
-    results.into_iter().collect::<std::io::Result<Vec<()>>>()?;
+    // One `SO_REUSEPORT` listener per core; ctrl-c or SIGTERM stops
+    // accepting and gives open connections 5 s to finish.
+    let server = Server::new(([127, 0, 0, 1], port).into());
+    server.run(&rt, || echo)?;
+    eprintln!("echo: stopped: {:?}", server.stats());
     Ok(())
-}
-
-/// One core's accept loop.
-async fn serve(port: u16) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        runtime::spawn(async move {
-            if let Err(err) = echo(stream).await {
-                eprintln!("echo: connection error: {err}");
-            }
-        });
-    }
 }
 
 async fn echo(mut stream: TcpStream) -> std::io::Result<()> {

@@ -22,7 +22,7 @@ use runtime::net::TcpStream;
 mod args;
 
 const USAGE: &str = "echo_client [--host 127.0.0.1] [--port 7000] [--connections 100] \
-[--size 64] [--pipeline 1] [--seconds 5] [--cores 1]";
+[--size 64] [--pipeline 1] [--seconds 5] [--messages M] [--cores 1]";
 
 #[derive(Default)]
 struct Report {
@@ -41,6 +41,9 @@ fn main() -> std::io::Result<()> {
     let pipeline: usize = args.get("pipeline", 1);
     let seconds: f64 = args.get("seconds", 5.0);
     let cores: usize = args.get("cores", 1);
+    // A fixed count per connection instead of a duration: what instruction
+    // counting needs (`benches/instructions.sh`).
+    let per_connection: u64 = args.get("messages", u64::MAX);
     if size == 0 || pipeline == 0 || connections == 0 || cores == 0 {
         eprintln!("--size, --pipeline, --connections and --cores must be at least 1");
         std::process::exit(2);
@@ -60,7 +63,11 @@ fn main() -> std::io::Result<()> {
                 .map(|conn| {
                     let host = host.clone();
                     runtime::spawn(async move {
-                        run_connection(&host, port, conn, size, pipeline, deadline).await
+                        let limits = Limits {
+                            deadline,
+                            messages: per_connection,
+                        };
+                        run_connection(&host, port, conn, size, pipeline, limits).await
                     })
                 })
                 .collect();
@@ -137,13 +144,20 @@ fn pattern(conn: usize, seq: u64, offset: usize) -> u8 {
         .wrapping_add(offset as u64) as u8
 }
 
+/// When a connection stops sending: at a deadline or after a message count.
+#[derive(Clone, Copy)]
+struct Limits {
+    deadline: Instant,
+    messages: u64,
+}
+
 async fn run_connection(
     host: &str,
     port: u16,
     conn: usize,
     size: usize,
     pipeline: usize,
-    deadline: Instant,
+    limits: Limits,
 ) -> Report {
     let mut report = Report::default();
     let mut stream = match connect(host, port).await {
@@ -160,7 +174,10 @@ async fn run_connection(
     let (mut sent, mut received) = (0u64, 0u64);
     let result: std::io::Result<()> = async {
         loop {
-            while in_flight.len() < pipeline && Instant::now() < deadline {
+            while in_flight.len() < pipeline
+                && sent < limits.messages
+                && Instant::now() < limits.deadline
+            {
                 for (i, byte) in message.iter_mut().enumerate() {
                     *byte = pattern(conn, sent, i);
                 }

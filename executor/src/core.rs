@@ -169,10 +169,15 @@ impl Core {
     /// rounds at most, so it cannot loop forever).
     fn run_deferred(&self) {
         for _ in 0..4 {
-            let mut batch = std::mem::take(&mut *self.deferred.borrow_mut());
-            if batch.is_empty() {
-                return;
-            }
+            let mut batch = {
+                let mut deferred = self.deferred.borrow_mut();
+                if deferred.is_empty() {
+                    // Leave the allocation in place: this runs after every
+                    // task poll.
+                    return;
+                }
+                std::mem::take(&mut *deferred)
+            };
             for work in batch.drain(..) {
                 work.run();
             }
@@ -287,7 +292,7 @@ impl Core {
             }
             return;
         }
-        if self.spin(main_woken, timeout) {
+        if !self.reactor.has_sources() && self.spin(main_woken, timeout) {
             return;
         }
         self.shared.parked.store(true, Ordering::SeqCst);

@@ -42,6 +42,10 @@ pub(crate) struct Source {
     fd: i32,
     key: usize,
     interests: RefCell<[Interest; 2]>,
+    /// The kernel reported a hang-up or an error. Sticky: reads from now on
+    /// never block, so read readiness is never cleared again (a hang-up that
+    /// arrived with data brings no second edge).
+    hung_up: Cell<bool>,
 }
 
 impl Source {
@@ -61,10 +65,16 @@ impl Source {
 
     /// Forgets readiness in `dir`, after a syscall returned `WouldBlock`.
     pub(crate) fn clear_ready(&self, dir: Direction) {
+        if dir == Direction::Read && self.hung_up.get() {
+            return;
+        }
         self.interests.borrow_mut()[dir as usize].ready = false;
     }
 
-    fn set_ready(&self, read: bool, write: bool, wake: &mut Vec<Waker>) {
+    fn set_ready(&self, read: bool, write: bool, hung_up: bool, wake: &mut Vec<Waker>) {
+        if hung_up {
+            self.hung_up.set(true);
+        }
         let mut interests = self.interests.borrow_mut();
         for (dir, hit) in [(Direction::Read, read), (Direction::Write, write)] {
             if hit {
@@ -145,6 +155,7 @@ impl Reactor {
                     waker: None,
                 },
             ]),
+            hung_up: Cell::new(false),
         });
         // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
         // `deregister` before the fd can be closed: it deregisters in `Drop`
@@ -187,7 +198,14 @@ impl Reactor {
         let mut to_wake = self.to_wake.borrow_mut();
         {
             for event in events.iter() {
-                self.dispatch(event.key, event.readable, event.writable, &mut to_wake);
+                let hung_up = event.is_interrupt() || event.is_err() == Some(true);
+                self.dispatch(
+                    event.key,
+                    event.readable,
+                    event.writable,
+                    hung_up,
+                    &mut to_wake,
+                );
             }
         }
         drop(events);
@@ -202,11 +220,18 @@ impl Reactor {
     }
 
     /// Marks the source behind `key` ready, unless `key` is stale.
-    fn dispatch(&self, key: usize, readable: bool, writable: bool, to_wake: &mut Vec<Waker>) {
+    fn dispatch(
+        &self,
+        key: usize,
+        readable: bool,
+        writable: bool,
+        hung_up: bool,
+        to_wake: &mut Vec<Waker>,
+    ) {
         let sources = self.sources.borrow();
         if let Some(source) = sources.get(key & INDEX_MASK) {
             if source.key == key {
-                source.set_ready(readable, writable, to_wake);
+                source.set_ready(readable, writable, hung_up, to_wake);
             }
         }
     }
@@ -270,11 +295,11 @@ mod tests {
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         let mut to_wake = Vec::new();
-        reactor.dispatch(old_key, true, true, &mut to_wake);
+        reactor.dispatch(old_key, true, true, false, &mut to_wake);
         assert!(to_wake.is_empty(), "a stale event woke the new source");
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
-        reactor.dispatch(new.key, true, false, &mut to_wake);
+        reactor.dispatch(new.key, true, false, false, &mut to_wake);
         assert_eq!(to_wake.len(), 1);
         to_wake.drain(..).for_each(Waker::wake);
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);

@@ -85,6 +85,11 @@ impl Builder {
     /// several times faster, at the price of that much CPU each time a core
     /// runs out of work. `Duration::ZERO` turns it off. (glommio's
     /// `spin_before_park`; tokio's workers also search before they sleep.)
+    ///
+    /// Only a core with no I/O source registered spins: the spin watches
+    /// the remote queue, not the sockets, so on a core with sockets it would
+    /// delay every I/O event by up to its length, and it burns CPU a server
+    /// needs for the load generator or its peers.
     pub fn spin_before_park(mut self, spin: Duration) -> Self {
         self.spin_before_park = spin;
         self

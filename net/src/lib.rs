@@ -1,8 +1,14 @@
 //! Sockets for `runtime`: TCP, UDP and Unix sockets over per-core ring
 //! buffers, with one `SO_REUSEPORT` listener per core.
 //!
-//! Work in progress: TCP, UDP, Unix streams and the ring buffers so far;
-//! Unix datagrams and `serve` come next.
+//! - [`TcpListener`] / [`TcpStream`], [`UdpSocket`], [`UnixListener`] /
+//!   [`UnixStream`], [`UnixDatagram`]; streams read through an inbound ring
+//!   and write into an outbound ring that the core flushes by itself.
+//! - [`serve`] and [`Server`]: an accept loop per core running a
+//!   [`Service`] per connection, with a connection limit and graceful
+//!   shutdown.
+//! - Features `tokio-io` (tokio's I/O traits) and `hyper` (hyper 1.x's
+//!   `rt` traits, executor and timer).
 
 #![warn(
     missing_docs,
@@ -15,6 +21,9 @@
 
 mod addr;
 pub mod buffer;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+mod serve;
 mod split;
 mod stream;
 mod sys;
@@ -23,7 +32,8 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
+pub use serve::{serve, Server, ServerStats, Service, ShutdownHandle};
 pub use socket2::TcpKeepalive;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::{Datagram, UdpSocket};
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

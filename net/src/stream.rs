@@ -25,7 +25,7 @@ use crate::buffer::RingBuffer;
 /// Bytes asked of the kernel per read into the inbound ring.
 const READ_CHUNK: usize = 16 * 1024;
 /// Reads at least this large bypass the inbound ring.
-const DIRECT_READ: usize = 16 * 1024;
+pub(crate) const DIRECT_READ: usize = 16 * 1024;
 /// Default bound of the inbound ring.
 pub(crate) const DEFAULT_READ_BUFFER: usize = 64 * 1024;
 /// Default bound of the outbound ring: the high watermark past which writes
@@ -248,14 +248,18 @@ impl Drop for WriteHandle {
 #[derive(Debug)]
 pub(crate) struct ReadBuf {
     inbound: RingBuffer,
+    /// `TCP_INQ` is on: each read says whether the socket is drained.
+    inq: bool,
 }
 
 impl BufStream {
     /// Wraps a connected non-blocking socket registered on the current core.
     pub(crate) fn new(sock: Socket) -> io::Result<Self> {
+        let inq = crate::sys::enable_tcp_inq(&sock);
         let fd = AsyncFd::new(sock)?;
         Ok(BufStream {
             read: ReadBuf {
+                inq,
                 inbound: RingBuffer::new(DEFAULT_READ_BUFFER),
             },
             write: WriteHandle(Rc::new(Shared {
@@ -326,11 +330,16 @@ impl ReadBuf {
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
     fn poll_fill(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let inbound = &mut self.inbound;
-        let mut short_read = false;
+        let inq = self.inq;
+        let mut drained_now = false;
         let res = shared.fd.poll_read_with(cx, |sock| {
             let (front, back) = inbound.unfilled_slices(READ_CHUNK);
-            let room = front.len() + back.len();
-            let n = if back.is_empty() {
+            let n = if inq {
+                crate::sys::recv_inq(sock, front, back).map(|(n, drained)| {
+                    drained_now = drained && n > 0;
+                    n
+                })
+            } else if back.is_empty() {
                 (&*sock).read(front)
             } else {
                 (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
@@ -338,7 +347,6 @@ impl ReadBuf {
             match n {
                 Ok(n) => {
                     inbound.commit(n);
-                    short_read = n > 0 && n < room;
                     Ok(n)
                 }
                 Err(err) => {
@@ -350,10 +358,12 @@ impl ReadBuf {
                 }
             }
         });
-        if short_read {
-            // The kernel had less than we asked for: the socket is drained.
-            // Skip the read that would only say `WouldBlock`; with
-            // edge-triggered registration, new data brings a new event.
+        if drained_now {
+            // The kernel says nothing is left, not even a FIN: skip the read
+            // that would only say `WouldBlock`. With edge-triggered
+            // registration, new data brings a new event. (A short read alone
+            // proves nothing: a FIN that came with the data brings no new
+            // event, and the end of stream would be missed.)
             shared.fd.clear_read_ready();
         }
         if res.is_pending() && self.inbound.is_empty() {

@@ -153,6 +153,45 @@ fn half_close_then_reply() {
     });
 }
 
+/// Reads once into a large buffer (a short read), then expects `next`.
+async fn short_read_then(reader: &mut TcpStream, first: &[u8]) -> io::Result<usize> {
+    let mut buf = [0u8; 64];
+    let n = reader.read(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], first);
+    time::timeout(Duration::from_secs(5), reader.read(&mut buf))
+        .await
+        .expect("the end of the stream was missed")
+}
+
+#[test]
+fn end_of_stream_that_came_with_the_data_is_seen() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"hi").await.unwrap();
+        server.shutdown().await.unwrap();
+        // Data and FIN are both queued before the first read: one edge.
+        time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(short_read_then(&mut client, b"hi").await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn reset_that_came_with_the_data_is_seen() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"hi").await.unwrap();
+        server.flush().await.unwrap();
+        server.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(server); // RST after the data
+        time::sleep(Duration::from_millis(50)).await;
+        match short_read_then(&mut client, b"hi").await {
+            Ok(0) => {}
+            Err(err) => assert_eq!(err.kind(), io::ErrorKind::ConnectionReset),
+            Ok(n) => panic!("read {n} bytes after a reset"),
+        }
+    });
+}
+
 #[test]
 fn peer_reset_mid_write_is_an_error_not_a_signal() {
     rt(1).block_on(async {

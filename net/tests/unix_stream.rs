@@ -117,6 +117,9 @@ fn abstract_namespace() {
 fn pair_peek_and_half_close() {
     rt().block_on(async {
         let (mut a, mut b) = UnixStream::pair().unwrap();
+        // A pair's addresses are unnamed, not an error.
+        assert!(a.local_addr().unwrap().is_unnamed());
+        assert!(b.peer_addr().unwrap().is_unnamed());
         a.write_all(b"hello").await.unwrap();
         a.shutdown().await.unwrap();
         a.shutdown().await.unwrap();

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::task::{ready, Context, Poll};
 
 use runtime_executor::AsyncFd;
 
+use crate::unix::path::SocketFile;
 use crate::unix::UnixStream;
 
 /// A Unix domain listening socket.
@@ -39,7 +39,7 @@ use crate::unix::UnixStream;
 /// ```
 pub struct UnixListener {
     fd: AsyncFd<std::os::unix::net::UnixListener>,
-    path: Option<PathBuf>,
+    file: Option<SocketFile>,
 }
 
 impl UnixListener {
@@ -50,13 +50,12 @@ impl UnixListener {
     /// `AddrInUse` if a live listener owns the path, `AlreadyExists` if the
     /// path is not a socket, or as `bind(2)`.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        let path = path.as_ref();
-        remove_stale_socket(path)?;
-        let listener = std::os::unix::net::UnixListener::bind(path)?;
+        let (listener, file) =
+            SocketFile::bind(path.as_ref(), std::os::unix::net::UnixListener::bind)?;
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,
-            path: Some(path.to_owned()),
+            file: Some(file),
         })
     }
 
@@ -83,7 +82,7 @@ impl UnixListener {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,
-            path: None,
+            file: None,
         })
     }
 
@@ -119,44 +118,6 @@ impl UnixListener {
     }
 }
 
-/// Removes `path` if it is a socket file nobody listens on.
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err),
-    };
-    if !meta.file_type().is_socket() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and is not a socket; not removing it",
-                path.display()
-            ),
-        ));
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!("{} is in use by a live listener", path.display()),
-        )),
-        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
-        Err(err) => Err(err),
-    }
-}
-
-impl Drop for UnixListener {
-    fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            // Only our own socket file: never something that replaced it.
-            let ours = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
-            if ours {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-    }
-}
-
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
@@ -167,7 +128,7 @@ impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixListener")
             .field("fd", &self.as_raw_fd())
-            .field("path", &self.path)
+            .field("path", &self.file.as_ref().map(SocketFile::path))
             .finish()
     }
 }

@@ -116,8 +116,9 @@ impl UnixStream {
 crate::stream::buffered_stream_api!(UnixStream);
 
 pub(crate) fn unix_addr(addr: SockAddr) -> io::Result<SocketAddr> {
-    addr.as_unix()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a Unix socket address"))
+    // Also the abstract and unnamed addresses, which `SockAddr::as_unix`
+    // leaves out.
+    crate::sys::unix_socket_addr(&addr)
 }
 
 impl AsRawFd for UnixStream {

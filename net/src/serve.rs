@@ -1,0 +1,549 @@
+//! `serve`: an accept loop per core that runs a [`Service`] on every
+//! connection, with a connection limit and graceful shutdown.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_lite::future;
+use runtime_executor::{signal, time, JoinHandle, Runtime};
+use slab::Slab;
+
+use crate::addr::{resolve, ToSocketAddrs};
+use crate::{TcpListener, TcpStream};
+
+/// What a server runs for each accepted connection, as a task of the core
+/// that accepted it.
+///
+/// One service value serves every connection of its core, by `&self`; it
+/// need not be `Send` (each core builds its own, see [`Server::run`]).
+/// Closures `Fn(TcpStream) -> impl Future<Output = io::Result<()>>` are
+/// services too.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use runtime_net::{Service, TcpStream};
+///
+/// struct Greeter {
+///     greeting: &'static str,
+/// }
+///
+/// impl Service for Greeter {
+///     async fn call(&self, mut stream: TcpStream) -> std::io::Result<()> {
+///         stream.write_all(self.greeting.as_bytes()).await
+///     }
+/// }
+/// ```
+// Deliberately not `Send`-bounded: connections never leave their core, so
+// the futures may hold `Rc`s and `RefCell` borrows.
+#[allow(async_fn_in_trait)]
+pub trait Service {
+    /// Serves one connection. An error ends that connection only; it is
+    /// counted in [`ServerStats::errors`].
+    async fn call(&self, stream: TcpStream) -> io::Result<()>;
+}
+
+impl<F, Fut> Service for F
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    async fn call(&self, stream: TcpStream) -> io::Result<()> {
+        self(stream).await
+    }
+}
+
+/// Serves `service` on `addr` from the current core until ctrl-c or
+/// SIGTERM, with [`Server`]'s defaults. Run it on every core (for example in
+/// the body of `#[runtime::main]`) and each core binds its own
+/// `SO_REUSEPORT` listener.
+///
+/// # Errors
+///
+/// Resolving or binding `addr` failed, or the signal handlers could not be
+/// installed. Errors of single connections are not returned: see
+/// [`Server::stats`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures_lite::io::{copy, split};
+/// use runtime_net::TcpStream;
+///
+/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// rt.run_on_all_cores(|| {
+///     runtime_net::serve("127.0.0.1:7000", |stream: TcpStream| async move {
+///         let (reader, mut writer) = split(stream);
+///         copy(reader, &mut writer).await.map(drop)
+///     })
+/// });
+/// ```
+pub async fn serve<S: Service + 'static>(addr: impl ToSocketAddrs, service: S) -> io::Result<()> {
+    let mut addrs = resolve(addr).await?.into_iter();
+    let addr = addrs
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+    Server::new(addr).serve(service).await
+}
+
+/// A TCP server: the accept loop of every core, a connection limit shared
+/// by all of them, and graceful shutdown.
+///
+/// Each core that calls [`serve`](Server::serve) binds its own listener on
+/// the address with `SO_REUSEPORT`, so the kernel spreads connections and a
+/// connection stays on the core that accepted it. `Server` is cheap to clone
+/// and every clone shares the same limit, counters and shutdown.
+///
+/// Shutdown (ctrl-c, SIGTERM, or [`ShutdownHandle::shutdown`]): every core
+/// stops accepting at once (its listener is closed), lets its open
+/// connections finish for up to [`shutdown_timeout`](Server::shutdown_timeout),
+/// then cancels those still open, and `serve` returns.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use runtime_net::{Server, TcpStream};
+///
+/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let server = Server::new("127.0.0.1:0".parse().unwrap())
+///     .max_connections(1000)
+///     .handle_signals(false);
+/// let shutdown = server.shutdown_handle();
+/// let client = std::thread::spawn(move || {
+///     // Once every core is listening, the port is known.
+///     let addr = shutdown.wait_listening();
+///     let mut stream = std::net::TcpStream::connect(addr).unwrap();
+///     std::io::Write::write_all(&mut stream, b"ping").unwrap();
+///     let mut reply = [0u8; 4];
+///     std::io::Read::read_exact(&mut stream, &mut reply).unwrap();
+///     assert_eq!(&reply, b"ping");
+///     shutdown.shutdown();
+/// });
+/// server
+///     .run(&rt, || {
+///         |mut stream: TcpStream| async move {
+///             let mut buf = [0u8; 4];
+///             stream.read_exact(&mut buf).await?;
+///             stream.write_all(&buf).await
+///         }
+///     })
+///     .unwrap();
+/// client.join().unwrap();
+/// assert_eq!(server.stats().accepted, 1);
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    addr: SocketAddr,
+    max_connections: Option<usize>,
+    shutdown_timeout: Duration,
+    handle_signals: bool,
+    backlog: i32,
+    shared: Arc<ServerState>,
+}
+
+/// What every core's accept loop shares.
+#[derive(Default)]
+struct ServerState {
+    open: AtomicUsize,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    errors: AtomicU64,
+    shutdown: Notify,
+    /// The address the first listener bound, once it has (port 0 resolved).
+    listening: Mutex<Option<SocketAddr>>,
+    listening_cond: std::sync::Condvar,
+}
+
+/// Counters of a [`Server`], over all cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerStats {
+    /// Connections accepted and handed to the service.
+    pub accepted: u64,
+    /// Connections closed at once because `max_connections` were open.
+    pub refused: u64,
+    /// Connections whose service returned an error.
+    pub errors: u64,
+    /// Connections open now.
+    pub open: usize,
+}
+
+impl Server {
+    /// Default grace period for open connections at shutdown.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A server for `addr`: no connection limit, a 5 s shutdown grace
+    /// period, and stopping on ctrl-c or SIGTERM.
+    pub fn new(addr: SocketAddr) -> Server {
+        Server {
+            addr,
+            max_connections: None,
+            shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
+            handle_signals: true,
+            backlog: 1024,
+            shared: Arc::default(),
+        }
+    }
+
+    /// At most `max` connections open at once, over all cores. A connection
+    /// accepted past the limit is closed at once and counted in
+    /// [`ServerStats::refused`]; accepting goes on, so the server serves new
+    /// connections again as soon as open ones end.
+    pub fn max_connections(mut self, max: usize) -> Server {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// How long open connections may run on after shutdown begins before
+    /// they are cancelled.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Server {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether ctrl-c and SIGTERM shut the server down (default `true`).
+    pub fn handle_signals(mut self, handle: bool) -> Server {
+        self.handle_signals = handle;
+        self
+    }
+
+    /// The listen backlog of each core's listener (default 1024).
+    pub fn backlog(mut self, backlog: i32) -> Server {
+        self.backlog = backlog;
+        self
+    }
+
+    /// A handle that shuts the server down from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The counters so far, over all cores.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            accepted: self.shared.accepted.load(Ordering::Relaxed),
+            refused: self.shared.refused.load(Ordering::Relaxed),
+            errors: self.shared.errors.load(Ordering::Relaxed),
+            open: self.shared.open.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs the server on every core of `rt`, each with the service that
+    /// `make_service` builds on that core, until shutdown.
+    ///
+    /// # Errors
+    ///
+    /// The first core's error, if any core failed to bind or to install
+    /// the signal handlers.
+    pub fn run<S, F>(&self, rt: &Runtime, make_service: F) -> io::Result<()>
+    where
+        S: Service + 'static,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        let server = self.clone();
+        let results = rt.run_on_all_cores(move || {
+            let server = server.clone();
+            let service = make_service();
+            async move { server.serve(service).await }
+        });
+        results.into_iter().collect()
+    }
+
+    /// Serves on the current core until shutdown: binds this core's
+    /// listener, accepts, and runs `service.call` per connection as a local
+    /// task. Returns once this core's connections have finished or been
+    /// cancelled at the shutdown deadline.
+    ///
+    /// # Errors
+    ///
+    /// Binding failed, or the signal handlers could not be installed.
+    ///
+    /// # Panics
+    ///
+    /// Outside a `runtime` core.
+    pub async fn serve<S: Service + 'static>(&self, service: S) -> io::Result<()> {
+        let listener = self.bind()?;
+        let signals = async {
+            if self.handle_signals {
+                signal::shutdown().await
+            } else {
+                future::pending().await
+            }
+        };
+        let stop = future::or(
+            async {
+                self.shared.shutdown.wait().await;
+                Ok(())
+            },
+            signals,
+        );
+        let conns = Rc::new(Connections::default());
+        let service = Rc::new(service);
+        let accepting = async {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => self.admit(stream, &service, &conns),
+                    // `accept` retries what is worth retrying and backs off
+                    // on fd exhaustion; anything else is this listener's end.
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        let result = future::or(accepting, stop).await;
+        // Stop accepting at once, on every core.
+        drop(listener);
+        self.shared.shutdown.notify();
+        let finished = conns.all_finished();
+        if time::timeout(self.shutdown_timeout, finished)
+            .await
+            .is_err()
+        {
+            conns.cancel_all();
+            // A cancelled task's future is dropped (closing its socket) when
+            // its core next runs it: wait for that, so no connection
+            // outlives `serve`.
+            conns.all_finished().await;
+        }
+        result
+    }
+
+    /// Binds this core's listener. With port 0, the first core to bind
+    /// picks the port and the others bind the same one.
+    fn bind(&self) -> io::Result<TcpListener> {
+        let mut listening = lock(&self.shared.listening);
+        let addr = match *listening {
+            Some(bound) if self.addr.port() == 0 => bound,
+            _ => self.addr,
+        };
+        let listener = TcpListener::builder().backlog(self.backlog).bind(addr)?;
+        if listening.is_none() {
+            *listening = Some(listener.local_addr()?);
+            self.shared.listening_cond.notify_all();
+        }
+        Ok(listener)
+    }
+
+    fn admit<S: Service + 'static>(
+        &self,
+        stream: TcpStream,
+        service: &Rc<S>,
+        conns: &Rc<Connections>,
+    ) {
+        let shared = &self.shared;
+        let open = shared.open.fetch_add(1, Ordering::AcqRel);
+        if self.max_connections.is_some_and(|max| open >= max) {
+            shared.open.fetch_sub(1, Ordering::AcqRel);
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            // Closed at once; a reset tells the peer without a TIME_WAIT here.
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            return;
+        }
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        let (service, conns2, shared2) = (service.clone(), conns.clone(), shared.clone());
+        // A spawned task first runs in a later tick, so its guard always
+        // finds its handle stored under `key`.
+        let key = conns.tasks.borrow_mut().vacant_key();
+        let task = runtime_executor::spawn(async move {
+            // Runs on completion, error, panic or cancellation alike.
+            let _guard = Finished {
+                key,
+                conns: conns2,
+                shared: shared2.clone(),
+            };
+            if service.call(stream).await.is_err() {
+                shared2.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        conns.tasks.borrow_mut().insert(task);
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("handle_signals", &self.handle_signals)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// This core's connection tasks, so shutdown can wait for them or cancel
+/// them.
+#[derive(Default)]
+struct Connections {
+    tasks: RefCell<Slab<JoinHandle<()>>>,
+    /// Woken when the last task ends.
+    idle: RefCell<Option<Waker>>,
+}
+
+impl Connections {
+    fn all_finished(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(|cx| {
+            if self.tasks.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            *self.idle.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    fn cancel_all(&self) {
+        for (_, task) in self.tasks.borrow().iter() {
+            task.abort();
+        }
+    }
+}
+
+/// Ends a connection's bookkeeping when its task ends, however it ends.
+struct Finished {
+    key: usize,
+    conns: Rc<Connections>,
+    shared: Arc<ServerState>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        let mut tasks = self.conns.tasks.borrow_mut();
+        tasks.try_remove(self.key);
+        if tasks.is_empty() {
+            drop(tasks);
+            if let Some(waker) = self.conns.idle.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// Shuts a [`Server`] down from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<ServerState>,
+}
+
+impl ShutdownHandle {
+    /// Begins shutdown on every core: each stops accepting, waits for its
+    /// open connections up to the shutdown timeout, and returns.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.notify();
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.shutdown.is_notified()
+    }
+
+    /// Blocks the calling thread until a core has bound its listener, and
+    /// returns its address (with the port the kernel chose for port 0).
+    /// For tests and tools that start a server and then connect to it.
+    pub fn wait_listening(&self) -> SocketAddr {
+        let mut listening = lock(&self.shared.listening);
+        loop {
+            if let Some(addr) = *listening {
+                return addr;
+            }
+            listening = self
+                .shared
+                .listening_cond
+                .wait(listening)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("is_shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
+
+/// A one-shot flag that wakes waiters on any core.
+#[derive(Default)]
+struct Notify {
+    notified: AtomicBool,
+    waiters: Mutex<Slab<Waker>>,
+}
+
+impl Notify {
+    fn notify(&self) {
+        if self.notified.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        for (_, waker) in waiters {
+            waker.wake();
+        }
+    }
+
+    fn is_notified(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    fn wait(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            slot: None,
+        }
+    }
+}
+
+/// Completes once [`Notify::notify`] has been called.
+struct Notified<'a> {
+    notify: &'a Notify,
+    slot: Option<usize>,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let notify = self.notify;
+        if notify.is_notified() {
+            return Poll::Ready(());
+        }
+        let mut waiters = lock(&notify.waiters);
+        // Checked again under the lock: `notify` sets the flag, then takes
+        // the waiters under it.
+        if notify.is_notified() {
+            return Poll::Ready(());
+        }
+        match self.slot {
+            Some(key) if waiters.contains(key) => waiters[key] = cx.waker().clone(),
+            _ => self.slot = Some(waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.slot {
+            if !self.notify.is_notified() {
+                lock(&self.notify.waiters).try_remove(key);
+            }
+        }
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning: every critical section here leaves
+/// its data consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
