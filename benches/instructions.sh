@@ -45,6 +45,11 @@ wait_listening() { # port pid
 # measure TOOL NAME MESSAGES PORT: prints the count for one run.
 measure() {
     local tool=$1 name=$2 messages=$3 port=$4 out
+    # SO_REUSEPORT would let a stray server on the port take connections.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is already in use" >&2
+        exit 1
+    fi
     out="$work/$tool.$name.$messages"
     case $tool in
         callgrind)

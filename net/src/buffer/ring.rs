@@ -499,6 +499,16 @@ impl RingBuffer {
         if needed <= cap {
             return; // at the cap already
         }
+        if cap == 0 {
+            // The common case (a released ring refilled): nothing to copy.
+            let new_cap = needed
+                .next_power_of_two()
+                .max(BufferPool::MIN_BUFFER_SIZE)
+                .min(self.max_capacity);
+            self.buf = pool::take_local(new_cap);
+            self.head = 0;
+            return;
+        }
         // Doubling keeps the copies amortised O(1) per byte; starting at the pool's
         // smallest class makes the first `read` from a socket worth a syscall.
         let new_cap = needed
