@@ -1,0 +1,298 @@
+//! What connections cost and give back, measured with a counting global
+//! allocator (RELIABILITY rows 10 and 31). Its own test binary: the
+//! allocator and the fd count see the whole process, so no other test may
+//! run beside these, and these two take turns (`serial`).
+//!
+//! The server runs on a 2-core runtime in the test thread; the clients are
+//! blocking `std::net::TcpStream`s in another thread, which allocate
+//! nothing on the heap (the idle test counts that thread's allocations to
+//! be sure), so the live-byte delta is the server's.
+
+mod util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use runtime_executor::{Handle, Runtime};
+use runtime_net::buffer::BufferPool;
+use runtime_net::{Server, Service, TcpStream};
+
+/// Counts the bytes allocated and not yet freed, process-wide.
+struct CountingAllocator;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Const-initialised and without a destructor: reading it from the
+    // allocator neither allocates nor registers anything.
+    /// Bytes this thread allocated less those it freed.
+    static THREAD_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: usize, allocated: bool) {
+    if allocated {
+        LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    } else {
+        LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+    }
+    let delta = if allocated {
+        bytes as isize
+    } else {
+        -(bytes as isize)
+    };
+    let _ = THREAD_BYTES.try_with(|b| b.set(b.get() + delta));
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments;
+// the counter only observes sizes.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), true);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), true);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) };
+        count(layout.size(), false);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size, true);
+            count(layout.size(), false);
+        }
+        new
+    }
+}
+
+/// A bound on every wait, so a lost wake-up fails a test instead of hanging
+/// it.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The two tests take turns: each measures the whole process.
+fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn server() -> Server {
+    Server::new("127.0.0.1:0".parse().unwrap())
+        .handle_signals(false)
+        .shutdown_timeout(Duration::from_secs(2))
+}
+
+/// Live heap bytes of the process less the free ring buffers the cores'
+/// pools keep. Asking each core also waits for the poll it is in to end,
+/// so what a task frees as it ends has been freed.
+fn live_bytes_less_pools(rt: &Handle) -> usize {
+    let pooled: usize = (0..rt.cores())
+        .map(|core| {
+            let pooled = rt.spawn_on(core, || async {
+                BufferPool::with_local(|pool| pool.pooled_bytes())
+            });
+            futures_lite::future::block_on(pooled).unwrap()
+        })
+        .sum();
+    LIVE_BYTES.load(Ordering::Relaxed) - pooled
+}
+
+/// Echo, counting the connections it has started serving.
+struct CountingEcho {
+    started: Arc<AtomicUsize>,
+}
+
+impl Service for CountingEcho {
+    async fn call(&self, stream: TcpStream) -> io::Result<()> {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        util::echo(stream).await
+    }
+}
+
+/// Runs `server` with [`CountingEcho`] on a 2-core runtime while `client`
+/// runs in a thread with the bound address and a handle on the runtime;
+/// returns the client's result once the server has shut down.
+fn run_with_client<T: Send + 'static>(
+    server: &Server,
+    started: &Arc<AtomicUsize>,
+    client: impl FnOnce(SocketAddr, Handle) -> T + Send + 'static,
+) -> T {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let handle = rt.handle();
+    let shutdown = server.shutdown_handle();
+    let client = thread::spawn(move || {
+        let addr = shutdown.wait_listening();
+        let result = catch_unwind(AssertUnwindSafe(|| client(addr, handle)));
+        shutdown.shutdown();
+        result.unwrap_or_else(|panic| resume_unwind(panic))
+    });
+    let started = started.clone();
+    server
+        .run(&rt, move || CountingEcho {
+            started: started.clone(),
+        })
+        .unwrap();
+    client.join().unwrap_or_else(|panic| resume_unwind(panic))
+}
+
+/// A blocking client, with a read timeout so a lost reply fails the test.
+fn connect(addr: SocketAddr) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Connect/close cycles, one after another. RELIABILITY row 31 asks
+/// 100 000: that took 12.7 s in a debug build on 2 CPUs, 50 000 take 6.5 s.
+const CYCLES: usize = 50_000;
+/// Cycles before the baseline, so that lazily grown tables (slabs, the
+/// cores' buffer pools) have their working size.
+const WARM_UP: usize = 200;
+
+#[test]
+fn connect_close_cycles_return_fds_and_memory_to_baseline() {
+    let _turn = serial();
+    let fds_before = util::open_fds();
+    let heap_before = LIVE_BYTES.load(Ordering::Relaxed);
+
+    let server = server();
+    let observer = server.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let (warm, cycled) = run_with_client(&server, &started, move |addr, rt| {
+        let cycle = || {
+            let mut stream = connect(addr);
+            stream.write_all(b"x").unwrap();
+            let mut echoed = [0u8; 1];
+            stream.read_exact(&mut echoed).unwrap();
+            assert_eq!(&echoed, b"x");
+        };
+        // (live heap bytes less pools, open fds) once the server has
+        // closed every connection.
+        let settled = || {
+            util::wait_until(DEADLINE, "server connections to close", || {
+                observer.stats().open == 0
+            });
+            (live_bytes_less_pools(&rt), util::open_fds())
+        };
+        (0..WARM_UP).for_each(|_| cycle());
+        let warm = settled();
+        (0..CYCLES).for_each(|_| cycle());
+        (warm, settled())
+    });
+    let stats = server.stats();
+    let served = started.load(Ordering::Relaxed);
+    // Everything this test made is gone now, the runtime included (it
+    // stopped when `run_with_client` returned), except core 0's buffer
+    // pool: core 0 ran on this thread. A fresh pool, not `clear`, which
+    // keeps the capacity of its free lists.
+    drop((server, started));
+    BufferPool::with_local(|pool| *pool = BufferPool::new());
+    let heap_after = LIVE_BYTES.load(Ordering::Relaxed);
+    let fds_after = util::open_fds();
+    eprintln!(
+        "live heap bytes: {heap_before} before, {} warm, {} after {CYCLES} cycles, \
+         {heap_after} after shutdown; fds: {fds_before} before, {} warm, {} after cycles, \
+         {fds_after} after shutdown",
+        warm.0, cycled.0, warm.1, cycled.1
+    );
+
+    assert_eq!(stats.accepted, (WARM_UP + CYCLES) as u64);
+    assert_eq!(stats.errors, 0);
+    assert_eq!(stats.open, 0);
+    assert_eq!(served, WARM_UP + CYCLES);
+    assert_eq!(cycled.1, warm.1, "fds leaked while the server ran");
+    assert_eq!(fds_after, fds_before, "fds left open after shutdown");
+    // Slack for the test harness's own threads, which allocate as they
+    // please; one leaked byte per cycle would be 20 times as much.
+    assert!(
+        cycled.0 <= warm.0 + SLACK,
+        "heap grew by {} B over {CYCLES} cycles",
+        cycled.0 - warm.0
+    );
+    assert!(
+        heap_after <= heap_before + SLACK,
+        "{} B of heap left after shutdown",
+        heap_after - heap_before
+    );
+}
+
+/// How far the live heap may stray from its baseline for reasons outside
+/// the test (see its use).
+const SLACK: usize = 1024;
+
+/// Idle connections measured (the net issue's target is 10 000 at 1 KiB
+/// each; 2 000 keep the test quick).
+const IDLE: usize = 2_000;
+
+#[test]
+fn idle_connections_hold_little_heap() {
+    let _turn = serial();
+    // Two fds per connection in this process.
+    let fd_limit = util::raise_fd_limit();
+    assert!(
+        fd_limit >= 2 * IDLE + 100,
+        "RLIMIT_NOFILE hard limit {fd_limit} is too low for {IDLE} connections"
+    );
+
+    let server = server();
+    let observer = server.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = started.clone();
+    let (client_bytes, total_bytes) = run_with_client(&server, &started, move |addr, rt| {
+        let mut clients = Vec::with_capacity(IDLE);
+        let before = live_bytes_less_pools(&rt);
+        // std's sockets allocate nothing, but count what this thread does
+        // rather than trust that.
+        let client_before = THREAD_BYTES.with(Cell::get);
+        for _ in 0..IDLE {
+            clients.push(connect(addr));
+        }
+        let client_bytes = THREAD_BYTES.with(Cell::get) - client_before;
+        util::wait_until(DEADLINE, "the server to serve every connection", || {
+            counter.load(Ordering::Relaxed) == IDLE
+        });
+        let after = live_bytes_less_pools(&rt);
+        assert_eq!(observer.stats().open, IDLE);
+        drop(clients);
+        util::wait_until(DEADLINE, "server connections to close", || {
+            observer.stats().open == 0
+        });
+        (client_bytes, after as isize - before as isize)
+    });
+    let server_bytes = total_bytes - client_bytes;
+    let per_connection = server_bytes / IDLE as isize;
+    eprintln!(
+        "{IDLE} idle connections: {server_bytes} B of heap on the server \
+         ({client_bytes} B on the client side left out), {per_connection} B per connection"
+    );
+    assert_eq!(server.stats().accepted, IDLE as u64);
+    assert!(
+        per_connection <= 1024,
+        "an idle connection holds {per_connection} B of heap"
+    );
+}

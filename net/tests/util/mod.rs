@@ -1,0 +1,121 @@
+//! Helpers the many-connection tests share: the fd limit, a seeded PRNG, an
+//! echo service, and bounded waits.
+
+// Each test file uses the part it needs.
+#![allow(dead_code)]
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use runtime_net::TcpStream;
+
+/// Raises this process's soft `RLIMIT_NOFILE` to the hard limit and returns
+/// the new soft limit.
+pub fn raise_fd_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0,
+        "getrlimit: {}",
+        io::Error::last_os_error()
+    );
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    // `RLIM_INFINITY` saturates.
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// How many file descriptors this process has open (the directory handle
+/// `read_dir` holds while listing is counted too, the same every time).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("list /proc/self/fd")
+        .count()
+}
+
+/// Echoes every byte until the peer closes. Like `examples/echo.rs`, it
+/// moves bytes from the inbound ring to the outbound ring, so an idle
+/// connection holds no buffer of its own.
+pub async fn echo(mut stream: TcpStream) -> io::Result<()> {
+    let (mut reader, mut writer) = TcpStream::split(&mut stream);
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let n = chunk.len();
+        writer.write_all(chunk).await?;
+        reader.consume(n);
+    }
+}
+
+/// Polls `done` every millisecond until it holds; panics with `what` after
+/// `limit`, so a lost wake-up fails the test instead of hanging it.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// xorshift64*: a small, seeded, deterministic PRNG, so a failing run can be
+/// replayed with the seed it prints.
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator for `seed` (0 is replaced: xorshift never leaves zero).
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..=max` (the modulo bias is irrelevant here).
+    pub fn up_to(&mut self, max: usize) -> usize {
+        (self.next_u64() % (max as u64 + 1)) as usize
+    }
+
+    /// `len` random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Fisher–Yates.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.up_to(i));
+        }
+    }
+}
