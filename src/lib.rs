@@ -49,7 +49,7 @@ pub use runtime_macros::{main, test};
 /// Frame codecs: turn byte streams into frames and back.
 pub use runtime_codec as codec;
 
-/// Sockets: TCP (so far) over per-core ring buffers.
+/// Sockets over per-core ring buffers: TCP, UDP, Unix, and `serve`.
 pub use runtime_net as net;
 
 #[doc(hidden)]
