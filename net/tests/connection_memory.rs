@@ -235,7 +235,7 @@ fn connect_close_cycles_return_fds_and_memory_to_baseline() {
         cycled.0 - warm.0
     );
     assert!(
-        heap_after <= heap_before + SLACK,
+        heap_after <= heap_before + SHUTDOWN_SLACK,
         "{} B of heap left after shutdown",
         heap_after - heap_before
     );
@@ -244,6 +244,11 @@ fn connect_close_cycles_return_fds_and_memory_to_baseline() {
 /// How far the live heap may stray from its baseline for reasons outside
 /// the test (see its use).
 const SLACK: usize = 1024;
+/// The baseline before the runtime starts is taken while the harness may
+/// still be printing the other test's result (seen: 1.4 KiB of noise), so
+/// the comparison across the runtime's whole life allows more. A leak of
+/// one byte per cycle would still be six times this.
+const SHUTDOWN_SLACK: usize = 8 * 1024;
 
 /// Idle connections measured (the net issue's target is 10 000 at 1 KiB
 /// each; 2 000 keep the test quick).
