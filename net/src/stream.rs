@@ -255,11 +255,10 @@ pub(crate) struct ReadBuf {
 impl BufStream {
     /// Wraps a connected non-blocking socket registered on the current core.
     pub(crate) fn new(sock: Socket) -> io::Result<Self> {
-        let inq = crate::sys::enable_tcp_inq(&sock);
         let fd = AsyncFd::new(sock)?;
         Ok(BufStream {
             read: ReadBuf {
-                inq,
+                inq: false,
                 inbound: RingBuffer::new(DEFAULT_READ_BUFFER),
             },
             write: WriteHandle(Rc::new(Shared {
@@ -273,6 +272,14 @@ impl BufStream {
                 shut_down: Cell::new(false),
             })),
         })
+    }
+
+    /// For a TCP socket: turns `TCP_INQ` on, so each read says whether the
+    /// socket is drained and the read that would only return `WouldBlock`
+    /// is skipped. Other sockets read until `WouldBlock`.
+    pub(crate) fn with_tcp_inq(mut self) -> Self {
+        self.read.inq = crate::sys::enable_tcp_inq(self.socket());
+        self
     }
 
     pub(crate) fn socket(&self) -> &Socket {

@@ -11,16 +11,29 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::sys::recv_from_trunc;
 
-/// What [`UdpSocket::recv_msg`] received: how many bytes were copied, from
-/// whom, and whether the datagram was longer than the buffer.
+/// What [`UdpSocket::recv_msg`] (or, with a Unix address,
+/// [`UnixDatagram::recv_msg`](crate::UnixDatagram::recv_msg)) received: how
+/// many bytes were copied, from whom, and whether the datagram was longer
+/// than the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Datagram {
+pub struct Datagram<A = SocketAddr> {
     /// Bytes copied into the buffer.
     pub len: usize,
     /// The sender.
-    pub addr: SocketAddr,
+    pub addr: A,
     /// The datagram did not fit: its tail was discarded.
     pub truncated: bool,
+}
+
+impl<A> Datagram<A> {
+    /// A datagram of `full` bytes received into a buffer of `cap` bytes.
+    pub(crate) fn received(full: usize, cap: usize, addr: A) -> Self {
+        Datagram {
+            len: full.min(cap),
+            addr,
+            truncated: full > cap,
+        }
+    }
 }
 
 /// A UDP socket owned by the core that made it.
@@ -195,11 +208,7 @@ impl UdpSocket {
             .fd
             .read_with(|s| recv_from_trunc(s, buf, false))
             .await?;
-        Ok(Datagram {
-            len: full.min(cap),
-            addr,
-            truncated: full > cap,
-        })
+        Ok(Datagram::received(full, cap, addr))
     }
 
     /// Copies the next datagram and its sender without consuming it.

@@ -4,7 +4,6 @@ use std::cell::Cell;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::fs::FileTypeExt;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,16 +11,11 @@ use futures_lite::future;
 use runtime_executor::{time, Runtime};
 use runtime_net::UnixDatagram;
 
+mod util;
+use util::temp_dir;
+
 fn rt() -> Runtime {
     Runtime::builder().cores(1).build().unwrap()
-}
-
-/// A fresh directory for this test's socket files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("runtime-net-dgram-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

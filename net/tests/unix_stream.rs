@@ -1,22 +1,16 @@
 //! Unix domain streams and listeners over real sockets.
 
 use std::io;
-use std::path::PathBuf;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use runtime_executor::Runtime;
 use runtime_net::{UnixListener, UnixStream};
 
+mod util;
+use util::temp_dir;
+
 fn rt() -> Runtime {
     Runtime::builder().cores(1).build().unwrap()
-}
-
-/// A fresh directory for this test's socket files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("runtime-net-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

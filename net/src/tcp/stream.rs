@@ -96,7 +96,9 @@ impl TcpStream {
         )?;
         socket.set_tcp_nodelay(true)?;
         Ok(TcpStream {
-            inner: BufStream::connect(socket, &addr.into()).await?,
+            inner: BufStream::connect(socket, &addr.into())
+                .await?
+                .with_tcp_inq(),
         })
     }
 
@@ -104,7 +106,7 @@ impl TcpStream {
     pub(crate) fn from_socket(socket: Socket) -> io::Result<TcpStream> {
         socket.set_tcp_nodelay(true)?;
         Ok(TcpStream {
-            inner: BufStream::new(socket)?,
+            inner: BufStream::new(socket)?.with_tcp_inq(),
         })
     }
 

@@ -15,19 +15,9 @@ use runtime_executor::AsyncFd;
 use crate::sys::recv_from_trunc_unix;
 use crate::unix::path::SocketFile;
 
-/// What [`UnixDatagram::recv_msg`] received: how many bytes were copied, from
-/// whom, and whether the datagram was longer than the buffer. The Unix
-/// counterpart of [`crate::Datagram`].
-#[derive(Debug, Clone)]
-pub struct Datagram {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// The sender: a path, an abstract name, or unnamed for an unbound
-    /// sender.
-    pub addr: SocketAddr,
-    /// The datagram did not fit: its tail was discarded.
-    pub truncated: bool,
-}
+/// What [`UnixDatagram::recv_msg`] received; the sender is a path, an
+/// abstract name, or unnamed for an unbound sender.
+pub type Datagram = crate::udp::Datagram<SocketAddr>;
 
 /// A Unix domain datagram socket owned by the core that made it.
 ///
@@ -286,11 +276,7 @@ impl UnixDatagram {
         let (full, addr) = self
             .recv_with(|s| recv_from_trunc_unix(s, buf, false), unnamed_eof)
             .await?;
-        Ok(Datagram {
-            len: full.min(cap),
-            addr,
-            truncated: full > cap,
-        })
+        Ok(Datagram::received(full, cap, addr))
     }
 
     /// Copies the next datagram, truncated to `buf`, and its sender without

@@ -1,10 +1,11 @@
-//! Helpers the many-connection tests share: the fd limit, a seeded PRNG, an
-//! echo service, and bounded waits.
+//! Helpers the socket tests share: the fd limit, a seeded PRNG, an echo
+//! service, bounded waits, and temp directories for socket files.
 
 // Each test file uses the part it needs.
 #![allow(dead_code)]
 
 use std::io;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
@@ -118,4 +119,13 @@ impl XorShift {
             items.swap(i, self.up_to(i));
         }
     }
+}
+
+/// A fresh directory for one test's socket files (per process, so test
+/// binaries running at once never share one).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("runtime-net-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
