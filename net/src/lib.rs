@@ -23,6 +23,7 @@ mod addr;
 pub mod buffer;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod idle;
 mod serve;
 mod split;
 mod stream;

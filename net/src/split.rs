@@ -99,7 +99,8 @@ macro_rules! impl_read {
             }
 
             fn consume(self: Pin<&mut Self>, amt: usize) {
-                self.get_mut().read.consume(amt);
+                let this = self.get_mut();
+                this.read.consume(&this.shared, amt);
             }
         }
     };

@@ -1,4 +1,4 @@
-//! The buffered byte stream under `TcpStream` (and, later, `UnixStream`): a
+//! The buffered byte stream under `TcpStream` and `UnixStream`: a
 //! non-blocking socket with an inbound ring (read-ahead) and an outbound ring
 //! that the core flushes by itself as soon as the writing task's poll returns.
 //!
@@ -10,6 +10,10 @@
 //! even if the caller never flushes, and even if it drops the stream (up to a
 //! linger deadline). Past the outbound ring's capacity, `poll_write` returns
 //! `Pending` until the peer reads: memory per connection is bounded.
+//!
+//! Storage: a ring takes storage from the per-core pool at its first byte
+//! and keeps it, empty, between messages; the idle sweep
+//! ([`crate::idle`]) gives it back once the stream goes unused.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut, Read};
@@ -21,6 +25,7 @@ use runtime_executor::{AsyncFd, Deferred};
 use socket2::{SockAddr, Socket};
 
 use crate::buffer::RingBuffer;
+use crate::idle;
 
 /// Bytes asked of the kernel per read into the inbound ring.
 const READ_CHUNK: usize = 16 * 1024;
@@ -56,6 +61,15 @@ pub(crate) struct Shared {
     /// `shutdown(Write)` asked for: done once the outbound ring is empty.
     shutdown_requested: Cell<bool>,
     shut_down: Cell<bool>,
+    /// Bytes moved through either ring since the last idle sweep.
+    used: Cell<bool>,
+    /// The key under which the idle sweeper watches this stream.
+    watch_key: Cell<Option<usize>>,
+    /// The inbound ring's storage while the ring is empty: the reader
+    /// parks it here (a swap of two empty rings) and takes it back for the
+    /// next read, and the idle sweep can give it back to the pool. The ring
+    /// itself belongs to the reader, which lends its bytes.
+    spare_inbound: RefCell<RingBuffer>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +111,9 @@ impl Shared {
             self.error.set(Some(StoredError::from_io(err)));
         }
         // What is queued can never be delivered: free it now.
-        self.outbound.borrow_mut().clear();
+        let mut out = self.outbound.borrow_mut();
+        out.clear();
+        out.give_back();
     }
 
     pub(crate) fn outbound_len(&self) -> usize {
@@ -106,7 +122,7 @@ impl Shared {
 
     /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
     /// `Ok(false)` when the kernel's buffer is full.
-    fn flush_now(&self) -> io::Result<bool> {
+    fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
         self.error()?;
         let mut out = self.outbound.borrow_mut();
         while !out.is_empty() {
@@ -140,7 +156,11 @@ impl Shared {
                 }
             }
         }
+        let holds_storage = out.capacity() > 0;
         drop(out);
+        if holds_storage {
+            self.watch();
+        }
         if self.shutdown_requested.get() && !self.shut_down.get() {
             self.shut_down.set(true);
             match self.fd.get_ref().shutdown(std::net::Shutdown::Write) {
@@ -216,6 +236,40 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Has the idle sweeper watch this stream, which holds empty storage.
+    fn watch(self: &Rc<Self>) {
+        if self.watch_key.get().is_none() {
+            let weak: std::rc::Weak<dyn idle::Sweep> = Rc::downgrade(self) as _;
+            self.watch_key.set(idle::watch(weak));
+        }
+    }
+}
+
+impl idle::Sweep for Shared {
+    fn sweep(&self) -> bool {
+        if self.used.replace(false) {
+            return true;
+        }
+        if let Ok(mut out) = self.outbound.try_borrow_mut() {
+            out.give_back();
+        }
+        if let Ok(mut spare) = self.spare_inbound.try_borrow_mut() {
+            spare.give_back();
+        }
+        self.watch_key.set(None);
+        false
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(key) = self.watch_key.get() {
+            idle::unwatch(key);
+        }
+    }
+}
+
 impl Deferred for Shared {
     fn run(self: Rc<Self>) {
         self.flush_scheduled.set(false);
@@ -259,17 +313,20 @@ impl BufStream {
         Ok(BufStream {
             read: ReadBuf {
                 inq: false,
-                inbound: RingBuffer::new(DEFAULT_READ_BUFFER),
+                inbound: kept_ring(DEFAULT_READ_BUFFER),
             },
             write: WriteHandle(Rc::new(Shared {
                 fd,
-                outbound: RefCell::new(RingBuffer::new(DEFAULT_WRITE_BUFFER)),
+                outbound: RefCell::new(kept_ring(DEFAULT_WRITE_BUFFER)),
                 flush_scheduled: Cell::new(false),
                 draining: Cell::new(false),
                 waiter: RefCell::new(None),
                 error: Cell::new(None),
                 shutdown_requested: Cell::new(false),
                 shut_down: Cell::new(false),
+                used: Cell::new(false),
+                watch_key: Cell::new(None),
+                spare_inbound: RefCell::new(kept_ring(DEFAULT_READ_BUFFER)),
             })),
         })
     }
@@ -295,6 +352,8 @@ impl BufStream {
     /// Sets the bound of the inbound ring.
     pub(crate) fn set_read_buffer_limit(&mut self, limit: usize) {
         self.read.inbound = with_limit(&self.read.inbound, limit);
+        // Parked storage is of the old bound: the next read takes new.
+        *self.write.0.spare_inbound.borrow_mut() = kept_ring(self.read.inbound.max_capacity());
     }
 
     /// Starts a non-blocking connect of `socket` to `addr`, registers it, and
@@ -319,10 +378,18 @@ impl BufStream {
     }
 }
 
+/// A ring that keeps its storage when it empties: the idle sweep
+/// ([`crate::idle`]) gives it back once the stream stops being used.
+fn kept_ring(max_capacity: usize) -> RingBuffer {
+    let mut ring = RingBuffer::new(max_capacity);
+    ring.set_release_when_empty(false);
+    ring
+}
+
 /// A copy of `ring` bounded by `limit`, but never below what it already
 /// holds, so changing a limit loses no byte.
 fn with_limit(ring: &RingBuffer, limit: usize) -> RingBuffer {
-    let mut resized = RingBuffer::new(limit.max(ring.len()).max(1));
+    let mut resized = kept_ring(limit.max(ring.len()).max(1));
     let (front, back) = ring.as_slices();
     resized.write(front);
     resized.write(back);
@@ -335,11 +402,15 @@ impl ReadBuf {
     }
 
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
-    fn poll_fill(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    fn poll_fill(&mut self, shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let inbound = &mut self.inbound;
         let inq = self.inq;
         let mut drained_now = false;
         let res = shared.fd.poll_read_with(cx, |sock| {
+            if inbound.capacity() == 0 {
+                // The storage parked while the ring was empty, if any.
+                std::mem::swap(inbound, &mut *shared.spare_inbound.borrow_mut());
+            }
             let (front, back) = inbound.unfilled_slices(READ_CHUNK);
             let n = if inq {
                 crate::sys::recv_inq(sock, front, back).map(|(n, drained)| {
@@ -352,15 +423,20 @@ impl ReadBuf {
                 (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
             };
             match n {
+                Ok(0) => {
+                    inbound.commit(0);
+                    inbound.give_back(); // end of stream: nothing more to hold
+                    Ok(0)
+                }
                 Ok(n) => {
                     inbound.commit(n);
+                    shared.used.set(true);
                     Ok(n)
                 }
                 Err(err) => {
-                    if inbound.is_empty() {
-                        // An idle connection holds no buffer.
-                        inbound.clear();
-                    }
+                    // Nothing came (`WouldBlock` included): an idle
+                    // connection holds no buffer.
+                    inbound.give_back();
                     Err(err)
                 }
             }
@@ -373,15 +449,15 @@ impl ReadBuf {
             // event, and the end of stream would be missed.)
             shared.fd.clear_read_ready();
         }
-        if res.is_pending() && self.inbound.is_empty() {
-            self.inbound.clear();
+        if res.is_pending() {
+            self.keep_if_emptied(shared);
         }
         res
     }
 
     pub(crate) fn poll_read(
         &mut self,
-        shared: &Shared,
+        shared: &Rc<Shared>,
         cx: &mut Context<'_>,
         dst: &mut [u8],
     ) -> Poll<io::Result<usize>> {
@@ -396,12 +472,14 @@ impl ReadBuf {
                 return Poll::Ready(Ok(0));
             }
         }
-        Poll::Ready(Ok(self.inbound.read(dst)))
+        let n = self.inbound.read(dst);
+        self.keep_if_emptied(shared);
+        Poll::Ready(Ok(n))
     }
 
     pub(crate) fn poll_fill_buf(
         &mut self,
-        shared: &Shared,
+        shared: &Rc<Shared>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<&[u8]>> {
         if self.inbound.is_empty() {
@@ -410,14 +488,27 @@ impl ReadBuf {
         Poll::Ready(Ok(self.inbound.as_slices().0))
     }
 
-    pub(crate) fn consume(&mut self, amt: usize) {
+    pub(crate) fn consume(&mut self, shared: &Rc<Shared>, amt: usize) {
         self.inbound.discard(amt.min(self.inbound.len()));
+        self.keep_if_emptied(shared);
+    }
+
+    /// After a read emptied the ring: its storage is parked in `shared` for
+    /// the next message, where the idle sweep gives it back if none comes.
+    fn keep_if_emptied(&mut self, shared: &Rc<Shared>) {
+        if self.inbound.is_empty() && self.inbound.capacity() > 0 {
+            let mut spare = shared.spare_inbound.borrow_mut();
+            spare.give_back(); // holds nothing unless the limit changed
+            std::mem::swap(&mut self.inbound, &mut *spare);
+            drop(spare);
+            shared.watch();
+        }
     }
 
     /// Copies without consuming; fills the ring first if it is empty.
     pub(crate) fn poll_peek(
         &mut self,
-        shared: &Shared,
+        shared: &Rc<Shared>,
         cx: &mut Context<'_>,
         dst: &mut [u8],
     ) -> Poll<io::Result<usize>> {
@@ -470,6 +561,7 @@ pub(crate) fn poll_write_vectored(
             written
         };
         if written > 0 {
+            shared.used.set(true);
             shared.schedule_flush();
             return Poll::Ready(Ok(written));
         }
@@ -609,7 +701,8 @@ macro_rules! buffered_stream_api {
             }
 
             fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
-                self.get_mut().inner.read.consume(amt);
+                let inner = &mut self.get_mut().inner;
+                inner.read.consume(&inner.write.0, amt);
             }
         }
 
@@ -674,7 +767,8 @@ macro_rules! buffered_stream_api {
             }
 
             fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
-                self.get_mut().inner.read.consume(amt);
+                let inner = &mut self.get_mut().inner;
+                inner.read.consume(&inner.write.0, amt);
             }
         }
 

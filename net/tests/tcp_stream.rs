@@ -317,6 +317,46 @@ fn socket_options() {
 }
 
 #[test]
+fn buffers_are_kept_while_busy_and_given_back_once_idle() {
+    use runtime_net::buffer::BufferPool;
+    let pooled = || BufferPool::with_local(|pool| pool.pooled_bytes());
+    rt(1).block_on(async {
+        let (mut client, server) = pair().await;
+        let echo = runtime_executor::spawn(async move {
+            let mut server = server;
+            let mut buf = [0u8; 4];
+            loop {
+                if server.read_exact(&mut buf).await.is_err() {
+                    return;
+                }
+                server.write_all(&buf).await.unwrap();
+            }
+        });
+        let mut buf = [0u8; 4];
+        for _ in 0..3 {
+            client.write_all(b"ping").await.unwrap();
+            client.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"ping");
+        }
+        // Between messages both sides keep their (empty) rings' storage:
+        // two inbound rings (a 16 KiB read each) and two outbound rings.
+        let busy = pooled();
+        time::sleep(Duration::from_millis(1600)).await;
+        let idle = pooled();
+        assert!(
+            idle >= busy + 2 * 16 * 1024 + 2 * 4096,
+            "idle streams still hold storage: {busy} B pooled while busy, {idle} B once idle"
+        );
+        // And they work as before once busy again.
+        client.write_all(b"pong").await.unwrap();
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"pong");
+        drop(client);
+        echo.await.unwrap();
+    });
+}
+
+#[test]
 fn idle_connection_holds_no_buffers() {
     rt(1).block_on(async {
         let (mut client, mut server) = pair().await;

@@ -482,6 +482,32 @@ impl RingBuffer {
         self.release_if_empty();
     }
 
+    /// Gives the storage back to the pool if the buffer is empty, whatever
+    /// [`release_when_empty`](RingBuffer::release_when_empty) says: for an
+    /// owner that keeps storage between uses and decides itself when it is
+    /// idle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime_net::buffer::RingBuffer;
+    ///
+    /// let mut buf = RingBuffer::new(4096);
+    /// buf.set_release_when_empty(false);
+    /// buf.write(b"hi");
+    /// buf.give_back(); // not empty: kept
+    /// assert_eq!(buf.capacity(), 4096);
+    /// buf.discard(2);
+    /// assert_eq!(buf.capacity(), 4096);
+    /// buf.give_back();
+    /// assert_eq!(buf.capacity(), 0);
+    /// ```
+    pub fn give_back(&mut self) {
+        if self.len == 0 {
+            self.release();
+        }
+    }
+
     /// Grows the storage, if needed, so that `additional` more bytes fit, or as many
     /// as the maximum capacity allows.
     #[inline]
