@@ -46,7 +46,7 @@ pub(crate) fn watch(stream: Weak<dyn Sweep>) -> Option<usize> {
         .try_with(|watched| {
             let key = watched.streams.borrow_mut().insert(stream);
             if !watched.sweeping.replace(true) {
-                drop(runtime_executor::spawn(sweeper()));
+                drop(runtime_executor::spawn(sweeper(Sweeping)));
             }
             key
         })
@@ -62,16 +62,19 @@ pub(crate) fn unwatch(key: usize) {
     });
 }
 
-/// Sweeps every period while some stream is watched.
-async fn sweeper() {
-    // Also when the core stops and drops this task mid-sleep.
-    struct Stopped;
-    impl Drop for Stopped {
-        fn drop(&mut self) {
-            let _ = WATCHED.try_with(|watched| watched.sweeping.set(false));
-        }
+/// Clears the core's "sweeper running" flag when the sweeper ends, also
+/// when its core stops and drops it, polled or not (an argument of an
+/// `async fn` lives in the future from the call on).
+struct Sweeping;
+
+impl Drop for Sweeping {
+    fn drop(&mut self) {
+        let _ = WATCHED.try_with(|watched| watched.sweeping.set(false));
     }
-    let _stopped = Stopped;
+}
+
+/// Sweeps every period while some stream is watched.
+async fn sweeper(_running: Sweeping) {
     loop {
         runtime_executor::time::sleep(PERIOD).await;
         // Upgraded first, so no stream runs (or drops) while the slab is

@@ -318,6 +318,26 @@ fn socket_options() {
 
 #[test]
 fn buffers_are_kept_while_busy_and_given_back_once_idle() {
+    busy_then_idle();
+}
+
+#[test]
+fn the_idle_sweep_survives_a_runtime_stopped_before_its_sweeper_ran() {
+    // A runtime on this thread whose streams got the sweeper spawned, and
+    // which stops right away, dropping it unpolled...
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"x").await.unwrap();
+        let mut byte = [0u8; 1];
+        server.read_exact(&mut byte).await.unwrap();
+    });
+    // ...leaves the next runtime on the same thread a working sweep.
+    busy_then_idle();
+}
+
+/// Echoes a few messages, then checks that both streams' ring storage is
+/// given back to this thread's pool once they go idle.
+fn busy_then_idle() {
     use runtime_net::buffer::BufferPool;
     let pooled = || BufferPool::with_local(|pool| pool.pooled_bytes());
     rt(1).block_on(async {
