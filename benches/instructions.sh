@@ -21,12 +21,13 @@ for tool in valgrind strace; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
-cargo build --release --example echo --example echo_client >&2
+cargo build --release --example echo --example engine_echo --example echo_client >&2
 cargo build --release --manifest-path benches/Cargo.toml --bin tokio_echo >&2
 
 client=target/release/examples/echo_client
 declare -A servers=(
     [runtime]="target/release/examples/echo --cores 1 --port"
+    [engine]="target/release/examples/engine_echo --cores 1 --port"
     [tokio]="benches/target/release/tokio_echo --cores 1 --port"
 )
 work=$(mktemp -d)
@@ -79,7 +80,7 @@ measure() {
 total=$(((m2 - m1) * connections))
 printf '%-8s %14s %14s   (%s connections x %s B, pipeline %s)\n' \
     server "instr/msg" "syscalls/msg" "$connections" "$size" "$pipeline"
-for name in ${SERVERS:-runtime tokio}; do
+for name in ${SERVERS:-runtime engine tokio}; do
     i1=$(measure callgrind "$name" "$m1" $((port + 1)))
     i2=$(measure callgrind "$name" "$m2" $((port + 2)))
     s1=$(measure strace "$name" "$m1" $((port + 3)))

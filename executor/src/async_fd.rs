@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use crate::context;
-use crate::reactor::{shut_down_error, Direction, Reactor, Source};
+use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 
 /// A non-blocking file descriptor registered with the current core's reactor.
 ///
@@ -174,6 +174,73 @@ impl<T: AsFd> AsyncFd<T> {
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.poll_with(Direction::Write, cx, op)
+    }
+
+    /// Has the reactor tell `callback` of every readiness edge of this fd,
+    /// directly from its wait, besides waking the tasks waiting on it: the
+    /// way to drive an fd from callbacks rather than a task (the callback
+    /// engine does). `None` stops it. The reactor holds only a weak
+    /// reference: dropping the callback object stops it too.
+    ///
+    /// The callback runs on this core's thread after the wait, outside any
+    /// task; with edge-triggered registration it must do the I/O until
+    /// `WouldBlock` (see [`try_read_with`](Self::try_read_with)) or arrange
+    /// to come back, since the edge is not reported again.
+    pub fn set_on_ready(&self, callback: Option<std::rc::Weak<dyn OnReady>>) {
+        self.source.set_callback(callback);
+    }
+
+    /// Whether the fd may be readable now (no waker is registered).
+    pub fn is_read_ready(&self) -> bool {
+        self.source.is_ready(Direction::Read)
+    }
+
+    /// Whether the fd may be writable now (no waker is registered).
+    pub fn is_write_ready(&self) -> bool {
+        self.source.is_ready(Direction::Write)
+    }
+
+    fn try_with<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.check()?;
+        loop {
+            if !self.source.is_ready(dir) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            match op(self.get_ref()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear_ready(dir);
+                    return Err(err);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                res => return res,
+            }
+        }
+    }
+
+    /// Runs a non-blocking read operation now if the fd may be readable,
+    /// forgetting readiness when it returns `WouldBlock` (retrying
+    /// `Interrupted`); without waiting and without a waker. `WouldBlock`
+    /// when the fd is known not to be readable.
+    ///
+    /// # Errors
+    ///
+    /// What `op` returns, `WouldBlock`, or an error once the core has shut
+    /// down.
+    pub fn try_read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.try_with(Direction::Read, op)
+    }
+
+    /// The write form of [`try_read_with`](Self::try_read_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_read_with`](Self::try_read_with).
+    pub fn try_write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.try_with(Direction::Write, op)
     }
 
     /// Async form of [`poll_read_with`](Self::poll_read_with).

@@ -54,6 +54,7 @@ pub use crate::async_fd::AsyncFd;
 pub use crate::blocking::spawn_blocking;
 pub use crate::context::{current_core, try_current_core};
 pub use crate::defer::{defer, Deferred};
+pub use crate::reactor::OnReady;
 pub use crate::runtime::{Builder, Handle, Runtime};
 pub use crate::stats::{stats, CoreStats};
 pub use crate::task::{spawn, spawn_on, yield_now, JoinError, JoinHandle, YieldNow};

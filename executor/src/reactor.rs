@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::rc::Weak;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -46,9 +47,33 @@ pub(crate) struct Source {
     /// never block, so read readiness is never cleared again (a hang-up that
     /// arrived with data brings no second edge).
     hung_up: Cell<bool>,
+    /// Told of every edge directly, without a task: see [`OnReady`].
+    callback: RefCell<Option<Weak<dyn OnReady>>>,
 }
 
+/// An object the reactor tells of readiness directly, in place of waking a
+/// task: the callback engine's connections. See
+/// [`AsyncFd::set_on_ready`](crate::AsyncFd::set_on_ready).
+pub trait OnReady {
+    /// Called on the core's thread, as the reactor goes through the events
+    /// of a wait (no task runs meanwhile), with
+    /// the directions the kernel reported (both after a hang-up or error).
+    fn on_ready(self: std::rc::Rc<Self>, readable: bool, writable: bool);
+}
+
+/// A callback due: the object and the directions it is ready in.
+type DueCallback = Option<(std::rc::Rc<dyn OnReady>, bool, bool)>;
+
 impl Source {
+    pub(crate) fn set_callback(&self, callback: Option<Weak<dyn OnReady>>) {
+        *self.callback.borrow_mut() = callback;
+    }
+
+    /// Ready in `dir` now, without registering a waker.
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.interests.borrow()[dir as usize].ready
+    }
+
     /// Ready in `dir`, or registers `cx`'s waker for the next edge.
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
         let mut interests = self.interests.borrow_mut();
@@ -71,18 +96,32 @@ impl Source {
         self.interests.borrow_mut()[dir as usize].ready = false;
     }
 
-    fn set_ready(&self, read: bool, write: bool, hung_up: bool, wake: &mut Vec<Waker>) {
+    fn set_ready(
+        &self,
+        mut read: bool,
+        mut write: bool,
+        hung_up: bool,
+        wake: &mut Vec<Waker>,
+    ) -> DueCallback {
         if hung_up {
             self.hung_up.set(true);
+            read = true;
+            write = true;
         }
         let mut interests = self.interests.borrow_mut();
-        for (dir, hit) in [(Direction::Read, read), (Direction::Write, write)] {
+        let [reader, writer] = &mut *interests;
+        for (interest, hit) in [(reader, read), (writer, write)] {
             if hit {
-                let interest = &mut interests[dir as usize];
                 interest.ready = true;
-                wake.extend(interest.waker.take());
+                if let Some(waker) = interest.waker.take() {
+                    wake.push(waker);
+                }
             }
         }
+        drop(interests);
+        let callback = self.callback.borrow();
+        let callback = callback.as_ref()?.upgrade()?;
+        Some((callback, read, write))
     }
 
     fn take_wakers(&self, wake: &mut Vec<Waker>) {
@@ -156,6 +195,7 @@ impl Reactor {
                 },
             ]),
             hung_up: Cell::new(false),
+            callback: RefCell::new(None),
         });
         // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
         // `deregister` before the fd can be closed: it deregisters in `Drop`
@@ -195,22 +235,24 @@ impl Reactor {
             return 0;
         }
         let count = events.len();
-        let mut to_wake = self.to_wake.borrow_mut();
-        {
-            for event in events.iter() {
-                let hung_up = event.is_interrupt() || event.is_err() == Some(true);
-                self.dispatch(
-                    event.key,
-                    event.readable,
-                    event.writable,
-                    hung_up,
-                    &mut to_wake,
-                );
+        let mut wakers = std::mem::take(&mut *self.to_wake.borrow_mut());
+        for event in events.iter() {
+            let hung_up = event.is_interrupt() || event.is_err() == Some(true);
+            let due = self.dispatch(
+                event.key,
+                event.readable,
+                event.writable,
+                hung_up,
+                &mut wakers,
+            );
+            // Called at once, with no borrow of the sources held: a
+            // callback may register or drop sources (a dropped one's later
+            // events fail the key check). It cannot reach `events`.
+            if let Some((callback, readable, writable)) = due {
+                callback.on_ready(readable, writable);
             }
         }
         drop(events);
-        let mut wakers = std::mem::take(&mut *to_wake);
-        drop(to_wake);
         for waker in wakers.drain(..) {
             waker.wake();
         }
@@ -227,13 +269,13 @@ impl Reactor {
         writable: bool,
         hung_up: bool,
         to_wake: &mut Vec<Waker>,
-    ) {
+    ) -> DueCallback {
         let sources = self.sources.borrow();
-        if let Some(source) = sources.get(key & INDEX_MASK) {
-            if source.key == key {
-                source.set_ready(readable, writable, hung_up, to_wake);
-            }
+        let source = sources.get(key & INDEX_MASK)?;
+        if source.key != key {
+            return None;
         }
+        source.set_ready(readable, writable, hung_up, to_wake)
     }
 
     /// Fails every source from now on and wakes their tasks.
@@ -242,6 +284,7 @@ impl Reactor {
         let mut wakers = Vec::new();
         for (_, source) in self.sources.borrow().iter() {
             source.take_wakers(&mut wakers);
+            source.set_callback(None);
         }
         for waker in wakers {
             waker.wake();
@@ -295,11 +338,15 @@ mod tests {
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         let mut to_wake = Vec::new();
-        reactor.dispatch(old_key, true, true, false, &mut to_wake);
+        assert!(reactor
+            .dispatch(old_key, true, true, false, &mut to_wake)
+            .is_none());
         assert!(to_wake.is_empty(), "a stale event woke the new source");
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
-        reactor.dispatch(new.key, true, false, false, &mut to_wake);
+        assert!(reactor
+            .dispatch(new.key, true, false, false, &mut to_wake)
+            .is_none());
         assert_eq!(to_wake.len(), 1);
         to_wake.drain(..).for_each(Waker::wake);
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);

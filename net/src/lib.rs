@@ -7,6 +7,8 @@
 //! - [`serve`] and [`Server`]: an accept loop per core running a
 //!   [`Service`] per connection, with a connection limit and graceful
 //!   shutdown.
+//! - [`engine`]: a gnet-style callback engine (`EventHandler`, `Conn`,
+//!   `ConnHandle`, `Client`) on the same cores, reactor and buffers.
 //! - Features `tokio-io` (tokio's I/O traits) and `hyper` (hyper 1.x's
 //!   `rt` traits, executor and timer).
 
@@ -21,6 +23,7 @@
 
 mod addr;
 pub mod buffer;
+pub mod engine;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod idle;

@@ -49,7 +49,7 @@ const SEND_FLAGS: libc::c_int = 0;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) fd: AsyncFd<Socket>,
-    outbound: RefCell<RingBuffer>,
+    pub(crate) outbound: RefCell<RingBuffer>,
     flush_scheduled: Cell<bool>,
     draining: Cell<bool>,
     /// The task waiting for room in the outbound ring (or for it to empty).
@@ -62,7 +62,7 @@ pub(crate) struct Shared {
     shutdown_requested: Cell<bool>,
     shut_down: Cell<bool>,
     /// Bytes moved through either ring since the last idle sweep.
-    used: Cell<bool>,
+    pub(crate) used: Cell<bool>,
     /// The key under which the idle sweeper watches this stream.
     watch_key: Cell<Option<usize>>,
     /// The inbound ring's storage while the ring is empty: the reader
@@ -99,14 +99,14 @@ impl StoredError {
 }
 
 impl Shared {
-    fn error(&self) -> io::Result<()> {
+    pub(crate) fn error(&self) -> io::Result<()> {
         match self.error.get() {
             Some(err) => Err(err.to_io()),
             None => Ok(()),
         }
     }
 
-    fn fail(&self, err: &io::Error) {
+    pub(crate) fn fail(&self, err: &io::Error) {
         if self.error.get().is_none() {
             self.error.set(Some(StoredError::from_io(err)));
         }
@@ -122,7 +122,7 @@ impl Shared {
 
     /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
     /// `Ok(false)` when the kernel's buffer is full.
-    fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
+    pub(crate) fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
         self.error()?;
         let mut out = self.outbound.borrow_mut();
         while !out.is_empty() {
@@ -397,51 +397,89 @@ fn with_limit(ring: &RingBuffer, limit: usize) -> RingBuffer {
 }
 
 impl ReadBuf {
+    /// A read buffer of its own, for one datagram at a time (the engine's
+    /// UDP connections).
+    pub(crate) fn for_datagrams(capacity: usize) -> ReadBuf {
+        ReadBuf {
+            inbound: kept_ring(capacity),
+            inq: false,
+        }
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         self.inbound.len()
     }
 
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
     fn poll_fill(&mut self, shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut drained = false;
+        let res = shared
+            .fd
+            .poll_read_with(cx, |sock| self.fill_once(shared, sock, &mut drained));
+        self.after_fill(shared, drained);
+        if res.is_pending() {
+            self.keep_if_emptied(shared);
+        }
+        res
+    }
+
+    /// [`poll_fill`](Self::poll_fill) without a task: `WouldBlock` when the
+    /// socket has nothing (read readiness is then forgotten until the next
+    /// edge). For the callback engine, which the reactor calls directly.
+    pub(crate) fn try_fill(&mut self, shared: &Rc<Shared>) -> io::Result<usize> {
+        let mut drained = false;
+        let res = shared
+            .fd
+            .try_read_with(|sock| self.fill_once(shared, sock, &mut drained));
+        self.after_fill(shared, drained);
+        res
+    }
+
+    /// One read from `sock` into the inbound ring.
+    fn fill_once(
+        &mut self,
+        shared: &Shared,
+        sock: &Socket,
+        drained: &mut bool,
+    ) -> io::Result<usize> {
         let inbound = &mut self.inbound;
-        let inq = self.inq;
-        let mut drained_now = false;
-        let res = shared.fd.poll_read_with(cx, |sock| {
-            if inbound.capacity() == 0 {
-                // The storage parked while the ring was empty, if any.
-                std::mem::swap(inbound, &mut *shared.spare_inbound.borrow_mut());
+        if inbound.capacity() == 0 {
+            // The storage parked while the ring was empty, if any.
+            std::mem::swap(inbound, &mut *shared.spare_inbound.borrow_mut());
+        }
+        let (front, back) = inbound.unfilled_slices(READ_CHUNK);
+        let n = if self.inq {
+            crate::sys::recv_inq(sock, front, back).map(|(n, left)| {
+                *drained = left && n > 0;
+                n
+            })
+        } else if back.is_empty() {
+            (&*sock).read(front)
+        } else {
+            (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
+        };
+        match n {
+            Ok(0) => {
+                inbound.commit(0);
+                inbound.give_back(); // end of stream: nothing more to hold
+                Ok(0)
             }
-            let (front, back) = inbound.unfilled_slices(READ_CHUNK);
-            let n = if inq {
-                crate::sys::recv_inq(sock, front, back).map(|(n, drained)| {
-                    drained_now = drained && n > 0;
-                    n
-                })
-            } else if back.is_empty() {
-                (&*sock).read(front)
-            } else {
-                (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
-            };
-            match n {
-                Ok(0) => {
-                    inbound.commit(0);
-                    inbound.give_back(); // end of stream: nothing more to hold
-                    Ok(0)
-                }
-                Ok(n) => {
-                    inbound.commit(n);
-                    shared.used.set(true);
-                    Ok(n)
-                }
-                Err(err) => {
-                    // Nothing came (`WouldBlock` included): an idle
-                    // connection holds no buffer.
-                    inbound.give_back();
-                    Err(err)
-                }
+            Ok(n) => {
+                inbound.commit(n);
+                shared.used.set(true);
+                Ok(n)
             }
-        });
-        if drained_now {
+            Err(err) => {
+                // Nothing came (`WouldBlock` included): an idle
+                // connection holds no buffer.
+                inbound.give_back();
+                Err(err)
+            }
+        }
+    }
+
+    fn after_fill(&self, shared: &Shared, drained: bool) {
+        if drained {
             // The kernel says nothing is left, not even a FIN: skip the read
             // that would only say `WouldBlock`. With edge-triggered
             // registration, new data brings a new event. (A short read alone
@@ -449,10 +487,15 @@ impl ReadBuf {
             // event, and the end of stream would be missed.)
             shared.fd.clear_read_ready();
         }
-        if res.is_pending() {
-            self.keep_if_emptied(shared);
-        }
-        res
+    }
+
+    /// The inbound ring, for the callback engine's `Conn`.
+    pub(crate) fn inbound_mut(&mut self) -> &mut RingBuffer {
+        &mut self.inbound
+    }
+
+    pub(crate) fn inbound(&self) -> &RingBuffer {
+        &self.inbound
     }
 
     pub(crate) fn poll_read(
@@ -495,7 +538,7 @@ impl ReadBuf {
 
     /// After a read emptied the ring: its storage is parked in `shared` for
     /// the next message, where the idle sweep gives it back if none comes.
-    fn keep_if_emptied(&mut self, shared: &Rc<Shared>) {
+    pub(crate) fn keep_if_emptied(&mut self, shared: &Rc<Shared>) {
         if self.inbound.is_empty() && self.inbound.capacity() > 0 {
             let mut spare = shared.spare_inbound.borrow_mut();
             spare.give_back(); // holds nothing unless the limit changed

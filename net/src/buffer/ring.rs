@@ -48,7 +48,9 @@ pub struct RingBuffer {
     // - `len == 0` implies `head == 0`, so a buffer refilled after it ran empty
     //   starts contiguous;
     // - `release_when_empty && len == 0` implies `buf` is empty, except between
-    //   `unfilled_slices` and the `commit` that follows it.
+    //   `unfilled_slices` and the `commit` that follows it, and after a
+    //   `take_front` that emptied it (whose slice borrows the storage) until
+    //   the next call that empties or fills it.
     buf: Box<[u8]>,
     head: usize,
     len: usize,
@@ -459,6 +461,44 @@ impl RingBuffer {
             self.head = 0;
         }
         &self.buf[self.head..self.head + self.len]
+    }
+
+    /// Removes the first `n` bytes (at most [`len`](RingBuffer::len)) and
+    /// returns them, contiguous: the storage is rotated first if they wrap.
+    /// The slice borrows the buffer, so it cannot outlive the next change;
+    /// the storage is kept until then, even if the buffer is now empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime_net::buffer::RingBuffer;
+    ///
+    /// let mut buf = RingBuffer::new(4096);
+    /// buf.write(b"hello world");
+    /// assert_eq!(buf.take_front(5), b"hello");
+    /// assert_eq!(buf.len(), 6);
+    /// assert_eq!(buf.take_front(100), b" world");
+    /// assert!(buf.is_empty());
+    /// ```
+    pub fn take_front(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.len);
+        if n == 0 {
+            return &[];
+        }
+        if self.head + n > self.buf.len() {
+            self.buf.rotate_left(self.head);
+            self.head = 0;
+        }
+        let start = self.head;
+        self.len -= n;
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (start + n) & (self.buf.len() - 1)
+        };
+        // Storage is only released by later calls (`clear`, `give_back`,
+        // a write), which need `&mut self` and so end this borrow first.
+        &self.buf[start..start + n]
     }
 
     /// Removes every buffered byte, and gives the storage back to the pool unless

@@ -89,6 +89,12 @@ impl TcpListenerBuilder {
     ///
     /// Fails outside a `runtime` core, or as `bind(2)`/`listen(2)` do.
     pub fn bind(self, addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::from_socket(self.bind_socket(addr)?)
+    }
+
+    /// Binds and listens, without registering: the socket can be handed to
+    /// a core later (the callback engine binds before its loops start).
+    pub(crate) fn bind_socket(&self, addr: SocketAddr) -> io::Result<Socket> {
         let socket = Socket::new(
             Domain::for_address(addr),
             Type::STREAM.nonblocking().cloexec(),
@@ -106,7 +112,7 @@ impl TcpListenerBuilder {
         }
         socket.bind(&addr.into())?;
         socket.listen(self.backlog)?;
-        TcpListener::from_socket(socket)
+        Ok(socket)
     }
 }
 
@@ -171,7 +177,7 @@ impl TcpListener {
         TcpListenerBuilder::default()
     }
 
-    fn from_socket(socket: Socket) -> io::Result<TcpListener> {
+    pub(crate) fn from_socket(socket: Socket) -> io::Result<TcpListener> {
         Ok(TcpListener {
             fd: AsyncFd::new(socket)?,
             backoff: RefCell::new(Backoff {
@@ -222,6 +228,18 @@ impl TcpListener {
 
     /// Polls for a connection; see [`accept`](Self::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (socket, peer) = ready!(self.poll_accept_socket(cx))?;
+        let peer = socket_addr(peer)?;
+        Poll::Ready(TcpStream::from_socket(socket).map(|s| (s, peer)))
+    }
+
+    /// Accepts a non-blocking socket without registering it anywhere (the
+    /// callback engine may hand it to another core), with the same retries
+    /// and back-off as [`accept`](Self::accept).
+    pub(crate) fn poll_accept_socket(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Socket, socket2::SockAddr)>> {
         loop {
             {
                 let mut backoff = self.backoff.borrow_mut();
@@ -234,9 +252,8 @@ impl TcpListener {
             match accepted {
                 Ok((socket, addr)) => {
                     self.backoff.borrow_mut().next = FIRST_BACKOFF;
-                    let peer = socket_addr(addr)?;
                     socket.set_nonblocking(true)?;
-                    return Poll::Ready(TcpStream::from_socket(socket).map(|s| (s, peer)));
+                    return Poll::Ready(Ok((socket, addr)));
                 }
                 Err(err) if is_aborted(&err) => continue,
                 Err(err) if is_exhausted(&err) => {
@@ -262,14 +279,14 @@ impl TcpListener {
     }
 }
 
-fn is_aborted(err: &io::Error) -> bool {
+pub(crate) fn is_aborted(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM)
     )
 }
 
-fn is_exhausted(err: &io::Error) -> bool {
+pub(crate) fn is_exhausted(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)

@@ -72,6 +72,63 @@ impl UnixListener {
         UnixListener::from_std(listener)
     }
 
+    /// Binds a path or an abstract name without registering: the callback
+    /// engine binds before its loops start, then calls [`from_parts`](Self::from_parts).
+    pub(crate) fn bind_std(
+        name: &crate::engine::UnixName,
+    ) -> io::Result<(std::os::unix::net::UnixListener, Option<SocketFile>)> {
+        match name {
+            crate::engine::UnixName::Path(path) => {
+                let (listener, file) =
+                    SocketFile::bind(path, std::os::unix::net::UnixListener::bind)?;
+                Ok((listener, Some(file)))
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            crate::engine::UnixName::Abstract(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = SocketAddr::from_abstract_name(name)?;
+                Ok((std::os::unix::net::UnixListener::bind_addr(&addr)?, None))
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            crate::engine::UnixName::Abstract(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "abstract Unix socket names exist on Linux only",
+            )),
+        }
+    }
+
+    /// Registers a listener bound by [`bind_std`](Self::bind_std).
+    pub(crate) fn from_parts(
+        listener: std::os::unix::net::UnixListener,
+        file: Option<SocketFile>,
+    ) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            fd: AsyncFd::new(listener)?,
+            file,
+        })
+    }
+
+    /// Accepts a non-blocking socket without registering it (the engine may
+    /// hand it to another core). `ECONNABORTED` is skipped.
+    pub(crate) fn poll_accept_socket(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(socket2::Socket, socket2::SockAddr)>> {
+        loop {
+            match ready!(self.fd.poll_read_with(cx, |l| l.accept())) {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(true)?;
+                    let socket = socket2::Socket::from(stream);
+                    let peer = socket.peer_addr()?;
+                    return Poll::Ready(Ok((socket, peer)));
+                }
+                Err(err) if err.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+
     /// Takes over a listening std socket, on the current core. Its file is
     /// not removed on drop.
     ///

@@ -3,7 +3,7 @@
 
 mod datagram;
 mod listener;
-mod path;
+pub(crate) mod path;
 mod stream;
 
 pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};

@@ -1,0 +1,607 @@
+//! `Conn`: one connection as a callback sees it, with its inbound buffer
+//! ([`Inbound`]) and its outbound buffer ([`Outbound`]).
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use runtime_codec::BufDecoder;
+use runtime_executor::AsyncFd;
+use socket2::{SockAddr, Socket, TcpKeepalive};
+
+use super::event_loop::LoopLink;
+use super::handle::{ConnHandle, Target};
+use crate::stream::{ReadBuf, Shared};
+
+/// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
+///
+/// Reading: [`peek`](Self::peek), [`next`](Self::next), [`read`](Self::read),
+/// [`discard`](Self::discard), or a codec through [`decode`](Self::decode).
+/// The slices `peek` and `next` return borrow the connection, so the
+/// compiler rejects any use of them after a `discard` or a write (gnet can
+/// only document that rule). To read and write at once, as an echo does,
+/// [`split`](Self::split) the connection.
+///
+/// Writing: [`write`](Self::write) and [`writev`](Self::writev) queue the
+/// bytes; the loop sends them all in one `writev` when the callback
+/// returns (or at once with [`flush`](Self::flush)). Nothing written is lost
+/// if the socket is busy: it waits for the peer, and the connection stops
+/// being read past the high watermark.
+///
+/// For UDP, a `Conn` is one datagram and its sender, and each write is a
+/// datagram sent back to that sender.
+pub struct Conn {
+    pub(super) inbound: Inbound,
+    pub(super) outbound: Outbound,
+    pub(super) peer: SockAddr,
+    pub(super) context: Option<Box<dyn Any>>,
+    pub(super) link: Rc<LoopLink>,
+    pub(super) target: Target,
+    /// Set once a handle exists; tells handles the connection is gone.
+    pub(super) closed_flag: Option<Arc<AtomicBool>>,
+    pub(super) close_requested: bool,
+}
+
+/// A connection's inbound buffer: the bytes read and not yet consumed.
+///
+/// It implements [`bytes::Buf`], so the codec crate's
+/// [`BufDecoder`](runtime_codec::BufDecoder)s decode straight from it.
+pub struct Inbound {
+    pub(super) read: ReadBuf,
+}
+
+/// A connection's outbound buffer: a ring of
+/// [`write_buffer_cap`](super::Options::write_buffer_cap) bytes, then a
+/// queue (no copy for [`Bytes`]), bounded by the high watermark.
+pub struct Outbound {
+    pub(super) io: Io,
+    pub(super) queue: VecDeque<Bytes>,
+    pub(super) queued: usize,
+    pub(super) high_watermark: usize,
+    pub(super) shutdown_requested: bool,
+    pub(super) shut_down: bool,
+}
+
+pub(super) enum Io {
+    Stream(Rc<Shared>),
+    Datagram {
+        socket: Rc<AsyncFd<Socket>>,
+        peer: SockAddr,
+    },
+    /// Taken by the close: the drain owns the socket now.
+    Closed,
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection is closed")
+}
+
+impl Inbound {
+    /// Bytes buffered and not yet consumed.
+    pub fn len(&self) -> usize {
+        self.read.buffered()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` buffered bytes (all of them if fewer, `usize::MAX` for
+    /// all), contiguous, without consuming them.
+    pub fn peek(&mut self, n: usize) -> &[u8] {
+        let bytes = self.read.inbound_mut().make_contiguous();
+        &bytes[..n.min(bytes.len())]
+    }
+
+    /// Consumes and returns the first `n` buffered bytes (all of them if
+    /// fewer, `usize::MAX` for all). The slice is valid until the next use of
+    /// the buffer, which the borrow checker enforces.
+    pub fn next(&mut self, n: usize) -> &[u8] {
+        self.read.inbound_mut().take_front(n)
+    }
+
+    /// Consumes up to `n` bytes; returns how many.
+    pub fn discard(&mut self, n: usize) -> usize {
+        let ring = self.read.inbound_mut();
+        let n = n.min(ring.len());
+        ring.discard(n);
+        n
+    }
+
+    /// Copies buffered bytes into `buf` and consumes them; returns how many.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.read.inbound_mut().read(buf)
+    }
+
+    /// The buffered bytes as two slices (the second is empty unless they
+    /// wrap around the ring), without consuming or moving them.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        self.read.inbound().as_slices()
+    }
+}
+
+impl Buf for Inbound {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.as_slices().0
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        assert!(
+            cnt <= self.len(),
+            "Inbound::advance: {cnt} bytes asked for, {} buffered",
+            self.len()
+        );
+        self.discard(cnt);
+    }
+}
+
+impl Outbound {
+    /// Bytes queued and not yet sent.
+    pub fn len(&self) -> usize {
+        match &self.io {
+            Io::Stream(shared) => shared.outbound_len() + self.queued,
+            _ => 0,
+        }
+    }
+
+    /// Whether everything written has been sent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the outbound buffer is under its high watermark: writes are
+    /// accepted.
+    pub fn is_writable(&self) -> bool {
+        self.len() < self.high_watermark
+    }
+
+    fn check_writable(&self) -> io::Result<&Rc<Shared>> {
+        let Io::Stream(shared) = &self.io else {
+            return Err(closed_error());
+        };
+        shared.error()?;
+        if self.shutdown_requested {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the write side was shut down",
+            ));
+        }
+        if !self.is_writable() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the outbound buffer is above its high watermark: wait for on_writable",
+            ));
+        }
+        Ok(shared)
+    }
+
+    /// Queues all of `data` and returns its length.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` (nothing queued) while the outbound buffer is above the
+    /// [high watermark](super::Options::write_high_watermark): the loop
+    /// calls [`on_writable`](super::EventHandler::on_writable) once it has
+    /// drained. `BrokenPipe` after [`Conn::shutdown_write`], and the socket's
+    /// error once a send has failed. For UDP: the error of `sendto`.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Io::Datagram { socket, peer } = &self.io {
+            return socket.get_ref().send_to(data, peer);
+        }
+        let shared = self.check_writable()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = if self.queue.is_empty() {
+            shared.outbound.borrow_mut().write(data)
+        } else {
+            0
+        };
+        shared.used.set(true);
+        if n < data.len() {
+            self.queued += data.len() - n;
+            self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
+        }
+        Ok(data.len())
+    }
+
+    /// Queues all of `bufs` in order (for UDP: sends them as one datagram)
+    /// and returns their total length.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub fn writev(&mut self, bufs: &[&[u8]]) -> io::Result<usize> {
+        if let Io::Datagram { socket, peer } = &self.io {
+            let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+            return socket.get_ref().send_to_vectored(&slices, peer);
+        }
+        self.check_writable()?;
+        let mut total = 0;
+        for buf in bufs {
+            // Under the watermark when the call began: the whole batch goes.
+            let shared = match &self.io {
+                Io::Stream(shared) => shared,
+                _ => return Err(closed_error()),
+            };
+            let n = if self.queue.is_empty() {
+                shared.outbound.borrow_mut().write(buf)
+            } else {
+                0
+            };
+            shared.used.set(true);
+            if n < buf.len() {
+                self.queued += buf.len() - n;
+                self.queue.push_back(Bytes::copy_from_slice(&buf[n..]));
+            }
+            total += buf.len();
+        }
+        Ok(total)
+    }
+
+    /// Queues `data` without copying it when the ring is full: what
+    /// [`ConnHandle::async_write`] uses. Never refused for the watermark
+    /// (the bytes are already in memory); reading pauses instead.
+    pub(super) fn write_bytes(&mut self, mut data: Bytes) -> io::Result<usize> {
+        if let Io::Datagram { socket, peer } = &self.io {
+            return socket.get_ref().send_to(&data, peer);
+        }
+        let Io::Stream(shared) = &self.io else {
+            return Err(closed_error());
+        };
+        shared.error()?;
+        if self.shutdown_requested {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the write side was shut down",
+            ));
+        }
+        let len = data.len();
+        if self.queue.is_empty() {
+            let n = shared.outbound.borrow_mut().write(&data);
+            data.advance(n);
+        }
+        shared.used.set(true);
+        if !data.is_empty() {
+            self.queued += data.len();
+            self.queue.push_back(data);
+        }
+        Ok(len)
+    }
+
+    /// Sends what is queued now, as far as the socket takes it.
+    ///
+    /// # Errors
+    ///
+    /// The send error (the connection is then closed by the loop).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.send().map(drop)
+    }
+
+    /// Sends the ring, refilling it from the queue; `Ok(true)` once all is
+    /// sent (and the write side shut down if that was asked for).
+    pub(super) fn send(&mut self) -> io::Result<bool> {
+        let Io::Stream(shared) = &self.io else {
+            return Ok(true);
+        };
+        loop {
+            match shared.flush_now() {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(err) => {
+                    self.queue.clear();
+                    self.queued = 0;
+                    return Err(err);
+                }
+            }
+            if self.queue.is_empty() {
+                break;
+            }
+            let mut ring = shared.outbound.borrow_mut();
+            while let Some(front) = self.queue.front_mut() {
+                let n = ring.write(front);
+                self.queued -= n;
+                if n == front.len() {
+                    self.queue.pop_front();
+                } else {
+                    front.advance(n);
+                    break;
+                }
+            }
+        }
+        if self.shutdown_requested && !self.shut_down {
+            self.shut_down = true;
+            match shared.fd.get_ref().shutdown(std::net::Shutdown::Write) {
+                Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) fn shared(&self) -> Option<&Rc<Shared>> {
+        match &self.io {
+            Io::Stream(shared) => Some(shared),
+            _ => None,
+        }
+    }
+}
+
+impl Conn {
+    /// The inbound and outbound buffers at once, for a callback that writes
+    /// what it reads without copying it first.
+    ///
+    /// ```no_run
+    /// # use runtime_net::engine::{Action, Conn};
+    /// fn on_traffic(conn: &mut Conn) -> Action {
+    ///     let (inbound, outbound) = conn.split();
+    ///     let _ = outbound.write(inbound.next(usize::MAX));
+    ///     Action::None
+    /// }
+    /// ```
+    pub fn split(&mut self) -> (&mut Inbound, &mut Outbound) {
+        (&mut self.inbound, &mut self.outbound)
+    }
+
+    /// The inbound buffer.
+    pub fn inbound(&mut self) -> &mut Inbound {
+        &mut self.inbound
+    }
+
+    /// The outbound buffer.
+    pub fn outbound(&mut self) -> &mut Outbound {
+        &mut self.outbound
+    }
+
+    /// See [`Inbound::read`].
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.inbound.read(buf)
+    }
+
+    /// See [`Inbound::peek`].
+    pub fn peek(&mut self, n: usize) -> &[u8] {
+        self.inbound.peek(n)
+    }
+
+    /// See [`Inbound::next`].
+    pub fn next(&mut self, n: usize) -> &[u8] {
+        self.inbound.next(n)
+    }
+
+    /// See [`Inbound::discard`].
+    pub fn discard(&mut self, n: usize) -> usize {
+        self.inbound.discard(n)
+    }
+
+    /// Bytes read from the socket and not yet consumed.
+    pub fn inbound_buffered(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Decodes the next frame straight from the inbound buffer with one of
+    /// the codec crate's decoders; `Ok(None)` until a whole frame is there.
+    ///
+    /// # Errors
+    ///
+    /// The codec's error for bad input (close the connection then).
+    pub fn decode<D: BufDecoder>(&mut self, codec: &mut D) -> Result<Option<D::Item>, D::Error> {
+        codec.decode_buf(&mut self.inbound)
+    }
+
+    /// See [`Outbound::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Outbound::write`].
+    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.outbound.write(data)
+    }
+
+    /// See [`Outbound::writev`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Outbound::write`].
+    pub fn writev(&mut self, bufs: &[&[u8]]) -> io::Result<usize> {
+        self.outbound.writev(bufs)
+    }
+
+    /// See [`Outbound::flush`].
+    ///
+    /// # Errors
+    ///
+    /// The send error.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.outbound.flush()
+    }
+
+    /// Bytes written and not yet sent.
+    pub fn outbound_buffered(&self) -> usize {
+        self.outbound.len()
+    }
+
+    /// Stores a value of any type with this connection, replacing the
+    /// previous one.
+    pub fn set_context<T: Any>(&mut self, value: T) {
+        self.context = Some(Box::new(value));
+    }
+
+    /// The stored value, if there is one of type `T`.
+    pub fn context<T: Any>(&self) -> Option<&T> {
+        self.context.as_ref()?.downcast_ref()
+    }
+
+    /// The stored value, mutably, if there is one of type `T`.
+    pub fn context_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.context.as_mut()?.downcast_mut()
+    }
+
+    /// Takes the stored value out, if it is of type `T`.
+    pub fn take_context<T: Any>(&mut self) -> Option<T> {
+        match self.context.take()?.downcast() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                self.context = Some(other);
+                None
+            }
+        }
+    }
+
+    /// The peer's address (for UDP: the datagram's sender). Use
+    /// `as_socket()` for an IP address, `as_pathname()` for a Unix path.
+    pub fn peer_addr(&self) -> &SockAddr {
+        &self.peer
+    }
+
+    /// The local address of the socket.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`, or `NotConnected` after the close.
+    pub fn local_addr(&self) -> io::Result<SockAddr> {
+        self.socket()?.local_addr()
+    }
+
+    /// The socket, for any option not offered here.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` after the close.
+    pub fn socket(&self) -> io::Result<&Socket> {
+        match &self.outbound.io {
+            Io::Stream(shared) => Ok(shared.fd.get_ref()),
+            Io::Datagram { socket, .. } => Ok(socket.get_ref()),
+            Io::Closed => Err(closed_error()),
+        }
+    }
+
+    /// `TCP_NODELAY`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.socket()?.set_tcp_nodelay(nodelay)
+    }
+
+    /// TCP keepalive probes; `None` turns them off.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_keepalive(&self, keepalive: Option<&TcpKeepalive>) -> io::Result<()> {
+        let socket = self.socket()?;
+        match keepalive {
+            Some(params) => socket.set_tcp_keepalive(params),
+            None => socket.set_keepalive(false),
+        }
+    }
+
+    /// `SO_LINGER`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.socket()?.set_linger(linger)
+    }
+
+    /// `SO_SNDBUF`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.socket()?.set_send_buffer_size(size)
+    }
+
+    /// `SO_RCVBUF`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.socket()?.set_recv_buffer_size(size)
+    }
+
+    /// Closes the connection once this callback returns: `on_close` runs,
+    /// and what was written is still sent (up to the close deadline). For
+    /// UDP, does nothing.
+    pub fn close(&mut self) {
+        self.close_requested = true;
+    }
+
+    /// Half-close: once everything written has been sent, shuts down the
+    /// write side (the peer reads end of stream); reading goes on.
+    pub fn shutdown_write(&mut self) {
+        self.outbound.shutdown_requested = true;
+    }
+
+    /// A handle for writing to, waking or closing this connection from any
+    /// thread.
+    pub fn handle(&mut self) -> ConnHandle {
+        let closed = match &self.target {
+            Target::Stream { .. } => Some(
+                self.closed_flag
+                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                    .clone(),
+            ),
+            Target::Datagram { .. } => None,
+        };
+        ConnHandle::new(self.link.sender.clone(), self.target.clone(), closed)
+    }
+
+    /// Whether this is a UDP datagram rather than a stream connection.
+    pub fn is_datagram(&self) -> bool {
+        matches!(self.target, Target::Datagram { .. })
+    }
+
+    /// The index of the loop serving this connection.
+    pub fn loop_index(&self) -> usize {
+        self.link.index
+    }
+}
+
+impl AsRawFd for Conn {
+    /// The socket's fd (-1 after the close).
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket().map_or(-1, |s| s.as_raw_fd())
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.peer)
+            .field("inbound", &self.inbound.len())
+            .field("outbound", &self.outbound.len())
+            .field("loop", &self.link.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbound").field("len", &self.len()).finish()
+    }
+}
+
+impl fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbound")
+            .field("len", &self.len())
+            .finish()
+    }
+}

@@ -1,0 +1,150 @@
+//! `Engine`: a handle on running loops, usable from any thread.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use runtime_executor::channel::mpsc::UnboundedSender;
+
+use super::handle::Command;
+
+/// A running engine (or client): stop it, count its connections, wait for
+/// it. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) senders: Vec<UnboundedSender<Command>>,
+    connections: AtomicUsize,
+    per_loop: Vec<AtomicUsize>,
+    rejected: AtomicU64,
+    max_connections: Option<usize>,
+    stopped: AtomicBool,
+    addrs: Vec<String>,
+    finished: Mutex<bool>,
+    finished_cv: Condvar,
+}
+
+impl EngineInner {
+    pub(crate) fn new(
+        senders: Vec<UnboundedSender<Command>>,
+        max_connections: Option<usize>,
+        addrs: Vec<String>,
+    ) -> Self {
+        EngineInner {
+            per_loop: senders.iter().map(|_| AtomicUsize::new(0)).collect(),
+            senders,
+            connections: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            max_connections,
+            stopped: AtomicBool::new(false),
+            addrs,
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+        }
+    }
+
+    /// Takes a connection slot; `false` (and counted) past `max_connections`.
+    pub(crate) fn reserve(&self) -> bool {
+        let before = self.connections.fetch_add(1, Ordering::AcqRel);
+        if self.max_connections.is_some_and(|max| before >= max) {
+            self.connections.fetch_sub(1, Ordering::AcqRel);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Counts a reserved connection against the loop that will serve it.
+    pub(crate) fn assign(&self, lp: usize) {
+        self.per_loop[lp].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives back a slot taken by [`reserve`](Self::reserve) and
+    /// [`assign`](Self::assign)ed to loop `lp`.
+    pub(crate) fn connection_closed(&self, lp: usize) {
+        self.connections.fetch_sub(1, Ordering::AcqRel);
+        self.per_loop[lp].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn loop_load(&self, lp: usize) -> usize {
+        self.per_loop[lp].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_finished(&self) {
+        self.stopped.store(true, Ordering::Release);
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.finished_cv.notify_all();
+    }
+}
+
+impl Engine {
+    /// Stops the engine: every loop stops accepting, closes its connections
+    /// (their queued bytes are still sent, up to the close deadline), calls
+    /// `on_shutdown` and returns. Returns at once; [`wait`](Self::wait) for
+    /// the end. Calling it again is fine.
+    pub fn stop(&self) {
+        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for sender in &self.inner.senders {
+            let _ = sender.send(Command::Stop);
+        }
+    }
+
+    /// Whether [`stop`](Self::stop) was called (or an `Action::Shutdown`
+    /// returned).
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+
+    /// Blocks until every loop has returned.
+    pub fn wait(&self) {
+        let mut finished = self
+            .inner
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while !*finished {
+            finished = self
+                .inner
+                .finished_cv
+                .wait(finished)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Open connections, across all loops.
+    pub fn count_connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Acquire)
+    }
+
+    /// Connections closed at once because `max_connections` were open.
+    pub fn rejected_connections(&self) -> u64 {
+        self.inner.rejected.load(Ordering::Relaxed)
+    }
+
+    /// The number of loops.
+    pub fn num_loops(&self) -> usize {
+        self.inner.senders.len()
+    }
+
+    /// The addresses listened on, as engine addresses with the ports
+    /// resolved (`tcp://127.0.0.1:9000` for `tcp://127.0.0.1:0`).
+    pub fn addrs(&self) -> &[String] {
+        &self.inner.addrs
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("addrs", &self.inner.addrs)
+            .field("loops", &self.num_loops())
+            .field("connections", &self.count_connections())
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}

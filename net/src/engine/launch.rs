@@ -1,0 +1,470 @@
+//! Starting an engine: binding its addresses, one runtime core per loop,
+//! and each loop's accept tasks, ticker and idle sweep.
+
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use runtime_executor::channel::mpsc::{unbounded, UnboundedReceiver};
+use runtime_executor::Runtime;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::addr::{parse, EngineAddr};
+use super::control::EngineInner;
+use super::event_loop::Loop;
+use super::handle::{closed_error, Command, StreamKind};
+use super::{Action, Engine, EventHandler, LoadBalancing, Options};
+use crate::tcp::{TcpListener, TcpListenerBuilder};
+use crate::unix::path::SocketFile;
+use crate::unix::UnixListener;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Connections accepted in a row before the acceptor lets the loop's
+/// other work run.
+const ACCEPT_BATCH: usize = 64;
+
+/// A socket bound for one loop.
+enum Bound {
+    /// This loop's own `SO_REUSEPORT` listener.
+    Tcp(Socket),
+    /// The one listener, whose connections this loop spreads.
+    TcpAcceptor(Socket, LoadBalancing),
+    UnixAcceptor(
+        std::os::unix::net::UnixListener,
+        Option<SocketFile>,
+        LoadBalancing,
+    ),
+    Udp(Socket),
+}
+
+struct LoopSetup<H> {
+    handler: H,
+    receiver: UnboundedReceiver<Command>,
+    bound: Vec<Bound>,
+}
+
+/// Everything bound and built, ready to run on a runtime.
+pub(crate) struct Prepared<H> {
+    pub(crate) engine: Engine,
+    setups: Vec<LoopSetup<H>>,
+    options: Arc<Options>,
+}
+
+fn bind_ip(
+    addr: std::net::SocketAddr,
+    ty: Type,
+    options: &Options,
+    reuse_port: bool,
+) -> io::Result<Socket> {
+    if ty == Type::STREAM {
+        return TcpListenerBuilder::default()
+            .backlog(options.backlog)
+            .reuse_address(options.reuse_addr)
+            .reuse_port(reuse_port)
+            .bind_socket(addr);
+    }
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM.nonblocking().cloexec(),
+        Some(Protocol::UDP),
+    )?;
+    if options.reuse_addr {
+        socket.set_reuse_address(true)?;
+    }
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if let Some(size) = options.socket_recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    if let Some(size) = options.socket_send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+fn bound_addr(socket: &Socket) -> io::Result<std::net::SocketAddr> {
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no IP address"))
+}
+
+/// Parses and binds `addrs` (every loop's share), and builds the handlers
+/// and inboxes. Errors here are the caller's: bad addresses, ports in use.
+pub(crate) fn prepare<H: EventHandler + Clone>(
+    handler: H,
+    addrs: &[&str],
+    options: Options,
+) -> io::Result<Prepared<H>> {
+    let loops = options.num_loops();
+    let mut bound: Vec<Vec<Bound>> = (0..loops).map(|_| Vec::new()).collect();
+    let mut names = Vec::new();
+    for addr in addrs {
+        match parse(addr)? {
+            EngineAddr::Tcp(addr) if options.load_balancing == LoadBalancing::ReusePort => {
+                let first = bind_ip(addr, Type::STREAM, &options, true)?;
+                let actual = bound_addr(&first)?;
+                bound[0].push(Bound::Tcp(first));
+                for share in bound.iter_mut().skip(1) {
+                    share.push(Bound::Tcp(bind_ip(actual, Type::STREAM, &options, true)?));
+                }
+                names.push(format!("tcp://{actual}"));
+            }
+            EngineAddr::Tcp(addr) => {
+                let socket = bind_ip(addr, Type::STREAM, &options, false)?;
+                names.push(format!("tcp://{}", bound_addr(&socket)?));
+                bound[0].push(Bound::TcpAcceptor(socket, options.load_balancing));
+            }
+            EngineAddr::Udp(addr) => {
+                let first = bind_ip(addr, Type::DGRAM, &options, loops > 1)?;
+                let actual = bound_addr(&first)?;
+                bound[0].push(Bound::Udp(first));
+                for share in bound.iter_mut().skip(1) {
+                    share.push(Bound::Udp(bind_ip(actual, Type::DGRAM, &options, true)?));
+                }
+                names.push(format!("udp://{actual}"));
+            }
+            EngineAddr::Unix(name) => {
+                let (listener, file) = UnixListener::bind_std(&name)?;
+                let lb = match options.load_balancing {
+                    LoadBalancing::ReusePort => LoadBalancing::RoundRobin,
+                    other => other,
+                };
+                names.push(EngineAddr::Unix(name).to_string());
+                bound[0].push(Bound::UnixAcceptor(listener, file, lb));
+            }
+        }
+    }
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..loops).map(|_| unbounded()).unzip();
+    let engine = Engine {
+        inner: Arc::new(EngineInner::new(senders, options.max_connections, names)),
+    };
+    let setups = receivers
+        .into_iter()
+        .zip(bound)
+        .map(|(receiver, bound)| LoopSetup {
+            handler: handler.clone(),
+            receiver,
+            bound,
+        })
+        .collect();
+    Ok(Prepared {
+        engine,
+        setups,
+        options: Arc::new(options),
+    })
+}
+
+std::thread_local! {
+    /// The engine whose loop runs on this thread, if any (its `Arc` address).
+    static LOOP_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread runs a loop of `engine`.
+pub(crate) fn on_loop_of(engine: &Engine) -> bool {
+    LOOP_OF.with(|id| id.get() == Arc::as_ptr(&engine.inner) as usize)
+}
+
+/// Builds the runtime and runs every loop on it until the engine stops.
+/// `started` hears whether the runtime could be built.
+pub(crate) fn run_loops<H: EventHandler>(
+    prepared: Prepared<H>,
+    started: Option<std::sync::mpsc::Sender<io::Result<()>>>,
+) -> io::Result<()> {
+    let Prepared {
+        engine,
+        setups,
+        options,
+    } = prepared;
+    let runtime = Runtime::builder()
+        .cores(setups.len())
+        .pin_cores(options.pin_loops)
+        .thread_name("engine-loop")
+        .build();
+    let runtime = match runtime {
+        Ok(rt) => {
+            if let Some(started) = started {
+                let _ = started.send(Ok(()));
+            }
+            rt
+        }
+        Err(err) => {
+            engine.inner.set_finished();
+            match started {
+                Some(started) => {
+                    let _ = started.send(Err(err));
+                    return Ok(());
+                }
+                None => return Err(err),
+            }
+        }
+    };
+    let setups = Arc::new(Mutex::new(setups.into_iter().map(Some).collect::<Vec<_>>()));
+    let entry_engine = engine.clone();
+    let results = runtime.try_run_on_all_cores(move || {
+        let index = runtime_executor::current_core();
+        let setup = setups.lock().unwrap_or_else(|e| e.into_inner())[index].take();
+        let engine = entry_engine.clone();
+        let options = options.clone();
+        async move {
+            if let Some(setup) = setup {
+                loop_main(index, setup, engine, options).await;
+            }
+        }
+    });
+    drop(runtime);
+    engine.inner.set_finished();
+    for result in results {
+        if let Err(err) = result {
+            if err.is_panic() {
+                return Err(io::Error::other("an engine loop panicked"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn loop_main<H: EventHandler>(
+    index: usize,
+    setup: LoopSetup<H>,
+    engine: Engine,
+    options: Arc<Options>,
+) {
+    LOOP_OF.with(|id| id.set(Arc::as_ptr(&engine.inner) as usize));
+    let LoopSetup {
+        handler,
+        mut receiver,
+        bound,
+    } = setup;
+    let lp = Loop::new(
+        index,
+        engine.inner.senders[index].clone(),
+        handler,
+        engine.clone(),
+        options.clone(),
+    );
+    let mut tasks = Vec::new();
+    for socket in bound {
+        let started = match socket {
+            Bound::Tcp(socket) => TcpListener::from_socket(socket).map(|l| {
+                tasks.push(runtime_executor::spawn(accept_loop(
+                    lp.clone(),
+                    Acceptor::Tcp(l),
+                    None,
+                )))
+            }),
+            Bound::TcpAcceptor(socket, lb) => TcpListener::from_socket(socket).map(|l| {
+                tasks.push(runtime_executor::spawn(accept_loop(
+                    lp.clone(),
+                    Acceptor::Tcp(l),
+                    Some(Balancer::new(lb)),
+                )))
+            }),
+            Bound::UnixAcceptor(listener, file, lb) => UnixListener::from_parts(listener, file)
+                .map(|l| {
+                    tasks.push(runtime_executor::spawn(accept_loop(
+                        lp.clone(),
+                        Acceptor::Unix(l),
+                        Some(Balancer::new(lb)),
+                    )))
+                }),
+            Bound::Udp(socket) => lp.add_datagram_socket(socket).map(drop),
+        };
+        if let Err(err) = started {
+            eprintln!("runtime engine: loop {index}: cannot serve a listener: {err}");
+        }
+    }
+    let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
+    lp.apply_loop_action(action);
+    if options.handle_signals && index == 0 {
+        let engine = engine.clone();
+        tasks.push(runtime_executor::spawn(async move {
+            if runtime_executor::signal::shutdown().await.is_ok() {
+                engine.stop();
+            }
+        }));
+    }
+    if options.ticker {
+        tasks.push(runtime_executor::spawn(ticker(lp.clone())));
+    }
+    if let Some(timeout) = options.idle_timeout {
+        tasks.push(runtime_executor::spawn(idle_sweep(lp.clone(), timeout)));
+    }
+    while let Some(command) = receiver.recv().await {
+        if !lp.command(command) {
+            break;
+        }
+    }
+    for task in &tasks {
+        task.abort();
+    }
+    drop(tasks);
+    lp.close_all();
+    lp.guarded("on_shutdown", |h| h.on_shutdown(&engine));
+    lp.drained().await;
+    // Whatever is still in the inbox fails: every write callback is
+    // called, every handed-over connection gives back its slot.
+    receiver.close();
+    while let Ok(command) = receiver.try_recv() {
+        match command {
+            Command::Write { done, .. } => done(Err(closed_error())),
+            Command::Adopt { reply, .. } => {
+                engine.inner.connection_closed(index);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(closed_error()));
+                }
+            }
+            Command::AdoptDatagram { reply, .. } => {
+                let _ = reply.send(Err(closed_error()));
+            }
+            _ => {}
+        }
+    }
+    LOOP_OF.with(|id| id.set(0));
+}
+
+async fn ticker<H: EventHandler>(lp: Rc<Loop<H>>) {
+    loop {
+        let (delay, action) = lp
+            .guarded("on_tick", |h| h.on_tick())
+            .unwrap_or((Duration::from_secs(1), Action::None));
+        lp.apply_loop_action(Some(action));
+        runtime_executor::time::sleep(delay).await;
+    }
+}
+
+/// Periods of a quarter of the timeout; a connection unused for five of
+/// them is closed, so never before the timeout and at most 25% after it.
+async fn idle_sweep<H: EventHandler>(lp: Rc<Loop<H>>, timeout: Duration) {
+    let period = (timeout / 4).max(Duration::from_millis(1));
+    loop {
+        runtime_executor::time::sleep(period).await;
+        lp.sweep_idle(5);
+    }
+}
+
+enum Acceptor {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Acceptor {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Socket, SockAddr)>> {
+        match self {
+            Acceptor::Tcp(l) => l.poll_accept_socket(cx),
+            Acceptor::Unix(l) => l.poll_accept_socket(cx),
+        }
+    }
+
+    fn kind(&self) -> StreamKind {
+        match self {
+            Acceptor::Tcp(_) => StreamKind::Tcp,
+            Acceptor::Unix(_) => StreamKind::Unix,
+        }
+    }
+}
+
+/// Picks the loop for each connection of a single acceptor.
+struct Balancer {
+    mode: LoadBalancing,
+    next: Cell<usize>,
+}
+
+impl Balancer {
+    fn new(mode: LoadBalancing) -> Self {
+        Balancer {
+            mode,
+            next: Cell::new(0),
+        }
+    }
+
+    fn pick(&self, engine: &EngineInner, peer: &SockAddr) -> usize {
+        let loops = engine.senders.len();
+        let round_robin = || {
+            let i = self.next.get() % loops;
+            self.next.set(i + 1);
+            i
+        };
+        match self.mode {
+            LoadBalancing::ReusePort | LoadBalancing::RoundRobin => round_robin(),
+            LoadBalancing::LeastConnections => {
+                (0..loops).min_by_key(|&i| engine.loop_load(i)).unwrap_or(0)
+            }
+            LoadBalancing::SourceAddrHash => match peer.as_socket() {
+                Some(addr) => {
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    addr.ip().hash(&mut hasher);
+                    (hasher.finish() % loops as u64) as usize
+                }
+                None => round_robin(),
+            },
+        }
+    }
+}
+
+/// Accepts forever: serves each connection here or hands it to the loop the
+/// balancer picks. Never gives up: errors are logged and retried after a
+/// back-off (`EMFILE` included; TCP backs off inside the listener).
+async fn accept_loop<H: EventHandler>(
+    lp: Rc<Loop<H>>,
+    acceptor: Acceptor,
+    balancer: Option<Balancer>,
+) {
+    let kind = acceptor.kind();
+    let mut backoff = FIRST_BACKOFF;
+    let mut in_a_row = 0;
+    loop {
+        match poll_fn(|cx| acceptor.poll_accept(cx)).await {
+            Ok((socket, peer)) => {
+                backoff = FIRST_BACKOFF;
+                let inner = &lp.engine.inner;
+                if !inner.reserve() {
+                    // Over the limit: reset at once rather than leave it hanging.
+                    let _ = socket.set_linger(Some(Duration::ZERO));
+                    drop(socket);
+                } else {
+                    let target = balancer
+                        .as_ref()
+                        .map_or(lp.index(), |b| b.pick(inner, &peer));
+                    inner.assign(target);
+                    if target == lp.index() {
+                        lp.open(socket, kind, peer, None);
+                    } else {
+                        let command = Command::Adopt {
+                            socket,
+                            kind,
+                            peer,
+                            reply: None,
+                        };
+                        if inner.senders[target].send(command).is_err() {
+                            inner.connection_closed(target);
+                        }
+                    }
+                }
+                in_a_row += 1;
+                if in_a_row >= ACCEPT_BATCH {
+                    in_a_row = 0;
+                    runtime_executor::yield_now().await;
+                }
+            }
+            Err(err) => {
+                if backoff == FIRST_BACKOFF {
+                    eprintln!(
+                        "runtime engine: loop {}: accept failed ({err}); backing off and retrying",
+                        lp.index()
+                    );
+                }
+                runtime_executor::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! A gnet-style callback engine, for servers written as event handlers
+//! rather than async code.
+//!
+//! Implement [`EventHandler`] (`on_open`, `on_traffic`, `on_close`,
+//! `on_tick`, ...) and [`run`] it on an address; each loop is one core of
+//! the runtime, with its own `SO_REUSEPORT` listener by default. There is
+//! no second event loop: a connection's socket is registered with the
+//! core's reactor like any async socket, and the reactor calls the
+//! connection directly when it is ready (no task, no waker), through the
+//! same ring buffers, buffer pool and timers as the async API.
+//!
+//! | gnet v2 | here |
+//! |---|---|
+//! | `gnet.Run(handler, "tcp://:9000", opts...)` | [`run`]`(handler, "tcp://:9000", Options::new()...)` |
+//! | `gnet.Rotate(handler, addrs, opts...)` | [`rotate`] |
+//! | `gnet.Stop(ctx, addr)`, `Engine.CountConnections` | [`Engine::stop`], [`Engine::count_connections`] |
+//! | `OnBoot`, `OnOpen`, `OnTraffic`, `OnClose`, `OnTick`, `OnShutdown` | the [`EventHandler`] methods of the same names |
+//! | `Conn.Next`, `Peek`, `Discard`, `Read`, `InboundBuffered` | [`Conn::next`], [`Conn::peek`], [`Conn::discard`], [`Conn::read`], [`Conn::inbound_buffered`] |
+//! | `Conn.Write`, `Writev`, `Flush`, `OutboundBuffered` | [`Conn::write`], [`Conn::writev`], [`Conn::flush`], [`Conn::outbound_buffered`] |
+//! | `Conn.AsyncWrite`, `Wake`, `Close` from other goroutines | [`ConnHandle::async_write`], [`ConnHandle::wake`], [`ConnHandle::close`] |
+//! | `Conn.Context`, `SetContext` | [`Conn::context`], [`Conn::set_context`] (typed) |
+//! | `gnet.NewClient`, `Dial`, `Enroll` | [`Client::new`], [`Client::dial`], [`Client::enroll`] |
+//!
+//! And where gnet's users get hurt:
+//!
+//! - a panicking callback closes only its connection (`on_close` gets the
+//!   error); the loop goes on;
+//! - `EMFILE` in accept backs off and retries; it never stops the engine;
+//! - closing sends what was queued (up to [`Options::close_timeout`]);
+//!   [`Conn::shutdown_write`] half-closes;
+//! - outbound memory is bounded by [`Options::write_high_watermark`]: past
+//!   it, writes are refused and the connection is not read until the peer
+//!   catches up, then [`EventHandler::on_writable`] says so;
+//! - [`Options::max_connections`] and [`Options::idle_timeout`];
+//! - the slices of [`Conn::peek`] and [`Conn::next`] borrow the
+//!   connection: the compiler rejects a use after `discard`;
+//! - a [`ConnHandle`] names its connection by slot and generation, so a
+//!   stale handle can never write to a new connection that reuses the fd.
+//!
+//! Frames decode straight from the inbound buffer with the codec crate:
+//! [`Conn::decode`] takes any [`BufDecoder`](runtime_codec::BufDecoder).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
+//!
+//! #[derive(Clone)]
+//! struct Echo;
+//!
+//! impl EventHandler for Echo {
+//!     fn on_traffic(&mut self, conn: &mut Conn) -> Action {
+//!         let (inbound, outbound) = conn.split();
+//!         let _ = outbound.write(inbound.next(usize::MAX));
+//!         Action::None
+//!     }
+//! }
+//!
+//! let engine = engine::start(Echo, &["tcp://127.0.0.1:0"], Options::new()).unwrap();
+//! let addr = engine.addrs()[0].trim_start_matches("tcp://").to_owned();
+//! let mut client = std::net::TcpStream::connect(addr).unwrap();
+//! client.write_all(b"hello").unwrap();
+//! let mut echo = [0; 5];
+//! client.read_exact(&mut echo).unwrap();
+//! assert_eq!(&echo, b"hello");
+//! engine.stop();
+//! engine.wait();
+//! ```
+
+mod addr;
+mod client;
+mod conn;
+mod control;
+mod event_loop;
+mod handle;
+mod handler;
+mod launch;
+mod options;
+
+use std::io;
+
+pub(crate) use addr::UnixName;
+pub use client::Client;
+pub use conn::{Conn, Inbound, Outbound};
+pub use control::Engine;
+pub use handle::ConnHandle;
+pub use handler::{Action, EventHandler};
+pub use options::{LoadBalancing, Options};
+pub use socket2::{SockAddr, TcpKeepalive};
+
+/// Runs `handler` on `addr` (`tcp://`, `tcp4://`, `tcp6://`, `udp://`,
+/// `udp4://`, `udp6://`, `unix://`) until the engine is stopped: by an
+/// [`Action::Shutdown`] or [`Engine::stop`] (the [`Engine`] is given to
+/// [`EventHandler::on_boot`]). Blocks the calling thread, which runs loop 0.
+///
+/// # Errors
+///
+/// A bad address (`InvalidInput`, saying what is wrong), a bind error, or a
+/// failure to start the loops' threads.
+pub fn run<H: EventHandler + Clone>(handler: H, addr: &str, options: Options) -> io::Result<()> {
+    rotate(handler, &[addr], options)
+}
+
+/// [`run`] on several addresses at once: every loop serves all of them.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn rotate<H: EventHandler + Clone>(
+    handler: H,
+    addrs: &[&str],
+    options: Options,
+) -> io::Result<()> {
+    no_address(addrs)?;
+    launch::run_loops(launch::prepare(handler, addrs, options)?, None)
+}
+
+/// Like [`rotate`], but returns at once, once every address is bound, with
+/// the running [`Engine`]; the loops run on threads of their own. For tests
+/// and for programs that do other things meanwhile.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn start<H: EventHandler + Clone>(
+    handler: H,
+    addrs: &[&str],
+    options: Options,
+) -> io::Result<Engine> {
+    no_address(addrs)?;
+    let prepared = launch::prepare(handler, addrs, options)?;
+    let engine = prepared.engine.clone();
+    let (started, ready) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            if let Err(err) = launch::run_loops(prepared, Some(started)) {
+                eprintln!("runtime engine: {err}");
+            }
+        })?;
+    ready
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the engine's loops failed to start")))?;
+    Ok(engine)
+}
+
+fn no_address(addrs: &[&str]) -> io::Result<()> {
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an engine needs at least one address to listen on",
+        ));
+    }
+    Ok(())
+}

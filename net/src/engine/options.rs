@@ -1,0 +1,233 @@
+//! `Options`: gnet's option set, plus the limits gnet lacks.
+
+use std::time::Duration;
+
+use socket2::TcpKeepalive;
+
+/// How a stream listener's connections are spread over the loops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadBalancing {
+    /// Every loop binds its own listener with `SO_REUSEPORT` and the kernel
+    /// spreads connections (the default). Unix sockets cannot share a path
+    /// this way: they get one acceptor with [`RoundRobin`](Self::RoundRobin).
+    #[default]
+    ReusePort,
+    /// One listener, on loop 0, hands connections to the loops in turn.
+    RoundRobin,
+    /// One listener hands each connection to the loop with the fewest.
+    LeastConnections,
+    /// One listener hands each connection to a loop chosen by a hash of the
+    /// peer's IP address, so one client's connections share a loop.
+    SourceAddrHash,
+}
+
+/// Engine options, built gnet-style:
+/// `Options::new().loops(4).ticker(true).idle_timeout(Duration::from_secs(60))`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runtime_net::engine::{LoadBalancing, Options};
+///
+/// let options = Options::new()
+///     .loops(2)
+///     .load_balancing(LoadBalancing::LeastConnections)
+///     .ticker(true)
+///     .max_connections(10_000)
+///     .idle_timeout(Duration::from_secs(30));
+/// assert_eq!(options.num_loops(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) loops: Option<usize>,
+    pub(crate) load_balancing: LoadBalancing,
+    pub(crate) reuse_addr: bool,
+    pub(crate) ticker: bool,
+    pub(crate) tcp_nodelay: bool,
+    pub(crate) tcp_keepalive: Option<TcpKeepalive>,
+    pub(crate) read_buffer_cap: usize,
+    pub(crate) write_buffer_cap: usize,
+    pub(crate) socket_recv_buffer: Option<usize>,
+    pub(crate) socket_send_buffer: Option<usize>,
+    pub(crate) edge_triggered_io_chunk: usize,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_high_watermark: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) backlog: i32,
+    pub(crate) pin_loops: bool,
+    pub(crate) handle_signals: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            loops: Some(1),
+            load_balancing: LoadBalancing::ReusePort,
+            reuse_addr: true,
+            ticker: false,
+            tcp_nodelay: true,
+            tcp_keepalive: None,
+            read_buffer_cap: 64 * 1024,
+            write_buffer_cap: 64 * 1024,
+            socket_recv_buffer: None,
+            socket_send_buffer: None,
+            edge_triggered_io_chunk: 1024 * 1024,
+            max_connections: None,
+            idle_timeout: None,
+            write_high_watermark: 256 * 1024,
+            close_timeout: Duration::from_secs(30),
+            backlog: 1024,
+            pin_loops: false,
+            handle_signals: false,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults: one loop, `SO_REUSEPORT`, no ticker, `TCP_NODELAY` on,
+    /// 64 KiB read and write buffers, a 256 KiB outbound high watermark, a
+    /// 30 s close deadline, no connection limit, no idle timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `n` event loops, one per core thread (gnet's `NumEventLoop`).
+    /// At least 1.
+    pub fn loops(mut self, n: usize) -> Self {
+        self.loops = Some(n.max(1));
+        self
+    }
+
+    /// One loop per available CPU when `true` (gnet's `Multicore`), one loop
+    /// when `false`.
+    pub fn multicore(mut self, multicore: bool) -> Self {
+        self.loops = if multicore { None } else { Some(1) };
+        self
+    }
+
+    /// The number of loops these options run.
+    pub fn num_loops(&self) -> usize {
+        self.loops
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// How connections are spread over the loops; see [`LoadBalancing`].
+    pub fn load_balancing(mut self, lb: LoadBalancing) -> Self {
+        self.load_balancing = lb;
+        self
+    }
+
+    /// `SO_REUSEADDR` on listeners (on by default).
+    pub fn reuse_addr(mut self, reuse: bool) -> Self {
+        self.reuse_addr = reuse;
+        self
+    }
+
+    /// Calls [`EventHandler::on_tick`](super::EventHandler::on_tick) on every
+    /// loop, at the interval it returns.
+    pub fn ticker(mut self, ticker: bool) -> Self {
+        self.ticker = ticker;
+        self
+    }
+
+    /// `TCP_NODELAY` on accepted and dialed TCP connections (on by default,
+    /// as in gnet).
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.tcp_nodelay = nodelay;
+        self
+    }
+
+    /// TCP keepalive probes (idle time, interval, count) on TCP connections.
+    pub fn tcp_keepalive(mut self, keepalive: TcpKeepalive) -> Self {
+        self.tcp_keepalive = Some(keepalive);
+        self
+    }
+
+    /// The bound of each connection's inbound buffer. A message that does
+    /// not fit, once the handler stops consuming, closes the connection with
+    /// an `InvalidData` error rather than growing it.
+    pub fn read_buffer_cap(mut self, bytes: usize) -> Self {
+        self.read_buffer_cap = bytes.max(1);
+        self
+    }
+
+    /// The size of each connection's outbound ring; what is written past it
+    /// waits in a queue, up to the [high watermark](Self::write_high_watermark).
+    pub fn write_buffer_cap(mut self, bytes: usize) -> Self {
+        self.write_buffer_cap = bytes.max(1);
+        self
+    }
+
+    /// `SO_RCVBUF` of every connection.
+    pub fn socket_recv_buffer(mut self, bytes: usize) -> Self {
+        self.socket_recv_buffer = Some(bytes);
+        self
+    }
+
+    /// `SO_SNDBUF` of every connection.
+    pub fn socket_send_buffer(mut self, bytes: usize) -> Self {
+        self.socket_send_buffer = Some(bytes);
+        self
+    }
+
+    /// Bytes read from one connection per readiness event before the loop
+    /// serves the others (gnet's `EdgeTriggeredIOChunk`; 1 MiB by default).
+    pub fn edge_triggered_io_chunk(mut self, bytes: usize) -> Self {
+        self.edge_triggered_io_chunk = bytes.max(1);
+        self
+    }
+
+    /// At most `n` open connections across all loops; more are closed as
+    /// soon as they are accepted, and counted.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// Closes a connection that has neither read nor written for `timeout`
+    /// (checked four times per timeout on the loop's timer); `on_close`
+    /// gets a `TimedOut` error.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Outbound bytes (ring and queue) past which [`Conn::write`](super::Conn::write)
+    /// refuses with `WouldBlock` and the loop stops reading from the
+    /// connection, until the peer has read enough to bring it under half;
+    /// then [`EventHandler::on_writable`](super::EventHandler::on_writable)
+    /// is called. 256 KiB by default.
+    pub fn write_high_watermark(mut self, bytes: usize) -> Self {
+        self.write_high_watermark = bytes.max(1);
+        self
+    }
+
+    /// How long a closed connection keeps sending what it had queued before
+    /// the socket is closed anyway (30 s by default).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// The listen backlog (1024 by default).
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Stops the engine gracefully on ctrl-c or SIGTERM (off by default):
+    /// what a server's `main` usually wants.
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.handle_signals = handle;
+        self
+    }
+
+    /// Pins each loop's thread to its own CPU (gnet's `LockOSThread`, and
+    /// more).
+    pub fn pin_loops(mut self, pin: bool) -> Self {
+        self.pin_loops = pin;
+        self
+    }
+}
