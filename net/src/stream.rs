@@ -423,16 +423,25 @@ impl ReadBuf {
         res
     }
 
-    /// [`poll_fill`](Self::poll_fill) without a task: `WouldBlock` when the
-    /// socket has nothing (read readiness is then forgotten until the next
-    /// edge). For the callback engine, which the reactor calls directly.
-    pub(crate) fn try_fill(&mut self, shared: &Rc<Shared>) -> io::Result<usize> {
+    /// One read, without a task, for a caller that knows the socket may be
+    /// readable (the callback engine, which the reactor calls directly):
+    /// `WouldBlock` forgets read readiness until the next edge, and so does
+    /// a read after which `TCP_INQ` says the socket is drained.
+    pub(crate) fn fill_ready(&mut self, shared: &Rc<Shared>) -> io::Result<usize> {
         let mut drained = false;
-        let res = shared
-            .fd
-            .try_read_with(|sock| self.fill_once(shared, sock, &mut drained));
-        self.after_fill(shared, drained);
-        res
+        loop {
+            match self.fill_once(shared, shared.fd.get_ref(), &mut drained) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    shared.fd.clear_read_ready();
+                    return Err(err);
+                }
+                res => {
+                    self.after_fill(shared, drained);
+                    return res;
+                }
+            }
+        }
     }
 
     /// One read from `sock` into the inbound ring.

@@ -470,22 +470,19 @@ impl<H: EventHandler> ConnCell<H> {
                 let Some(shared) = outbound.shared() else {
                     return;
                 };
-                while got < budget {
+                // Until drained (`WouldBlock`, or `TCP_INQ` saying so: then
+                // the read that would only say `WouldBlock` is skipped).
+                while got < budget && shared.fd.is_read_ready() {
                     let ring = inbound.read.inbound();
                     if ring.len() >= ring.max_capacity() {
                         break;
                     }
-                    match inbound.read.try_fill(shared) {
+                    match inbound.read.fill_ready(shared) {
                         Ok(0) => {
                             eof = true;
                             break;
                         }
-                        Ok(n) => {
-                            got += n;
-                            if !shared.fd.is_read_ready() {
-                                break; // `TCP_INQ` said drained: no `WouldBlock` read
-                            }
-                        }
+                        Ok(n) => got += n,
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                         Err(err) => {
                             error = Some(err);

@@ -251,6 +251,9 @@ async fn loop_main<H: EventHandler>(
         engine.clone(),
         options.clone(),
     );
+    // Before any listener is served: no connection or datagram comes first.
+    let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
+    lp.apply_loop_action(action);
     let mut tasks = Vec::new();
     for socket in bound {
         let started = match socket {
@@ -282,8 +285,6 @@ async fn loop_main<H: EventHandler>(
             eprintln!("runtime engine: loop {index}: cannot serve a listener: {err}");
         }
     }
-    let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
-    lp.apply_loop_action(action);
     if options.handle_signals && index == 0 {
         let engine = engine.clone();
         tasks.push(runtime_executor::spawn(async move {
