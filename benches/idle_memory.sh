@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What an idle connection costs in resident memory: the `runtime` echo
-# example vs the tokio echo server, each on one core with N idle connections
+# example, the callback engine's engine_echo and the tokio echo server, each on one core with N idle connections
 # (connected, nothing sent) from a small Python client, over loopback.
 # Prints the server's VmRSS before and after, and KiB per connection.
 #
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 conns=${1:-10000}
 port=${2:-7300}
 
-cargo build --release --example echo
+cargo build --release --example echo --example engine_echo
 cargo build --release --manifest-path benches/Cargo.toml --bin tokio_echo
 
 # Server and client each hold one fd per connection.
@@ -70,4 +70,5 @@ measure() { # name port command...
 }
 
 measure runtime "$port" target/release/examples/echo --cores 1 --port
+measure engine $((port + 2)) target/release/examples/engine_echo --cores 1 --port
 measure tokio $((port + 1)) benches/target/release/tokio_echo --cores 1 --port
