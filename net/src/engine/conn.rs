@@ -128,6 +128,23 @@ impl Inbound {
     }
 }
 
+impl Inbound {
+    /// Decodes the next frame in place with one of the codec crate's
+    /// decoders; `Ok(None)` until a whole frame is buffered. See
+    /// [`Conn::decode`].
+    ///
+    /// # Errors
+    ///
+    /// The codec's error for bad input.
+    pub fn decode<D: BufDecoder>(&mut self, codec: &mut D) -> Result<Option<D::Item>, D::Error> {
+        // Contiguous first, so the codec decodes in place and never stages a
+        // copy: the read buffer's cap is then the bound on a frame, wherever
+        // the ring happened to wrap.
+        self.read.inbound_mut().make_contiguous();
+        codec.decode_buf(self)
+    }
+}
+
 impl Buf for Inbound {
     fn remaining(&self) -> usize {
         self.len()
@@ -355,6 +372,14 @@ impl Conn {
         (&mut self.inbound, &mut self.outbound)
     }
 
+    /// [`split`](Self::split), plus the [context](Self::set_context) if it
+    /// is a `T`: for a callback that decodes with a codec kept in the
+    /// context and writes replies at once.
+    pub fn split_with_context<T: Any>(&mut self) -> (&mut Inbound, &mut Outbound, Option<&mut T>) {
+        let context = self.context.as_mut().and_then(|c| c.downcast_mut());
+        (&mut self.inbound, &mut self.outbound, context)
+    }
+
     /// The inbound buffer.
     pub fn inbound(&mut self) -> &mut Inbound {
         &mut self.inbound
@@ -397,7 +422,7 @@ impl Conn {
     ///
     /// The codec's error for bad input (close the connection then).
     pub fn decode<D: BufDecoder>(&mut self, codec: &mut D) -> Result<Option<D::Item>, D::Error> {
-        codec.decode_buf(&mut self.inbound)
+        self.inbound.decode(codec)
     }
 
     /// See [`Outbound::write`].

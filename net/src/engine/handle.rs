@@ -122,11 +122,15 @@ impl ConnHandle {
     /// Writes `data` on the connection's loop, then calls `done` there with
     /// the number of bytes queued (sent as soon as the socket takes them),
     /// or with `NotConnected` if the connection is closed. `done` is called
-    /// exactly once: on this thread, at once, if the engine has stopped.
+    /// exactly once: on the loop, or at once on this thread when the
+    /// connection is already known to be closed or the engine has stopped
+    /// (so `done` must not take a lock the caller holds).
     ///
     /// Async writes are never refused for the high watermark (the bytes are
     /// already in memory and are queued without a copy); the connection
-    /// stops being read while it is above it.
+    /// stops being read while it is above it. Their memory is bounded by
+    /// what the callers send: to bound it, wait for `done` before sending
+    /// more.
     pub fn async_write(
         &self,
         data: impl Into<Bytes>,

@@ -168,6 +168,16 @@ std::thread_local! {
     static LOOP_OF: Cell<usize> = const { Cell::new(0) };
 }
 
+/// The index of the engine loop running on this thread, if any: for
+/// loop-wide callbacks (`on_boot`, `on_tick`) that act on one loop only.
+/// A connection's loop is also [`Conn::loop_index`](super::Conn::loop_index).
+pub fn current_loop() -> Option<usize> {
+    if LOOP_OF.with(Cell::get) == 0 {
+        return None;
+    }
+    runtime_executor::try_current_core()
+}
+
 /// Whether the current thread runs a loop of `engine`.
 pub(crate) fn on_loop_of(engine: &Engine) -> bool {
     LOOP_OF.with(|id| id.get() == Arc::as_ptr(&engine.inner) as usize)

@@ -81,11 +81,16 @@ mod options;
 use std::io;
 
 pub(crate) use addr::UnixName;
+/// The byte buffers of the engine's signatures (`on_open`'s greeting,
+/// async writes) and of the codec crate's encoders, re-exported so that a
+/// crate depending only on `runtime` can name them.
+pub use bytes::{self, Bytes, BytesMut};
 pub use client::Client;
 pub use conn::{Conn, Inbound, Outbound};
 pub use control::Engine;
 pub use handle::ConnHandle;
 pub use handler::{Action, EventHandler};
+pub use launch::current_loop;
 pub use options::{LoadBalancing, Options};
 pub use socket2::{SockAddr, TcpKeepalive};
 
