@@ -65,6 +65,8 @@ pub struct Outbound {
     pub(super) queue: VecDeque<Bytes>,
     pub(super) queued: usize,
     pub(super) high_watermark: usize,
+    /// A write was refused for the watermark: `on_writable` is due.
+    pub(super) refused: bool,
     pub(super) shutdown_requested: bool,
     pub(super) shut_down: bool,
 }
@@ -184,7 +186,10 @@ impl Outbound {
         self.len() < self.high_watermark
     }
 
-    fn check_writable(&self) -> io::Result<&Rc<Shared>> {
+    /// Whether a write may be queued now: the socket works, the write side
+    /// is open, and the buffer is under the watermark (else the refusal is
+    /// noted, for `on_writable`).
+    fn check_writable(&mut self) -> io::Result<()> {
         let Io::Stream(shared) = &self.io else {
             return Err(closed_error());
         };
@@ -196,12 +201,30 @@ impl Outbound {
             ));
         }
         if !self.is_writable() {
+            self.refused = true;
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "the outbound buffer is above its high watermark: wait for on_writable",
             ));
         }
-        Ok(shared)
+        Ok(())
+    }
+
+    /// Copies `data` into the ring, and what does not fit into the queue.
+    fn queue_copy(&mut self, data: &[u8]) {
+        let Io::Stream(shared) = &self.io else {
+            return;
+        };
+        let n = if self.queue.is_empty() {
+            shared.outbound.borrow_mut().write(data)
+        } else {
+            0
+        };
+        shared.used.set(true);
+        if n < data.len() {
+            self.queued += data.len() - n;
+            self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
+        }
     }
 
     /// Queues all of `data` and returns its length.
@@ -217,20 +240,8 @@ impl Outbound {
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(data, peer);
         }
-        let shared = self.check_writable()?;
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let n = if self.queue.is_empty() {
-            shared.outbound.borrow_mut().write(data)
-        } else {
-            0
-        };
-        shared.used.set(true);
-        if n < data.len() {
-            self.queued += data.len() - n;
-            self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
-        }
+        self.check_writable()?;
+        self.queue_copy(data);
         Ok(data.len())
     }
 
@@ -246,23 +257,10 @@ impl Outbound {
             return socket.get_ref().send_to_vectored(&slices, peer);
         }
         self.check_writable()?;
+        // Under the watermark when the call began: the whole batch goes.
         let mut total = 0;
         for buf in bufs {
-            // Under the watermark when the call began: the whole batch goes.
-            let shared = match &self.io {
-                Io::Stream(shared) => shared,
-                _ => return Err(closed_error()),
-            };
-            let n = if self.queue.is_empty() {
-                shared.outbound.borrow_mut().write(buf)
-            } else {
-                0
-            };
-            shared.used.set(true);
-            if n < buf.len() {
-                self.queued += buf.len() - n;
-                self.queue.push_back(Bytes::copy_from_slice(&buf[n..]));
-            }
+            self.queue_copy(buf);
             total += buf.len();
         }
         Ok(total)

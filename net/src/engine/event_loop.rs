@@ -205,6 +205,7 @@ impl<H: EventHandler> Loop<H> {
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: options.write_high_watermark,
+                    refused: false,
                     shutdown_requested: false,
                     shut_down: false,
                 },
@@ -246,6 +247,7 @@ impl<H: EventHandler> Loop<H> {
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: usize::MAX,
+                    refused: false,
                     shutdown_requested: false,
                     shut_down: false,
                 },
@@ -547,6 +549,16 @@ impl<H: EventHandler> ConnCell<H> {
         name: &str,
         action: Result<Action, Box<dyn std::any::Any + Send>>,
     ) -> bool {
+        self.apply(name, action) && self.send()
+    }
+
+    /// Applies a callback's action (and a [`Conn::close`] it made); `false`
+    /// if the connection is now closed.
+    fn apply(
+        self: &Rc<Self>,
+        name: &str,
+        action: Result<Action, Box<dyn std::any::Any + Send>>,
+    ) -> bool {
         let close_requested = {
             let conn = self.conn.borrow();
             // An emptied ring keeps its storage for the next message; the
@@ -574,61 +586,70 @@ impl<H: EventHandler> ConnCell<H> {
             self.close(None);
             return false;
         }
-        self.send()
+        true
     }
 
     /// Sends what is queued; `false` if the send failed (and closed).
+    ///
+    /// Past the high watermark, reading pauses. Once the queue is under
+    /// half of it after a pause or a refused write, `on_writable` is called
+    /// (and what it writes is sent, in this same loop).
     fn send(self: &Rc<Self>) -> bool {
-        let mut conn = self.conn.borrow_mut();
-        match conn.outbound.send() {
-            Ok(_) => {
-                if conn.outbound.len() >= conn.outbound.high_watermark {
-                    self.paused.set(true);
-                }
-                true
-            }
-            Err(err) => {
+        loop {
+            let mut conn = self.conn.borrow_mut();
+            if let Err(err) = conn.outbound.send() {
                 drop(conn);
                 self.close(Some(err));
-                false
+                return false;
+            }
+            let (len, high) = (conn.outbound.len(), conn.outbound.high_watermark);
+            if len >= high {
+                self.paused.set(true);
+                return true;
+            }
+            let refused = conn.outbound.refused;
+            if !(refused || self.paused.get()) || len > high / 2 {
+                return true;
+            }
+            conn.outbound.refused = false;
+            drop(conn);
+            let was_paused = self.paused.replace(false);
+            let action = {
+                let mut handler = self.lp.handler.borrow_mut();
+                let mut conn = self.conn.borrow_mut();
+                catch_unwind(AssertUnwindSafe(|| handler.on_writable(&mut conn)))
+            };
+            if !self.apply("on_writable", action) {
+                return false;
+            }
+            if was_paused {
+                // Reading resumes: bytes may be waiting in the buffer and
+                // in the socket. Comes back here through the read pass.
+                self.resume_reading();
+                return !self.closed.get();
             }
         }
     }
 
-    /// The socket became writable: send, and resume reading once the queue
-    /// is under half the watermark. `false` if the connection closed.
+    fn resume_reading(self: &Rc<Self>) {
+        if !self.conn.borrow().inbound.is_empty() && !self.traffic() {
+            return;
+        }
+        if !self.paused.get() && !self.closed.get() {
+            self.read_pass();
+        }
+    }
+
+    /// The socket became writable: send (see [`send`](Self::send)).
+    /// `false` if the connection closed.
     fn flush_on_writable(self: &Rc<Self>) -> bool {
-        if self.conn.borrow().outbound.is_empty() && !self.paused.get() {
-            return true;
-        }
-        if !self.send() {
-            return false;
-        }
-        if self.paused.get() {
-            let resume = {
-                let conn = self.conn.borrow();
-                conn.outbound.len() <= conn.outbound.high_watermark / 2
-            };
-            if resume {
-                self.paused.set(false);
-                let action = {
-                    let mut handler = self.lp.handler.borrow_mut();
-                    let mut conn = self.conn.borrow_mut();
-                    catch_unwind(AssertUnwindSafe(|| handler.on_writable(&mut conn)))
-                };
-                if !self.after_callback("on_writable", action) {
-                    return false;
-                }
-                // Bytes may be waiting in the buffer and in the socket.
-                if !self.conn.borrow().inbound.is_empty() && !self.traffic() {
-                    return false;
-                }
-                if !self.paused.get() {
-                    self.read_pass();
-                }
+        {
+            let conn = self.conn.borrow();
+            if conn.outbound.is_empty() && !self.paused.get() && !conn.outbound.refused {
+                return true;
             }
         }
-        !self.closed.get()
+        self.send()
     }
 
     fn write_async(self: &Rc<Self>, data: Vec<Bytes>, done: super::handle::WriteDone) {
@@ -696,6 +717,7 @@ impl<H: EventHandler> ConnCell<H> {
             queue: std::mem::take(&mut conn.outbound.queue),
             queued: std::mem::take(&mut conn.outbound.queued),
             high_watermark: conn.outbound.high_watermark,
+            refused: false,
             shutdown_requested: conn.outbound.shutdown_requested,
             shut_down: conn.outbound.shut_down,
         };
