@@ -47,6 +47,8 @@ pub struct Conn {
     /// Set once a handle exists; tells handles the connection is gone.
     pub(super) closed_flag: Option<Arc<AtomicBool>>,
     pub(super) close_requested: bool,
+    /// The loop has closed it (`on_close` may still be running).
+    pub(super) closed: bool,
 }
 
 /// A connection's inbound buffer: the bytes read and not yet consumed.
@@ -576,11 +578,14 @@ impl Conn {
     /// thread.
     pub fn handle(&mut self) -> ConnHandle {
         let closed = match &self.target {
-            Target::Stream { .. } => Some(
-                self.closed_flag
-                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                    .clone(),
-            ),
+            Target::Stream { .. } => {
+                let closed = self.closed;
+                Some(
+                    self.closed_flag
+                        .get_or_insert_with(|| Arc::new(AtomicBool::new(closed)))
+                        .clone(),
+                )
+            }
             Target::Datagram { .. } => None,
         };
         ConnHandle::new(self.link.sender.clone(), self.target.clone(), closed)

@@ -215,6 +215,7 @@ impl<H: EventHandler> Loop<H> {
                 target: Target::Stream { key, generation },
                 closed_flag: None,
                 close_requested: false,
+                closed: false,
             }),
         });
         entry.insert(cell.clone());
@@ -260,6 +261,7 @@ impl<H: EventHandler> Loop<H> {
                 },
                 closed_flag: None,
                 close_requested: false,
+                closed: false,
             }),
         });
         entry.insert(cell.clone());
@@ -693,6 +695,7 @@ impl<H: EventHandler> ConnCell<H> {
         lp.engine.inner.connection_closed(lp.index());
         let broken = err.as_ref().is_some_and(|e| e.raw_os_error().is_some());
         let mut conn = self.conn.borrow_mut();
+        conn.closed = true;
         if let Some(flag) = &conn.closed_flag {
             flag.store(true, std::sync::atomic::Ordering::Release);
         }
