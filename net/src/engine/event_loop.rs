@@ -597,6 +597,31 @@ impl<H: EventHandler> ConnCell<H> {
     /// half of it after a pause or a refused write, `on_writable` is called
     /// (and what it writes is sent, in this same loop).
     fn send(self: &Rc<Self>) -> bool {
+        {
+            // The usual case, in short: one ring to send, nothing queued
+            // behind it, no pause, refusal or shutdown pending.
+            let conn = self.conn.borrow();
+            let out = &conn.outbound;
+            if let (Some(shared), true) = (
+                out.shared(),
+                out.queued == 0 && !out.refused && !out.shutdown_requested && !self.paused.get(),
+            ) {
+                match shared.flush_now() {
+                    Ok(true) => return true,
+                    Ok(false) => {
+                        if shared.outbound_len() >= out.high_watermark {
+                            self.paused.set(true);
+                        }
+                        return true;
+                    }
+                    Err(err) => {
+                        drop(conn);
+                        self.close(Some(err));
+                        return false;
+                    }
+                }
+            }
+        }
         loop {
             let mut conn = self.conn.borrow_mut();
             if let Err(err) = conn.outbound.send() {
