@@ -1,0 +1,708 @@
+#!/usr/bin/env bash
+# One-command comparison of the `runtime` servers against tokio, glommio and
+# monoio: echo throughput and latency, server CPU per message at a fixed
+# rate, plaintext HTTP, and the memory of idle connections.
+#
+#   benches/compare.sh [--quick] [--instructions] [--rounds N] [--seconds S]
+#
+# --quick         1 round, 2 s per run, fewer scenarios (a few minutes)
+# --instructions  also callgrind instructions and strace syscalls per message
+#                 (echo 100 x 64 B, pipeline 1 and 16) for runtime, engine
+#                 and tokio current_thread; M1 and M2 messages per connection
+#                 (env M1, M2; default 200 and 1200), difference taken
+# --rounds N      runs per server and scenario (default 3)
+# --seconds S     measured seconds per run (default 5), after a warm-up
+#
+# Environment: SERVERS="runtime tokio-ct ..." runs only those servers;
+# IDLE_CONNECTIONS (default 10000) for the idle-memory measurement.
+#
+# Every server runs on one core, pinned to CPU 0 with taskset; the load
+# generator (benches/src/bin/loadgen.rs: one thread, epoll, every echoed
+# byte verified) is pinned to CPU 1. For each scenario the servers run in
+# turn, A B C .. A B C .., and the tables give the median of the rounds, with
+# ratios to tokio current_thread. A server that cannot start here (say,
+# io_uring is unavailable) is reported as "unavailable: <reason>". Servers:
+#
+#   runtime       examples/echo (and examples/http_plaintext)
+#   engine        examples/engine_echo (and examples/engine_http)
+#   tokio-ct      benches tokio_echo / tokio_http --flavor current_thread
+#   tokio-mt      benches tokio_echo / tokio_http --flavor multi_thread
+#   glommio       benches glommio_echo (one LocalExecutor per core)
+#   monoio-uring  benches monoio_echo --driver uring
+#   monoio-epoll  benches monoio_echo --driver epoll
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+instructions=0
+rounds=
+seconds=
+while (($#)); do
+    case $1 in
+        --quick) quick=1 ;;
+        --instructions) instructions=1 ;;
+        --rounds) rounds=${2:?--rounds needs a value}; shift ;;
+        --seconds) seconds=${2:?--seconds needs a value}; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if ((quick)); then
+    rounds=${rounds:-1}
+    seconds=${seconds:-2}
+    warmup=0.5
+else
+    rounds=${rounds:-3}
+    seconds=${seconds:-5}
+    warmup=1
+fi
+m1=${M1:-200}
+m2=${M2:-1200}
+idle_conns=${IDLE_CONNECTIONS:-10000}
+
+for tool in taskset python3 cargo; do
+    command -v "$tool" >/dev/null || { echo "compare.sh needs $tool" >&2; exit 1; }
+done
+if ((instructions)); then
+    for tool in valgrind strace; do
+        command -v "$tool" >/dev/null || { echo "--instructions needs $tool (apt-get install $tool)" >&2; exit 1; }
+    done
+fi
+
+script_start=$SECONDS
+# Server and load generator each hold one fd per connection.
+ulimit -n "$(ulimit -Hn)"
+work=$(mktemp -d)
+pidfile=$work/pids
+: >"$pidfile"
+
+bin=$work/bin
+
+# Whether PID is still one of our servers (pids are reused, and quickly:
+# pid_max may be 32768): its command line names a binary in $bin.
+ours() {
+    local cmdline
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
+    [[ $cmdline == *"$bin/"* ]]
+}
+
+# Every server runs in its own session (setsid), so that stopping it also
+# stops what it runs under (valgrind, strace); the trap stops them all.
+cleanup() {
+    local pid
+    while read -r pid; do
+        ours "$pid" || continue
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done <"$pidfile"
+    sleep 0.3
+    while read -r pid; do
+        ours "$pid" || continue
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    done <"$pidfile"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+elapsed() { echo "$((SECONDS - $1))s"; }
+
+# ---------------------------------------------------------------- build
+echo "# compare.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, $(uname -r)"
+echo "rounds=$rounds seconds=$seconds warmup=$warmup quick=$quick instructions=$instructions"
+echo
+echo "## build"
+mkdir -p "$bin"
+t=$SECONDS
+if ! cargo build --release --manifest-path benches/Cargo.toml --bins >"$work/build-benches.log" 2>&1; then
+    tail -30 "$work/build-benches.log"
+    echo "benches build failed" >&2
+    exit 1
+fi
+echo "benches workspace (loadgen, tokio, glommio, monoio servers): built in $(elapsed "$t")"
+for b in loadgen tokio_echo tokio_http glommio_echo monoio_echo; do
+    cp "benches/target/release/$b" "$bin/"
+done
+
+# The root examples; others may be editing the root crates, so each one
+# that fails to build is skipped, not fatal. Copied away so that a rebuild
+# during the run changes nothing.
+declare -A unavailable=()
+examples=(echo engine_echo http_plaintext engine_http)
+t=$SECONDS
+present=()
+names=()
+for e in "${examples[@]}"; do
+    if [[ -f examples/$e.rs ]]; then present+=(--example "$e"); names+=("$e"); fi
+done
+declare -A built=()
+: >"$work/build-examples.log"
+if ((${#present[@]})) && cargo build --release "${present[@]}" >"$work/build-examples.log" 2>&1; then
+    for e in "${examples[@]}"; do built[$e]=1; done
+else
+    for e in "${examples[@]}"; do
+        [[ -f examples/$e.rs ]] || continue
+        if cargo build --release --example "$e" >>"$work/build-examples.log" 2>&1; then
+            built[$e]=1
+        fi
+    done
+fi
+for e in "${examples[@]}"; do
+    if [[ ! -f examples/$e.rs ]]; then
+        echo "note: examples/$e.rs does not exist yet: skipped"
+    elif [[ -n ${built[$e]:-} && -x target/release/examples/$e ]]; then
+        cp "target/release/examples/$e" "$bin/"
+    else
+        echo "note: example $e did not build: skipped; cargo said:"
+        grep -E '^error' "$work/build-examples.log" | sort -u | head -5
+    fi
+done
+echo "root examples (${names[*]}): built in $(elapsed "$t")"
+if command -v wrk >/dev/null; then
+    have_wrk=1
+    echo "wrk: $(command -v wrk) (HTTP scenarios also driven by wrk)"
+else
+    have_wrk=0
+    echo "wrk: not installed, the wrk scenarios are skipped (apt-get install -y wrk)"
+fi
+echo
+
+# ---------------------------------------------------------------- servers
+echo_servers=(runtime engine tokio-ct tokio-mt glommio monoio-uring monoio-epoll)
+http_servers=(runtime engine tokio-ct tokio-mt)
+if [[ -n ${SERVERS:-} ]]; then
+    keep() { local s; for s in $SERVERS; do [[ $s == "$1" ]] && return 0; done; return 1; }
+    filtered=()
+    for s in "${echo_servers[@]}"; do keep "$s" && filtered+=("$s"); done
+    echo_servers=("${filtered[@]}")
+    filtered=()
+    for s in "${http_servers[@]}"; do keep "$s" && filtered+=("$s"); done
+    http_servers=("${filtered[@]}")
+fi
+declare -A echo_cmd=(
+    [runtime]="$bin/echo --cores 1 --port"
+    [engine]="$bin/engine_echo --cores 1 --port"
+    [tokio-ct]="$bin/tokio_echo --cores 1 --flavor current_thread --port"
+    [tokio-mt]="$bin/tokio_echo --cores 1 --flavor multi_thread --port"
+    [glommio]="$bin/glommio_echo --cores 1 --port"
+    [monoio-uring]="$bin/monoio_echo --cores 1 --driver uring --port"
+    [monoio-epoll]="$bin/monoio_echo --cores 1 --driver epoll --port"
+)
+declare -A http_cmd=(
+    [runtime]="$bin/http_plaintext --cores 1 --port"
+    [engine]="$bin/engine_http --cores 1 --port"
+    [tokio-ct]="$bin/tokio_http --cores 1 --flavor current_thread --port"
+    [tokio-mt]="$bin/tokio_http --cores 1 --flavor multi_thread --port"
+)
+declare -A example_of=(
+    [echo:runtime]=echo [echo:engine]=engine_echo
+    [http:runtime]=http_plaintext [http:engine]=engine_http
+)
+
+port=17100
+server_pid=
+server_log=
+server_reaped=0
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Picks the next port that nothing listens on (with SO_REUSEPORT a stray
+# server on the port would take some of the connections).
+next_port() {
+    port=$((port + 1))
+    while port_busy "$port"; do
+        echo "note: port $port is in use, skipped" >&2
+        port=$((port + 1))
+    done
+}
+
+wait_listening() { # port pid seconds
+    local i
+    for ((i = 0; i < $3 * 20; i++)); do
+        if port_busy "$1"; then return 0; fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_server KIND NAME [WRAPPER...]: on a fresh port, pinned to CPU 0;
+# sets server_pid, server_log and port. Fails if it does not listen.
+start_server() {
+    local kind=$1 name=$2 cmd
+    shift 2
+    if [[ $kind == echo ]]; then cmd=${echo_cmd[$name]}; else cmd=${http_cmd[$name]}; fi
+    next_port
+    server_log=$work/server.$kind.$name.$port.log
+    # shellcheck disable=SC2086 # the command line is split on purpose
+    setsid taskset -c 0 "$@" $cmd "$port" >"$server_log" 2>&1 &
+    server_pid=$!
+    server_reaped=0
+    echo "$server_pid" >>"$pidfile"
+    local patience=10
+    (($#)) && patience=60 # under valgrind
+    wait_listening "$port" "$server_pid" "$patience"
+}
+
+# stop_server [TARGET]: SIGTERM to TARGET (default: the server's session),
+# then SIGKILL to the session after 5 s; then it leaves the list that the
+# exit trap stops. Only a pid that is still our server is signalled.
+stop_server() {
+    local target=${1:--$server_pid} i
+    if ((!server_reaped)) && ours "$server_pid"; then
+        kill -TERM -- "$target" 2>/dev/null || kill -TERM "$server_pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            ours "$server_pid" || break # gone (a zombie has no command line)
+            sleep 0.05
+        done
+        if ours "$server_pid"; then
+            kill -KILL -- "-$server_pid" 2>/dev/null || kill -KILL "$server_pid" 2>/dev/null || true
+        fi
+        wait "$server_pid" 2>/dev/null || true
+        server_reaped=1
+    fi
+    sed -i "/^$server_pid\$/d" "$pidfile"
+}
+
+# Why a server did not start, in $why: the last line of its output, or
+# what it did. Not in a subshell: it reaps the server.
+why_not() {
+    if kill -0 "$server_pid" 2>/dev/null; then
+        why="did not listen on 127.0.0.1:$port in time"
+    else
+        local rc=0 line
+        wait "$server_pid" 2>/dev/null || rc=$?
+        server_reaped=1
+        line=$(grep -v '^\s*$' "$server_log" | tail -1 | sed -E 's/^[a-z_]+: unavailable: //')
+        why="exited with status $rc: ${line:-no output}"
+    fi
+}
+
+loadgen() { # args...: one run, its line on stdout (never fails)
+    local limit
+    limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", s + w + 60 }')
+    timeout -k 5 "$limit" taskset -c 1 "$bin/loadgen" "$@" 2>>"$work/loadgen.err" || true
+}
+
+# Probes every server once: it must start and echo (answer) correctly.
+probe() { # kind name
+    local kind=$1 name=$2 key="$1:$2" line
+    local ex=${example_of[$key]:-}
+    if [[ -n $ex && ! -x $bin/$ex ]]; then
+        unavailable[$key]="example $ex not built"
+        return
+    fi
+    if ! start_server "$kind" "$name"; then
+        why_not
+        unavailable[$key]=$why
+        stop_server
+        return
+    fi
+    if [[ $kind == echo ]]; then
+        line=$(loadgen --port "$port" --connections 4 --size 1000 --pipeline 4 --messages 50 --timeout 3)
+    else
+        line=$(loadgen --port "$port" --http --connections 4 --pipeline 4 --messages 50 --timeout 3)
+    fi
+    if ! grep -q ' errors=0 mismatches=0 ' <<<"$line"; then
+        unavailable[$key]="failed the check run: ${line:-no output from loadgen}"
+    fi
+    stop_server
+}
+
+echo "## servers"
+for name in "${echo_servers[@]}"; do probe echo "$name"; done
+for name in "${http_servers[@]}"; do probe http "$name"; done
+for key in "${!unavailable[@]}"; do
+    echo "$key: unavailable: ${unavailable[$key]}"
+done | sort
+available() { [[ -z ${unavailable[$1]:-} ]]; }
+n_ok=0
+for name in "${echo_servers[@]}"; do available "echo:$name" && n_ok=$((n_ok + 1)); done
+echo "echo servers available: $n_ok of ${#echo_servers[@]}"
+echo
+
+# ---------------------------------------------------------------- runs
+results=$work/results.tsv
+: >"$results"
+
+field() { # line key
+    sed -nE "s#.* $2=([^ ]*).*#\1#p" <<<" $1"
+}
+
+# record SCENARIO LABEL SERVER ROUND LINE: appends one run to the results.
+record() {
+    local msgs_s p50 p99 p999 cpu errors mismatches
+    msgs_s=$(field "$5" 'msgs/s')
+    p50=$(field "$5" p50 | tr -d 'us')
+    p99=$(field "$5" p99 | tr -d 'us')
+    p999=$(field "$5" p999 | tr -d 'us')
+    cpu=$(field "$5" server_cpu_ns_per_msg)
+    errors=$(field "$5" errors)
+    mismatches=$(field "$5" mismatches)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
+        "${msgs_s:-}" "${p50:-}" "${p99:-}" "${p999:-}" "${cpu:-}" "${errors:-1}" "${mismatches:-0}" \
+        >>"$results"
+}
+
+# One loadgen scenario: every available server, alternating, $rounds times.
+scenario() { # kind id label loadgen-args...
+    local kind=$1 id=$2 label=$3 r name line servers
+    shift 3
+    if [[ $kind == echo ]]; then servers=("${echo_servers[@]}"); else servers=("${http_servers[@]}"); fi
+    echo "### $label"
+    for ((r = 1; r <= rounds; r++)); do
+        for name in "${servers[@]}"; do
+            available "$kind:$name" || continue
+            if ! start_server "$kind" "$name"; then
+                why_not
+                echo "$name round $r: did not start: $why"
+                stop_server
+                record "$id" "$label" "$name" "$r" ""
+                continue
+            fi
+            line=$(loadgen --port "$port" --server-pid "$server_pid" --seconds "$seconds" \
+                --warmup "$warmup" "$@")
+            stop_server
+            printf '%-13s r%d  %s\n' "$name" "$r" "${line:-no output (see loadgen errors)}"
+            record "$id" "$label" "$name" "$r" "$line"
+        done
+    done
+}
+
+# One wrk scenario, pipelined by a Lua script when depth > 1.
+wrk_scenario() { # id label connections depth
+    local id=$1 label=$2 conns=$3 depth=$4 r name out line cpu0 cpu1
+    local lua=$work/pipeline.lua
+    cat >"$lua" <<'LUA'
+-- Pipelined GETs: each wrk request is `depth` requests in one write.
+init = function(args)
+    local depth = tonumber(args[1]) or 1
+    local r = {}
+    for i = 1, depth do r[i] = wrk.format(nil, "/plaintext") end
+    req = table.concat(r)
+end
+request = function() return req end
+LUA
+    echo "### $label"
+    for ((r = 1; r <= rounds; r++)); do
+        for name in "${http_servers[@]}"; do
+            available "http:$name" || continue
+            if ! start_server http "$name"; then
+                why_not
+                echo "$name round $r: did not start: $why"
+                stop_server
+                record "$id" "$label" "$name" "$r" ""
+                continue
+            fi
+            cpu0=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat")
+            out=$(timeout -k 5 $((seconds + 30)) taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" \
+                --latency -s "$lua" "http://127.0.0.1:$port/plaintext" -- "$depth" 2>&1 || true)
+            cpu1=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat" 2>/dev/null || echo "$cpu0")
+            stop_server
+            # wrk's latency percentiles are meaningless with pipelining
+            # (one sample per batch, most of them 0): kept for depth 1 only.
+            line=$(awk -v cpu="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v depth="$depth" '
+                function us(v) {
+                    if (v ~ /us$/) return v + 0
+                    if (v ~ /ms$/) return v * 1000
+                    if (v ~ /s$/) return v * 1000000
+                    return v
+                }
+                $1 == "50%" { p50 = us($2) }
+                $1 == "99%" { p99 = us($2) }
+                / requests in / { n = $1 }
+                /^Requests\/sec:/ { rps = $2 }
+                /Non-2xx or 3xx responses:/ { errors += $NF }
+                /Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
+                END {
+                    if (rps == "") exit
+                    if (depth == 1) printf "msgs=%d msgs/s=%.0f p50=%.1fus p99=%.1fus p999=n/a", n, rps, p50, p99
+                    else printf "msgs=%d msgs/s=%.0f p50=n/a p99=n/a p999=n/a", n, rps
+                    printf " errors=%d mismatches=0", errors
+                    if (n > 0) printf " server_cpu_ns_per_msg=%.0f", cpu / hz * 1e9 / n
+                }' <<<"$out")
+            printf '%-13s r%d  %s\n' "$name" "$r" "${line:-wrk failed: $(tail -1 <<<"$out")}"
+            record "$id" "$label" "$name" "$r" "$line"
+        done
+    done
+}
+
+# Memory of idle connections: server VmRSS before and after $idle_conns
+# connections that send nothing (the approach of idle_memory.sh).
+idle_results=$work/idle.tsv
+: >"$idle_results"
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+wait_for() { # seconds command...: polls every 50 ms
+    local i n=$(($1 * 20))
+    shift
+    for ((i = 0; i < n; i++)); do
+        if "$@"; then return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+idle_memory() {
+    local name before fds_before after out client note
+    echo "### idle memory, $idle_conns connections"
+    for name in "${echo_servers[@]}"; do
+        available "echo:$name" || continue
+        if ! start_server echo "$name"; then
+            why_not
+            echo "$name: did not start: $why"
+            stop_server
+            continue
+        fi
+        sleep 0.3
+        before=$(rss_kib "$server_pid")
+        fds_before=$(fds "$server_pid")
+        out=$work/idle.$name.out
+        : >"$out"
+        taskset -c 1 "$bin/loadgen" --port "$port" --idle --connections "$idle_conns" \
+            --seconds 120 >"$out" 2>>"$work/loadgen.err" &
+        client=$!
+        note=
+        if ! wait_for 60 grep -q connected "$out"; then note="client did not finish connecting"; fi
+        # Every connection accepted, then a moment for each to reach its
+        # first read.
+        if ! wait_for 20 test "$(fds "$server_pid")" -ge $((fds_before + idle_conns)); then
+            note="${note:+$note; }only $(($(fds "$server_pid") - fds_before)) accepted"
+        fi
+        sleep 0.5
+        after=$(rss_kib "$server_pid")
+        kill "$client" 2>/dev/null || true
+        wait "$client" 2>/dev/null || true
+        stop_server
+        printf '%-13s %s; VmRSS %s KiB before, %s KiB after%s\n' "$name" "$(cat "$out")" \
+            "$before" "$after" "${note:+ ($note)}"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$before" "$after" "$(field "$(cat "$out")" connected)" \
+            "$note" >>"$idle_results"
+    done
+}
+
+echo "## runs (server on CPU 0, load generator on CPU 1)"
+runs_start=$SECONDS
+if ((quick)); then
+    echo_sizes=("1 64" "100 64" "1000 64" "100 4096")
+else
+    echo_sizes=("1 64" "1 4096" "100 64" "100 4096" "1000 64" "1000 4096" \
+        "10000 64" "10000 4096")
+fi
+for cs in "${echo_sizes[@]}"; do
+    read -r c s <<<"$cs"
+    label="echo $c x $s B"
+    scenario echo "echo-$c-$s" "$label" --connections "$c" --size "$s"
+done
+scenario echo echo-100-64-p16 "echo 100 x 64 B, pipeline 16" --connections 100 --size 64 --pipeline 16
+scenario echo echo-rate "echo 100 x 64 B at 50 000 msg/s" --connections 100 --size 64 --rate 50000
+scenario http http-p1 "http 100 conns, pipeline 1 (loadgen)" --http --connections 100
+scenario http http-p16 "http 100 conns, pipeline 16 (loadgen)" --http --connections 100 --pipeline 16
+if ((have_wrk)); then
+    ((quick)) || wrk_scenario wrk-p1 "http 100 conns, pipeline 1 (wrk)" 100 1
+    wrk_scenario wrk-p16 "http 100 conns, pipeline 16 (wrk)" 100 16
+fi
+idle_memory
+echo "runs took $(elapsed "$runs_start")"
+echo
+
+# ---------------------------------------------------------------- instructions
+instr_results=$work/instructions.tsv
+: >"$instr_results"
+# count TOOL NAME PIPELINE MESSAGES: one server run under TOOL; its count
+# in $counted ("n/a" if the run failed). Not in a subshell (it starts a
+# server and takes a port).
+count() {
+    local tool=$1 name=$2 pipeline=$3 messages=$4 out line target
+    counted=n/a
+    out=$work/$tool.$name.$pipeline.$messages
+    case $tool in
+        callgrind) set -- valgrind --tool=callgrind --callgrind-out-file="$out" ;;
+        strace) set -- strace -f -c -o "$out" ;;
+    esac
+    if ! start_server echo "$name" "$@"; then
+        why_not
+        echo "$name under $tool did not start: $why" >&2
+        stop_server
+        return
+    fi
+    line=$(timeout -k 5 600 taskset -c 1 "$bin/loadgen" --port "$port" --connections 100 --size 64 \
+        --pipeline "$pipeline" --messages "$messages" --timeout 60 2>>"$work/loadgen.err" || true)
+    # Stop the server itself (under strace, the tracee): the tool then
+    # writes its counts and exits.
+    target=$server_pid
+    [[ $tool == strace ]] && target=$(pgrep -P "$server_pid" | head -1 || echo "$server_pid")
+    stop_server "${target:-$server_pid}"
+    if ! grep -q ' errors=0 mismatches=0 ' <<<"$line"; then
+        echo "$name under $tool, pipeline $pipeline, $messages messages: run failed: $line" >&2
+        return
+    fi
+    case $tool in
+        callgrind) counted=$(awk '/^summary:/ { print $2 }' "$out") ;;
+        strace) counted=$(awk '$NF == "total" { print $4 }' "$out") ;;
+    esac
+    counted=${counted:-n/a}
+}
+if ((instructions)); then
+    echo "## instructions and syscalls per message (server under callgrind / strace -c -f)"
+    echo "100 connections x 64 B; M1=$m1, M2=$m2 messages per connection, (count(M2) - count(M1)) / ((M2 - M1) x 100)"
+    t=$SECONDS
+    for pipeline in 1 16; do
+        for name in runtime engine tokio-ct; do
+            [[ " ${echo_servers[*]} " == *" $name "* ]] || continue
+            available "echo:$name" || continue
+            count callgrind "$name" "$pipeline" "$m1"; i1=$counted
+            count callgrind "$name" "$pipeline" "$m2"; i2=$counted
+            count strace "$name" "$pipeline" "$m1"; s1=$counted
+            count strace "$name" "$pipeline" "$m2"; s2=$counted
+            awk -v n="$name" -v p="$pipeline" -v i1="$i1" -v i2="$i2" -v s1="$s1" -v s2="$s2" \
+                -v t="$(((m2 - m1) * 100))" 'BEGIN {
+                    ins = (i1 ~ /^[0-9]+$/ && i2 ~ /^[0-9]+$/) ? sprintf("%.0f", (i2 - i1) / t) : "n/a"
+                    sys = (s1 ~ /^[0-9]+$/ && s2 ~ /^[0-9]+$/) ? sprintf("%.2f", (s2 - s1) / t) : "n/a"
+                    printf "%s\t%s\t%s\t%s\n", n, p, ins, sys
+                }' | tee -a "$instr_results"
+        done
+    done
+    echo "instructions took $(elapsed "$t")"
+    echo
+fi
+
+# ---------------------------------------------------------------- report
+echo "## results (median of $rounds round(s); ratio to tokio-ct)"
+echo
+python3 - "$results" "$idle_results" "$instr_results" "$idle_conns" "${echo_servers[*]}" \
+    "$(for k in "${!unavailable[@]}"; do printf '%s=%s\x1f' "$k" "${unavailable[$k]}"; done)" <<'PY'
+import statistics, sys
+from collections import OrderedDict, defaultdict
+
+results, idle, instr, idle_conns, servers, unavail = sys.argv[1:7]
+servers = servers.split()
+unavailable = dict(kv.split("=", 1) for kv in unavail.split("\x1f") if kv)
+BASE = "tokio-ct"
+
+rows = OrderedDict()  # scenario id -> label
+runs = defaultdict(list)  # (id, server) -> [fields]
+for line in open(results):
+    f = line.rstrip("\n").split("\t")
+    if len(f) < 11:
+        continue
+    sid, label, server = f[0], f[1], f[2]
+    rows.setdefault(sid, label)
+    runs[(sid, server)].append(f[4:11])
+
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+def median(sid, server, col):
+    vals = [num(r[col]) for r in runs.get((sid, server), [])]
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+def bad(sid, server):
+    rs = runs.get((sid, server), [])
+    return any((num(r[5]) or 0) > 0 or (num(r[6]) or 0) > 0 or num(r[0]) is None for r in rs)
+
+def kind(sid):
+    return "echo" if sid.startswith("echo") else "http"
+
+def missing(sid, s):
+    key = f"{kind(sid)}:{s}"
+    if key in unavailable:
+        return "unavailable"
+    if kind(sid) == "http" and s not in ("runtime", "engine", "tokio-ct", "tokio-mt"):
+        return "·"
+    return "—"
+
+def fmt_int(v):
+    return f"{v:,.0f}".replace(",", " ")
+
+def table(title, cell):
+    print(f"**{title}**")
+    print()
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("|---" * (len(servers) + 1) + "|")
+    for sid, label in rows.items():
+        cells = []
+        for s in servers:
+            c = cell(sid, s)
+            if c is None:
+                c = missing(sid, s)
+            elif bad(sid, s):
+                c += " !"
+            cells.append(c)
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+
+def throughput(sid, s):
+    v = median(sid, s, 0)
+    if v is None:
+        return None
+    b = median(sid, BASE, 0)
+    ratio = f" ({v / b:.2f}×)" if b else ""
+    return fmt_int(v) + ratio
+
+def latency(sid, s):
+    p50, p99 = median(sid, s, 1), median(sid, s, 2)
+    if p50 is None:
+        return None
+    return f"{p50:,.0f} / {p99:,.0f}".replace(",", " ")
+
+def cpu(sid, s):
+    v = median(sid, s, 4)
+    if v is None:
+        return None
+    b = median(sid, BASE, 4)
+    ratio = f" ({v / b:.2f}×)" if b else ""
+    return fmt_int(v) + ratio
+
+table("Throughput, msgs/s (HTTP: responses/s); ratio to tokio-ct, higher is better", throughput)
+table("Latency p50 / p99, µs (wrk: per pipelined batch)", latency)
+table("Server CPU (user + system) per message, ns; ratio to tokio-ct, lower is better", cpu)
+
+idle_rows = [l.rstrip("\n").split("\t") for l in open(idle) if l.strip()]
+if idle_rows:
+    base = next((r for r in idle_rows if r[0] == BASE), None)
+    print(f"**Idle connections: server VmRSS with {idle_conns} connections that send nothing**")
+    print()
+    print("| server | RSS before | RSS idle | KiB per connection | ratio to tokio-ct | note |")
+    print("|---|---|---|---|---|---|")
+    def per_conn(r):
+        try:
+            return (int(r[2]) - int(r[1])) / max(int(r[3] or 0), 1)
+        except ValueError:
+            return None
+    b = per_conn(base) if base else None
+    for r in idle_rows:
+        p = per_conn(r)
+        ratio = f"{p / b:.2f}×" if p is not None and b else ""
+        pc = f"{p:.2f}" if p is not None else "n/a"
+        print(f"| {r[0]} | {fmt_int(int(r[1]))} KiB | {fmt_int(int(r[2]))} KiB | {pc} | {ratio} | {r[4] if len(r) > 4 else ''} |")
+    print()
+
+instr_rows = [l.rstrip("\n").split("\t") for l in open(instr) if l.strip()]
+if instr_rows:
+    print("**Instructions and syscalls per message, echo 100 × 64 B (callgrind, strace -c -f)**")
+    print()
+    print("| server | pipeline | instr/msg | ratio to tokio-ct | syscalls/msg |")
+    print("|---|---|---|---|---|")
+    for r in instr_rows:
+        b = next((x for x in instr_rows if x[0] == BASE and x[1] == r[1]), None)
+        ratio = f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {ratio} | {r[3]} |")
+    print()
+
+if unavailable:
+    print("**Unavailable**")
+    print()
+    for k in sorted(unavailable):
+        print(f"- {k}: unavailable: {unavailable[k]}")
+    print()
+print("`!`: some run had connection errors or mismatches (see the run lines above); "
+      "`—`: no result (wrk pipelined: its latency figures are not meaningful); "
+      "`·`: no such server for this scenario (glommio and monoio: echo only). "
+      "wrk does not check response bodies; loadgen checks every byte.")
+PY
+echo
+echo "total wall time: $(elapsed "$script_start")"
