@@ -21,6 +21,7 @@ use crate::reactor::Reactor;
 use crate::runtime::RuntimeShared;
 use crate::stats::SharedStats;
 use crate::time::driver::TimerDriver;
+use crate::wait::Notifier;
 
 /// Tasks polled per tick before the core looks at its remote queue, its timers
 /// and (when busy) the reactor. The same figure as tokio's `event_interval`.
@@ -37,16 +38,20 @@ pub(crate) struct CoreShared {
     /// busy core costs its wakers no syscall.
     parked: AtomicBool,
     poller: Arc<Poller>,
+    notifier: Arc<Notifier>,
     pub(crate) stats: SharedStats,
 }
 
 impl CoreShared {
     pub(crate) fn new(index: usize) -> std::io::Result<Self> {
+        let poller = Arc::new(Poller::new()?);
+        let notifier = Arc::new(Notifier::new(&poller)?);
         Ok(CoreShared {
             index,
             remote: ConcurrentQueue::unbounded(),
             parked: AtomicBool::new(false),
-            poller: Arc::new(Poller::new()?),
+            poller,
+            notifier,
             stats: SharedStats::default(),
         })
     }
@@ -75,14 +80,13 @@ impl CoreShared {
         // published before parking, or we see `parked == true` here.
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
-            // A failed notify leaves the core to its timeout; nothing better to do.
-            let _ = self.poller.notify();
+            self.notifier.notify();
         }
     }
 
     /// Wakes the core whatever it is doing (used to stop it).
     pub(crate) fn notify(&self) {
-        let _ = self.poller.notify();
+        self.notifier.notify();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -117,7 +121,7 @@ impl std::fmt::Debug for Core {
 impl Core {
     pub(crate) fn new(shared: Arc<CoreShared>, runtime: Arc<RuntimeShared>) -> Self {
         static NEXT_UID: AtomicU64 = AtomicU64::new(1);
-        let reactor = Rc::new(Reactor::new(shared.poller.clone()));
+        let reactor = Rc::new(Reactor::new(shared.poller.clone(), shared.notifier.clone()));
         Core {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             shared,

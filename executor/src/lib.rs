@@ -49,6 +49,7 @@ mod stats;
 mod sys;
 mod task;
 pub mod time;
+mod wait;
 
 pub use crate::async_fd::AsyncFd;
 pub use crate::blocking::spawn_blocking;

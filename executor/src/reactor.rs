@@ -8,15 +8,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::rc::Weak;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode, Poller};
 use slab::Slab;
+
+use crate::wait::{Notifier, Waiter};
 
 /// Low bits of a poller key: the slab index. High bits: a generation, so an
 /// event queued for a source that has since been removed never reaches a new
@@ -137,20 +138,18 @@ pub(crate) struct Reactor {
     poller: Arc<Poller>,
     sources: RefCell<Slab<std::rc::Rc<Source>>>,
     generation: Cell<usize>,
-    events: RefCell<Events>,
+    waiter: RefCell<Waiter>,
     to_wake: RefCell<Vec<Waker>>,
     shut_down: Cell<bool>,
 }
 
 impl Reactor {
-    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+    pub(crate) fn new(poller: Arc<Poller>, notifier: Arc<Notifier>) -> Self {
         Reactor {
+            waiter: RefCell::new(Waiter::new(poller.clone(), notifier)),
             poller,
             sources: RefCell::new(Slab::new()),
             generation: Cell::new(0),
-            events: RefCell::new(Events::with_capacity(
-                NonZeroUsize::new(1024).expect("non-zero"),
-            )),
             to_wake: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
         }
@@ -178,7 +177,8 @@ impl Reactor {
         if index > INDEX_MASK {
             return Err(io::Error::other("too many sources on one core"));
         }
-        let generation = self.generation.get().wrapping_add(1) & INDEX_MASK;
+        // Never 0: a key with generation 0 is the notifier's.
+        let generation = (self.generation.get() & INDEX_MASK) % INDEX_MASK + 1;
         self.generation.set(generation);
         let key = index | (generation << INDEX_BITS);
         let source = std::rc::Rc::new(Source {
@@ -223,39 +223,38 @@ impl Reactor {
     /// Waits for events (`Some(ZERO)`: without blocking) and wakes the tasks
     /// they concern. Returns the number of events.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
-        let mut events = self.events.borrow_mut();
-        events.clear();
-        if let Err(err) = self.poller.wait(&mut events, timeout) {
-            // `polling` already retries EINTR; anything else is unexpected,
-            // and retrying at once would spin.
-            if err.kind() != io::ErrorKind::Interrupted {
-                eprintln!("runtime: poller wait failed: {err}");
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            return 0;
-        }
-        let count = events.len();
+        let mut waiter = self.waiter.borrow_mut();
         let mut wakers = std::mem::take(&mut *self.to_wake.borrow_mut());
-        for event in events.iter() {
-            let hung_up = event.is_interrupt() || event.is_err() == Some(true);
+        let result = waiter.wait(timeout, |event| {
             let due = self.dispatch(
                 event.key,
                 event.readable,
                 event.writable,
-                hung_up,
+                event.hung_up,
                 &mut wakers,
             );
             // Called at once, with no borrow of the sources held: a
             // callback may register or drop sources (a dropped one's later
-            // events fail the key check). It cannot reach `events`.
+            // events fail the key check). It cannot reach the waiter.
             if let Some((callback, readable, writable)) = due {
                 callback.on_ready(readable, writable);
             }
-        }
-        drop(events);
+        });
+        drop(waiter);
         for waker in wakers.drain(..) {
             waker.wake();
         }
+        let count = match result {
+            Ok(count) => count,
+            // A signal: nothing to report.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => 0,
+            Err(err) => {
+                // Unexpected; retrying at once would spin.
+                eprintln!("runtime: poller wait failed: {err}");
+                std::thread::sleep(Duration::from_millis(1));
+                0
+            }
+        };
         // Keep the allocation for the next round.
         *self.to_wake.borrow_mut() = wakers;
         count
@@ -313,7 +312,9 @@ mod tests {
     }
 
     fn reactor() -> Reactor {
-        Reactor::new(Arc::new(Poller::new().unwrap()))
+        let poller = Arc::new(Poller::new().unwrap());
+        let notifier = Arc::new(Notifier::new(&poller).unwrap());
+        Reactor::new(poller, notifier)
     }
 
     #[test]
