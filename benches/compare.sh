@@ -512,28 +512,31 @@ instr_results=$work/instructions.tsv
 # in $counted ("n/a" if the run failed). Not in a subshell (it starts a
 # server and takes a port).
 count() {
-    local tool=$1 name=$2 pipeline=$3 messages=$4 out line target
+    local tool=$1 name=$2 pipeline=$3 messages=$4 kind=${5:-echo} out line target
+    local mode=()
+    [[ $kind == http ]] && mode=(--http)
     counted=n/a
-    out=$work/$tool.$name.$pipeline.$messages
+    out=$work/$tool.$kind.$name.$pipeline.$messages
     case $tool in
         callgrind) set -- valgrind --tool=callgrind --callgrind-out-file="$out" ;;
         strace) set -- strace -f -c -o "$out" ;;
     esac
-    if ! start_server echo "$name" "$@"; then
+    if ! start_server "$kind" "$name" "$@"; then
         why_not
         echo "$name under $tool did not start: $why" >&2
         stop_server
         return
     fi
     line=$(timeout -k 5 600 taskset -c 1 "$bin/loadgen" --port "$port" --connections 100 --size 64 \
-        --pipeline "$pipeline" --messages "$messages" --timeout 60 2>>"$work/loadgen.err" || true)
+        --pipeline "$pipeline" --messages "$messages" --timeout 60 "${mode[@]}" \
+        2>>"$work/loadgen.err" || true)
     # Stop the server itself (under strace, the tracee): the tool then
     # writes its counts and exits.
     target=$server_pid
     [[ $tool == strace ]] && target=$(pgrep -P "$server_pid" | head -1 || echo "$server_pid")
     stop_server "${target:-$server_pid}"
     if ! grep -q ' errors=0 mismatches=0 ' <<<"$line"; then
-        echo "$name under $tool, pipeline $pipeline, $messages messages: run failed: $line" >&2
+        echo "$kind $name under $tool, pipeline $pipeline, $messages messages: run failed: $line" >&2
         return
     fi
     case $tool in
@@ -546,20 +549,22 @@ if ((instructions)); then
     echo "## instructions and syscalls per message (server under callgrind / strace -c -f)"
     echo "100 connections x 64 B; M1=$m1, M2=$m2 messages per connection, (count(M2) - count(M1)) / ((M2 - M1) x 100)"
     t=$SECONDS
-    for pipeline in 1 16; do
-        for name in runtime engine tokio-ct; do
-            [[ " ${echo_servers[*]} " == *" $name "* ]] || continue
-            available "echo:$name" || continue
-            count callgrind "$name" "$pipeline" "$m1"; i1=$counted
-            count callgrind "$name" "$pipeline" "$m2"; i2=$counted
-            count strace "$name" "$pipeline" "$m1"; s1=$counted
-            count strace "$name" "$pipeline" "$m2"; s2=$counted
-            awk -v n="$name" -v p="$pipeline" -v i1="$i1" -v i2="$i2" -v s1="$s1" -v s2="$s2" \
-                -v t="$(((m2 - m1) * 100))" 'BEGIN {
+    for kind in echo http; do
+        for pipeline in 1 16; do
+            for name in runtime engine tokio-ct; do
+                [[ " ${echo_servers[*]} " == *" $name "* ]] || continue
+                available "$kind:$name" || continue
+                count callgrind "$name" "$pipeline" "$m1" "$kind"; i1=$counted
+                count callgrind "$name" "$pipeline" "$m2" "$kind"; i2=$counted
+                count strace "$name" "$pipeline" "$m1" "$kind"; s1=$counted
+                count strace "$name" "$pipeline" "$m2" "$kind"; s2=$counted
+                awk -v n="$name" -v k="$kind" -v p="$pipeline" -v i1="$i1" -v i2="$i2" \
+                    -v s1="$s1" -v s2="$s2" -v t="$(((m2 - m1) * 100))" 'BEGIN {
                     ins = (i1 ~ /^[0-9]+$/ && i2 ~ /^[0-9]+$/) ? sprintf("%.0f", (i2 - i1) / t) : "n/a"
                     sys = (s1 ~ /^[0-9]+$/ && s2 ~ /^[0-9]+$/) ? sprintf("%.2f", (s2 - s1) / t) : "n/a"
-                    printf "%s\t%s\t%s\t%s\n", n, p, ins, sys
+                    printf "%s %s\t%s\t%s\t%s\n", k, n, p, ins, sys
                 }' | tee -a "$instr_results"
+            done
         done
     done
     echo "instructions took $(elapsed "$t")"
@@ -683,12 +688,13 @@ if idle_rows:
 
 instr_rows = [l.rstrip("\n").split("\t") for l in open(instr) if l.strip()]
 if instr_rows:
-    print("**Instructions and syscalls per message, echo 100 × 64 B (callgrind, strace -c -f)**")
+    print("**Instructions and syscalls per message (HTTP: per request), 100 connections, echo 64 B (callgrind, strace -c -f)**")
     print()
     print("| server | pipeline | instr/msg | ratio to tokio-ct | syscalls/msg |")
     print("|---|---|---|---|---|")
     for r in instr_rows:
-        b = next((x for x in instr_rows if x[0] == BASE and x[1] == r[1]), None)
+        kind = r[0].split()[0]
+        b = next((x for x in instr_rows if x[0] == f"{kind} {BASE}" and x[1] == r[1]), None)
         ratio = f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
         print(f"| {r[0]} | {r[1]} | {r[2]} | {ratio} | {r[3]} |")
     print()

@@ -85,16 +85,22 @@ impl Http {
             };
         }
         let mut next = Next::Read;
+        // Every complete request in the buffer, answered from one view of
+        // it; what they used is discarded once, after.
+        let input = conn.peek(usize::MAX);
+        let mut used = 0;
         loop {
             if state.body_left > 0 {
-                let skip = usize::try_from(state.body_left).unwrap_or(usize::MAX);
-                state.body_left -= conn.discard(skip) as u64;
+                let left = usize::try_from(state.body_left).unwrap_or(usize::MAX);
+                let skip = left.min(input.len() - used);
+                used += skip;
+                state.body_left -= skip as u64;
                 if state.body_left > 0 {
                     break; // the rest of the body has not come yet
                 }
             }
-            let (used, answered) = answer_front(conn.peek(usize::MAX), &self.date, &mut self.out);
-            conn.discard(used);
+            let (n, answered) = answer_front(&input[used..], &self.date, &mut self.out);
+            used += n;
             match answered {
                 None => break, // a partial head (or nothing) stays buffered
                 Some((Next::Read, body_len)) => state.body_left = body_len,
@@ -104,6 +110,7 @@ impl Http {
                 }
             }
         }
+        conn.discard(used);
         if !self.out.is_empty() {
             // Never refused: the loop only calls `on_traffic` while the
             // outbound buffer is under its high watermark.
