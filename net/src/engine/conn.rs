@@ -75,9 +75,11 @@ pub struct Outbound {
 
 pub(super) enum Io {
     Stream(Rc<Shared>),
+    /// Boxed: the address is large, and stream connections (the many)
+    /// should not pay for it.
     Datagram {
         socket: Rc<AsyncFd<Socket>>,
-        peer: SockAddr,
+        peer: Box<SockAddr>,
     },
     /// Taken by the close: the drain owns the socket now.
     Closed,

@@ -243,7 +243,7 @@ impl<H: EventHandler> Loop<H> {
                 outbound: Outbound {
                     io: Io::Datagram {
                         socket: socket.clone(),
-                        peer: unspecified.clone(),
+                        peer: Box::new(unspecified.clone()),
                     },
                     queue: VecDeque::new(),
                     queued: 0,
@@ -257,7 +257,7 @@ impl<H: EventHandler> Loop<H> {
                 link: self.link.clone(),
                 target: Target::Datagram {
                     socket: key,
-                    peer: unspecified,
+                    peer: Box::new(unspecified),
                 },
                 closed_flag: None,
                 close_requested: false,
@@ -321,7 +321,7 @@ impl<H: EventHandler> Loop<H> {
                 Target::Datagram { socket, peer } => {
                     let cell = self.datagrams.borrow().get(*socket).cloned();
                     if let Some(cell) = cell {
-                        cell.wake(peer.clone());
+                        cell.wake((**peer).clone());
                     }
                 }
             },
@@ -344,7 +344,10 @@ impl<H: EventHandler> Loop<H> {
                 let handle = self.add_datagram_socket(socket).map(|key| {
                     ConnHandle::new(
                         self.link.sender.clone(),
-                        Target::Datagram { socket: key, peer },
+                        Target::Datagram {
+                            socket: key,
+                            peer: Box::new(peer),
+                        },
                         None,
                     )
                 });
@@ -840,13 +843,13 @@ impl<H: EventHandler> DatagramCell<H> {
             let mut conn = self.conn.borrow_mut();
             conn.peer = peer.clone();
             if let Io::Datagram { peer: out_peer, .. } = &mut conn.outbound.io {
-                *out_peer = peer.clone();
+                **out_peer = peer.clone();
             }
             if let Target::Datagram {
                 peer: target_peer, ..
             } = &mut conn.target
             {
-                *target_peer = peer;
+                **target_peer = peer;
             }
             let mut handler = self.lp.handler.borrow_mut();
             catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))

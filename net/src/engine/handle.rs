@@ -16,8 +16,15 @@ use socket2::{SockAddr, Socket};
 /// the slot).
 #[derive(Clone)]
 pub(crate) enum Target {
-    Stream { key: usize, generation: u64 },
-    Datagram { socket: usize, peer: SockAddr },
+    Stream {
+        key: usize,
+        generation: u64,
+    },
+    /// Boxed, so a stream connection's target stays small.
+    Datagram {
+        socket: usize,
+        peer: Box<SockAddr>,
+    },
 }
 
 /// The completion callback of [`ConnHandle::async_write`].
