@@ -1129,6 +1129,82 @@ fn peer_half_close_after_its_request_still_gets_the_full_reply() {
     stop_and_wait(&engine);
 }
 
+#[test]
+fn with_half_close_a_reply_from_another_thread_arrives_after_the_peers_fin() {
+    const REPLY: usize = 256 * 1024;
+    let closes = Arc::new(Mutex::new(Vec::new()));
+    let c = closes.clone();
+    let engine = tcp(
+        Hooks::new()
+            .on_traffic(|conn| {
+                if conn.peek(usize::MAX).ends_with(b"\n") {
+                    conn.next(usize::MAX);
+                    let handle = conn.handle();
+                    // The reply is computed elsewhere and comes after the
+                    // peer's FIN has been read.
+                    thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(50));
+                        let closer = handle.clone();
+                        handle.async_write(pattern(0, REPLY), move |res| {
+                            assert_eq!(res.unwrap(), REPLY);
+                            closer.close().unwrap();
+                        });
+                    });
+                }
+                Action::None
+            })
+            .on_close(move |_, err| {
+                c.lock().unwrap().push(err.map(|e| e.kind()));
+                Action::None
+            }),
+        Options::new().half_close(true),
+    );
+    for _ in 0..3 {
+        let mut peer = connect(&engine);
+        peer.write_all(b"GET\n").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let reply = peer.read_to_eof().expect("read the reply");
+        assert_bytes(
+            "the late reply after a half-close",
+            &pattern(0, REPLY),
+            &reply,
+        );
+    }
+    wait_until(WAIT, "on_close", || closes.lock().unwrap().len() == 3);
+    assert_eq!(*closes.lock().unwrap(), vec![None, None, None]);
+    assert_eq!(engine.count_connections(), 0);
+    stop_and_wait(&engine);
+}
+
+#[test]
+fn without_half_close_a_late_reply_finds_the_connection_closed() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let engine = tcp(
+        Hooks::new().on_traffic(move |conn| {
+            if conn.peek(usize::MAX).ends_with(b"\n") {
+                conn.next(usize::MAX);
+                let handle = conn.handle();
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    thread::sleep(Duration::from_millis(100));
+                    handle.async_write(&b"late"[..], move |res| {
+                        let _ = tx.send(res.map_err(|e| e.kind()));
+                    });
+                });
+            }
+            Action::None
+        }),
+        Options::new(),
+    );
+    let mut peer = connect(&engine);
+    peer.write_all(b"GET\n").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(peer.read_to_eof().expect("read to the end"), b"");
+    let res = rx.recv_timeout(WAIT).expect("the write's callback");
+    assert_eq!(res, Err(io::ErrorKind::NotConnected));
+    stop_and_wait(&engine);
+}
+
 // ---------------------------------------------------------------------------
 // The outbound high watermark
 

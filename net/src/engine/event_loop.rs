@@ -195,6 +195,7 @@ impl<H: EventHandler> Loop<H> {
             generation,
             closed: Cell::new(false),
             paused: Cell::new(false),
+            read_done: Cell::new(false),
             last_active: Cell::new(self.epoch.get()),
             used: Cell::new(false),
             watch_key: Cell::new(None),
@@ -407,6 +408,8 @@ struct ConnCell<H: EventHandler> {
     closed: Cell<bool>,
     /// Above the high watermark: not read until the peer catches up.
     paused: Cell<bool>,
+    /// The peer half-closed, with `Options::half_close`: nothing more to read.
+    read_done: Cell<bool>,
     last_active: Cell<u32>,
     /// Bytes came in since the last idle sweep.
     used: Cell<bool>,
@@ -444,7 +447,7 @@ impl<H: EventHandler> OnReady for ConnCell<H> {
         if writable && !self.flush_on_writable() {
             return;
         }
-        if readable && !self.paused.get() {
+        if readable && !self.paused.get() && !self.read_done.get() {
             self.read_pass();
         }
     }
@@ -453,7 +456,7 @@ impl<H: EventHandler> OnReady for ConnCell<H> {
 impl<H: EventHandler> Deferred for ConnCell<H> {
     /// The rest of a read pass that used up its budget.
     fn run(self: Rc<Self>) {
-        if !self.closed.get() && !self.paused.get() {
+        if !self.closed.get() && !self.paused.get() && !self.read_done.get() {
             self.read_pass();
         }
     }
@@ -513,6 +516,12 @@ impl<H: EventHandler> ConnCell<H> {
                 return;
             }
             if eof {
+                if self.lp.options.half_close {
+                    // The peer is done sending; this side may still write
+                    // (from callbacks or handles) until it closes.
+                    self.read_done.set(true);
+                    return;
+                }
                 self.close(None);
                 return;
             }

@@ -58,6 +58,7 @@ pub struct Options {
     pub(crate) backlog: i32,
     pub(crate) pin_loops: bool,
     pub(crate) handle_signals: bool,
+    pub(crate) half_close: bool,
 }
 
 impl Default for Options {
@@ -81,6 +82,7 @@ impl Default for Options {
             backlog: 1024,
             pin_loops: false,
             handle_signals: false,
+            half_close: false,
         }
     }
 }
@@ -214,6 +216,18 @@ impl Options {
     /// The listen backlog (1024 by default).
     pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
+        self
+    }
+
+    /// Keeps a connection open when its peer half-closes (off by default,
+    /// as in gnet, where end of stream closes the connection once
+    /// `on_traffic` has seen the last bytes). With it on, the connection is
+    /// no longer read but can still be written, from callbacks or through a
+    /// [`ConnHandle`](super::ConnHandle) (a reply computed on another thread),
+    /// until the handler closes it (`Conn::close`, `Action::Close`,
+    /// `ConnHandle::close`), a write fails, or the idle timeout fires.
+    pub fn half_close(mut self, keep_open: bool) -> Self {
+        self.half_close = keep_open;
         self
     }
 
