@@ -6,6 +6,7 @@
 //! `Client`, `Conn::decode`, and `EMFILE` in accept.
 
 mod engine_util;
+mod util;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -1495,7 +1496,7 @@ fn client_enrolls_a_std_tcp_stream() {
 
 #[test]
 fn client_dials_a_unix_path() {
-    let dir = test_dir("client_dials_a_unix_path");
+    let dir = temp_dir("client_dials_a_unix_path");
     let path = dir.join("peer.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let peer = thread::spawn(move || {
@@ -1729,26 +1730,7 @@ fn emfile_child() {
     let b_socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
 
-    let mut saved = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) },
-        0
-    );
-    let low = libc::rlimit {
-        rlim_cur: 256.min(saved.rlim_max),
-        rlim_max: saved.rlim_max,
-    };
-    // SAFETY: setrlimit reads the struct we pass.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-    let mut hogs = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        hogs.push(f);
-        assert!(hogs.len() < 100_000, "the fd limit did not apply");
-    }
+    let (saved, hogs) = util::exhaust_fds();
 
     b_socket.connect(&addr.into()).unwrap();
     let b_stream: TcpStream = b_socket.into();
@@ -1788,8 +1770,7 @@ fn emfile_child() {
     let mut c = connect(&engine);
     assert_eq!(round_trip(&mut c, b"new"), b"new");
     assert_eq!(engine.count_connections(), 3);
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) }, 0);
+    util::restore_fd_limit(&saved);
     stop_and_wait(&engine);
     println!("EMFILE-CHILD-OK");
 }
@@ -1816,7 +1797,7 @@ fn sigpipe_child() {
     // SAFETY: restores the default disposition (the Rust runtime ignores
     // SIGPIPE); this process runs only this test.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let dir = test_dir("sigpipe_child");
+    let dir = temp_dir("sigpipe_child");
     let unix = format!("unix://{}", dir.join("s.sock").display());
     let closes = Arc::new(Mutex::new(Vec::new()));
     let c = closes.clone();

@@ -10,6 +10,7 @@
 //! matrix_tcp_3loops_async_roundrobin`.
 
 mod engine_util;
+mod util;
 
 use std::io::Write;
 use std::net::UdpSocket;
@@ -200,7 +201,7 @@ fn run_case(name: &str, net: Net, loops: usize, mode: Mode, lb: LoadBalancing) {
         to_writer: (mode == Mode::Async).then(|| spawn_writer(stats.clone())),
     };
     // Only the Unix cases need a directory (for their socket file).
-    let dir = (net == Net::Unix).then(|| test_dir(name));
+    let dir = (net == Net::Unix).then(|| temp_dir(name));
     let sock_path = dir.as_ref().map(|d| d.join("s.sock")).unwrap_or_default();
     let addr = match net {
         Net::Tcp => "tcp://127.0.0.1:0".to_owned(),

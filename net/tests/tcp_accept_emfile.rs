@@ -1,6 +1,8 @@
 //! Accepting when the process is out of file descriptors (`EMFILE`). Its
 //! own test binary: it lowers the process's fd limit.
 
+mod util;
+
 use std::time::Duration;
 
 use runtime_executor::{time, Runtime};
@@ -16,26 +18,7 @@ fn accept_survives_fd_exhaustion() {
         let addr = listener.local_addr().unwrap();
         let client = std::net::TcpStream::connect(addr).unwrap();
 
-        let mut saved = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes into the struct we pass.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) },
-            0
-        );
-        let low = libc::rlimit {
-            rlim_cur: 256.min(saved.rlim_max),
-            rlim_max: saved.rlim_max,
-        };
-        // SAFETY: setrlimit reads the struct we pass.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-        let mut hogs = Vec::new();
-        while let Ok(f) = std::fs::File::open("/dev/null") {
-            hogs.push(f);
-            assert!(hogs.len() < 100_000, "the fd limit did not apply");
-        }
+        let (saved, hogs) = util::exhaust_fds();
         // Now accept fails with EMFILE; it must back off, not spin or error.
         let res = time::timeout(Duration::from_millis(250), listener.accept()).await;
         assert!(res.is_err(), "accept returned while no fd was free");
@@ -46,7 +29,6 @@ fn accept_survives_fd_exhaustion() {
             .unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
         drop(conn);
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) }, 0);
+        util::restore_fd_limit(&saved);
     });
 }

@@ -190,10 +190,9 @@ impl Outbound {
         self.len() < self.high_watermark
     }
 
-    /// Whether a write may be queued now: the socket works, the write side
-    /// is open, and the buffer is under the watermark (else the refusal is
-    /// noted, for `on_writable`).
-    fn check_writable(&mut self) -> io::Result<()> {
+    /// The stream, if it may still be written: the socket has not failed
+    /// and the write side is not shut down.
+    fn check_open(&self) -> io::Result<&Rc<Shared>> {
         let Io::Stream(shared) = &self.io else {
             return Err(closed_error());
         };
@@ -204,6 +203,14 @@ impl Outbound {
                 "the write side was shut down",
             ));
         }
+        Ok(shared)
+    }
+
+    /// Whether a write may be queued now: the socket works, the write side
+    /// is open, and the buffer is under the watermark (else the refusal is
+    /// noted, for `on_writable`).
+    fn check_writable(&mut self) -> io::Result<()> {
+        self.check_open()?;
         if !self.is_writable() {
             self.refused = true;
             return Err(io::Error::new(
@@ -277,16 +284,7 @@ impl Outbound {
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(&data, peer);
         }
-        let Io::Stream(shared) = &self.io else {
-            return Err(closed_error());
-        };
-        shared.error()?;
-        if self.shutdown_requested {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the write side was shut down",
-            ));
-        }
+        let shared = self.check_open()?;
         let len = data.len();
         if self.queue.is_empty() {
             let n = shared.outbound.borrow_mut().write(&data);

@@ -97,6 +97,26 @@ fn bound_addr(socket: &Socket) -> io::Result<std::net::SocketAddr> {
         .ok_or_else(|| io::Error::other("bound socket has no IP address"))
 }
 
+/// Binds `addr` once per loop with `SO_REUSEPORT` (UDP on a single loop
+/// binds without it), port 0 resolved by the first bind and shared by the
+/// rest; returns the address bound.
+fn bind_on_every_loop(
+    bound: &mut [Vec<Bound>],
+    addr: std::net::SocketAddr,
+    ty: Type,
+    options: &Options,
+    wrap: fn(Socket) -> Bound,
+) -> io::Result<std::net::SocketAddr> {
+    let reuse_port = ty == Type::STREAM || bound.len() > 1;
+    let first = bind_ip(addr, ty, options, reuse_port)?;
+    let actual = bound_addr(&first)?;
+    bound[0].push(wrap(first));
+    for share in bound.iter_mut().skip(1) {
+        share.push(wrap(bind_ip(actual, ty, options, true)?));
+    }
+    Ok(actual)
+}
+
 /// Parses and binds `addrs` (every loop's share), and builds the handlers
 /// and inboxes. Errors here are the caller's: bad addresses, ports in use.
 pub(crate) fn prepare<H: EventHandler + Clone>(
@@ -110,12 +130,8 @@ pub(crate) fn prepare<H: EventHandler + Clone>(
     for addr in addrs {
         match parse(addr)? {
             EngineAddr::Tcp(addr) if options.load_balancing == LoadBalancing::ReusePort => {
-                let first = bind_ip(addr, Type::STREAM, &options, true)?;
-                let actual = bound_addr(&first)?;
-                bound[0].push(Bound::Tcp(first));
-                for share in bound.iter_mut().skip(1) {
-                    share.push(Bound::Tcp(bind_ip(actual, Type::STREAM, &options, true)?));
-                }
+                let actual =
+                    bind_on_every_loop(&mut bound, addr, Type::STREAM, &options, Bound::Tcp)?;
                 names.push(format!("tcp://{actual}"));
             }
             EngineAddr::Tcp(addr) => {
@@ -124,12 +140,8 @@ pub(crate) fn prepare<H: EventHandler + Clone>(
                 bound[0].push(Bound::TcpAcceptor(socket, options.load_balancing));
             }
             EngineAddr::Udp(addr) => {
-                let first = bind_ip(addr, Type::DGRAM, &options, loops > 1)?;
-                let actual = bound_addr(&first)?;
-                bound[0].push(Bound::Udp(first));
-                for share in bound.iter_mut().skip(1) {
-                    share.push(Bound::Udp(bind_ip(actual, Type::DGRAM, &options, true)?));
-                }
+                let actual =
+                    bind_on_every_loop(&mut bound, addr, Type::DGRAM, &options, Bound::Udp)?;
                 names.push(format!("udp://{actual}"));
             }
             EngineAddr::Unix(name) => {

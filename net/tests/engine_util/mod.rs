@@ -8,11 +8,14 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use runtime_net::engine::Engine;
+
+/// The helpers the other socket tests share (every file that uses this
+/// module also declares `mod util;`).
+pub use crate::util::{temp_dir, wait_until};
 
 /// The read and write timeout of every client socket: a lost byte or a
 /// missing close fails the test instead of hanging it.
@@ -109,15 +112,6 @@ pub fn check_bytes(what: &str, expected: &[u8], got: &[u8]) -> Result<(), String
         expected.len(),
         got.len()
     ))
-}
-
-/// A fresh directory for one test's socket files (per process and test, so
-/// tests and test binaries running at once never share one).
-pub fn test_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rt-engine-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A client stream to a `tcp://` or `unix://` engine address.
@@ -249,19 +243,6 @@ pub fn socket_addr(engine_addr: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no scheme in {engine_addr}"));
     rest.parse()
         .unwrap_or_else(|e| panic!("{engine_addr}: {e}"))
-}
-
-/// Polls `done` every 2 ms until it holds; panics with `what` after
-/// `limit`, so a lost event fails the test instead of hanging it.
-pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?}: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Whether the engine's loops all return within `limit`.

@@ -39,6 +39,40 @@ pub fn raise_fd_limit() -> usize {
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
+/// Puts the process out of file descriptors: lowers the soft
+/// `RLIMIT_NOFILE` to 256 (at most) and opens `/dev/null` until no fd is
+/// left. Returns the limit to restore ([`restore_fd_limit`]) and the files
+/// holding the fds (drop them to free the fds).
+pub fn exhaust_fds() -> (libc::rlimit, Vec<std::fs::File>) {
+    let mut saved = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) },
+        0
+    );
+    let low = libc::rlimit {
+        rlim_cur: 256.min(saved.rlim_max),
+        rlim_max: saved.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+    let mut hogs = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hogs.push(f);
+        assert!(hogs.len() < 100_000, "the fd limit did not apply");
+    }
+    (saved, hogs)
+}
+
+/// Restores the fd limit [`exhaust_fds`] saved.
+pub fn restore_fd_limit(saved: &libc::rlimit) {
+    // SAFETY: setrlimit reads the struct we pass.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, saved) }, 0);
+}
+
 /// How many file descriptors this process has open (the directory handle
 /// `read_dir` holds while listing is counted too, the same every time).
 pub fn open_fds() -> usize {
