@@ -115,6 +115,16 @@ impl<T: AsFd> AsyncFd<T> {
         self.source.clear_ready(Direction::Read);
     }
 
+    /// Tells the reactor that a read from this stream socket returned fewer
+    /// bytes than asked for. On Linux that proves the socket drained (a
+    /// peer's FIN brings an event of its own), so read readiness is
+    /// forgotten and the read that would only return `WouldBlock` is
+    /// skipped, as tokio does; elsewhere this does nothing. Never call it
+    /// for a datagram socket, where a short read says nothing.
+    pub fn short_read(&self) {
+        self.source.short_read();
+    }
+
     /// Forgets write readiness until the reactor reports the next edge.
     pub fn clear_write_ready(&self) {
         self.source.clear_ready(Direction::Write);

@@ -14,10 +14,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use polling::{Event, PollMode, Poller};
+use polling::Poller;
 use slab::Slab;
 
-use crate::wait::{Notifier, Waiter};
+use crate::wait::{Notifier, RawEvent, Waiter};
+
+/// Whether a short read proves a stream socket drained: see
+/// [`Source::short_read`].
+const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Low bits of a poller key: the slab index. High bits: a generation, so an
 /// event queued for a source that has since been removed never reaches a new
@@ -44,10 +48,10 @@ pub(crate) struct Source {
     fd: i32,
     key: usize,
     interests: RefCell<[Interest; 2]>,
-    /// The kernel reported a hang-up or an error. Sticky: reads from now on
-    /// never block, so read readiness is never cleared again (a hang-up that
-    /// arrived with data brings no second edge).
-    hung_up: Cell<bool>,
+    /// The kernel reported a hang-up, an error, or the peer's FIN. Sticky:
+    /// reads from now on never block, so read readiness is never cleared
+    /// again (a hang-up that arrived with data brings no second edge).
+    read_closed: Cell<bool>,
     /// Told of every edge directly, without a task: see [`OnReady`].
     callback: RefCell<Option<Weak<dyn OnReady>>>,
 }
@@ -91,23 +95,31 @@ impl Source {
 
     /// Forgets readiness in `dir`, after a syscall returned `WouldBlock`.
     pub(crate) fn clear_ready(&self, dir: Direction) {
-        if dir == Direction::Read && self.hung_up.get() {
+        if dir == Direction::Read && self.read_closed.get() {
             return;
         }
         self.interests.borrow_mut()[dir as usize].ready = false;
     }
 
-    fn set_ready(
-        &self,
-        mut read: bool,
-        mut write: bool,
-        hung_up: bool,
-        wake: &mut Vec<Waker>,
-    ) -> DueCallback {
-        if hung_up {
-            self.hung_up.set(true);
+    /// After a read from a stream socket returned fewer bytes than asked
+    /// for: the socket is drained, so read readiness is forgotten where the
+    /// poller reports a peer's FIN as an event of its own (Linux's
+    /// `EPOLLRDHUP`). Elsewhere the reader reads on until `WouldBlock`.
+    pub(crate) fn short_read(&self) {
+        if SHORT_READ_DRAINS {
+            self.clear_ready(Direction::Read);
+        }
+    }
+
+    fn set_ready(&self, event: &RawEvent, wake: &mut Vec<Waker>) -> DueCallback {
+        let (mut read, mut write) = (event.readable, event.writable);
+        if event.hung_up {
+            self.read_closed.set(true);
             read = true;
             write = true;
+        } else if event.read_closed {
+            self.read_closed.set(true);
+            read = true;
         }
         let mut interests = self.interests.borrow_mut();
         let [reader, writer] = &mut *interests;
@@ -194,15 +206,14 @@ impl Reactor {
                     waker: None,
                 },
             ]),
-            hung_up: Cell::new(false),
+            read_closed: Cell::new(false),
             callback: RefCell::new(None),
         });
         // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
         // `deregister` before the fd can be closed: it deregisters in `Drop`
         // and `into_inner` before giving up or dropping the I/O object.
         unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)?;
+            crate::wait::add_source(&self.poller, fd.as_raw_fd(), key)?;
         }
         entry.insert(source.clone());
         Ok(source)
@@ -226,13 +237,7 @@ impl Reactor {
         let mut waiter = self.waiter.borrow_mut();
         let mut wakers = std::mem::take(&mut *self.to_wake.borrow_mut());
         let result = waiter.wait(timeout, |event| {
-            let due = self.dispatch(
-                event.key,
-                event.readable,
-                event.writable,
-                event.hung_up,
-                &mut wakers,
-            );
+            let due = self.dispatch(&event, &mut wakers);
             // Called at once, with no borrow of the sources held: a
             // callback may register or drop sources (a dropped one's later
             // events fail the key check). It cannot reach the waiter.
@@ -261,20 +266,13 @@ impl Reactor {
     }
 
     /// Marks the source behind `key` ready, unless `key` is stale.
-    fn dispatch(
-        &self,
-        key: usize,
-        readable: bool,
-        writable: bool,
-        hung_up: bool,
-        to_wake: &mut Vec<Waker>,
-    ) -> DueCallback {
+    fn dispatch(&self, event: &RawEvent, to_wake: &mut Vec<Waker>) -> DueCallback {
         let sources = self.sources.borrow();
-        let source = sources.get(key & INDEX_MASK)?;
-        if source.key != key {
+        let source = sources.get(event.key & INDEX_MASK)?;
+        if source.key != event.key {
             return None;
         }
-        source.set_ready(readable, writable, hung_up, to_wake)
+        source.set_ready(event, to_wake)
     }
 
     /// Fails every source from now on and wakes their tasks.
@@ -311,6 +309,16 @@ mod tests {
         }
     }
 
+    fn event(key: usize, readable: bool, writable: bool) -> RawEvent {
+        RawEvent {
+            key,
+            readable,
+            writable,
+            hung_up: false,
+            read_closed: false,
+        }
+    }
+
     fn reactor() -> Reactor {
         let poller = Arc::new(Poller::new().unwrap());
         let notifier = Arc::new(Notifier::new(&poller).unwrap());
@@ -340,13 +348,13 @@ mod tests {
 
         let mut to_wake = Vec::new();
         assert!(reactor
-            .dispatch(old_key, true, true, false, &mut to_wake)
+            .dispatch(&event(old_key, true, true), &mut to_wake)
             .is_none());
         assert!(to_wake.is_empty(), "a stale event woke the new source");
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         assert!(reactor
-            .dispatch(new.key, true, false, false, &mut to_wake)
+            .dispatch(&event(new.key, true, false), &mut to_wake)
             .is_none());
         assert_eq!(to_wake.len(), 1);
         to_wake.drain(..).for_each(Waker::wake);
@@ -373,6 +381,58 @@ mod tests {
         assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
         assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
         assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
+        reactor.deregister(&source, a.as_fd());
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn a_fin_keeps_read_readiness_after_a_short_read() {
+        use std::io::{Read, Write};
+        use std::net::Shutdown;
+        let reactor = reactor();
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        let mut buf = [0; 64];
+
+        // Data alone: a short read proves the socket drained.
+        peer.write_all(b"ping").unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        assert_eq!((&a).read(&mut buf).unwrap(), 4);
+        source.short_read();
+        assert!(!source.is_ready(Direction::Read));
+
+        // Data and the FIN before the next wait: one edge brings both, and
+        // after the short read the end of stream must still be read.
+        peer.write_all(b"last").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        assert_eq!((&a).read(&mut buf).unwrap(), 4);
+        source.short_read();
+        assert!(source.is_ready(Direction::Read), "the FIN would be missed");
+        assert_eq!((&a).read(&mut buf).unwrap(), 0);
+        reactor.deregister(&source, a.as_fd());
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn a_fin_after_a_short_read_brings_its_own_event() {
+        use std::io::{Read, Write};
+        use std::net::Shutdown;
+        let reactor = reactor();
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        let mut buf = [0; 64];
+        peer.write_all(b"ping").unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        assert_eq!((&a).read(&mut buf).unwrap(), 4);
+        source.short_read();
+        assert!(!source.is_ready(Direction::Read));
+        peer.shutdown(Shutdown::Write).unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        assert!(source.is_ready(Direction::Read));
+        assert_eq!((&a).read(&mut buf).unwrap(), 0);
         reactor.deregister(&source, a.as_fd());
     }
 

@@ -7,6 +7,12 @@
 //! wakes from other threads go through an eventfd of the core's own,
 //! registered edge-triggered, so each write brings an event with no
 //! re-arming. Elsewhere, `Poller::wait` and `Poller::notify` as they are.
+//!
+//! Sources are added here too on Linux ([`add_source`]), with
+//! `EPOLLRDHUP`, which `polling`'s interest flags cannot express: the
+//! event that brings a peer's FIN says so. Readers can then stop after a
+//! short read (the socket is drained, and a FIN brings its own event), as
+//! tokio does, instead of making the read that only returns `WouldBlock`.
 
 use std::io;
 use std::sync::Arc;
@@ -22,6 +28,44 @@ pub(crate) struct RawEvent {
     pub(crate) writable: bool,
     /// A hang-up or an error.
     pub(crate) hung_up: bool,
+    /// The peer shut down its writing side (`EPOLLRDHUP`): reads never
+    /// block again.
+    pub(crate) read_closed: bool,
+}
+
+/// Adds `fd` to the poller for both directions, edge-triggered, with
+/// `key`; on Linux with `EPOLLRDHUP` (see the module docs).
+///
+/// # Safety
+///
+/// As [`Poller::add`]: `fd` must be deleted from the poller before it is
+/// closed.
+pub(crate) unsafe fn add_source(poller: &Poller, fd: i32, key: usize) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN
+                | libc::EPOLLPRI
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLET) as u32,
+            u64: key as u64,
+        };
+        // SAFETY: `event` is a live local the kernel only reads; the
+        // caller keeps `fd` registered no longer than it is open.
+        let rc =
+            unsafe { libc::epoll_ctl(poller.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    // SAFETY: the caller's contract is `Poller::add_with_mode`'s.
+    unsafe {
+        poller.add_with_mode(fd, polling::Event::all(key), polling::PollMode::Edge)
+    }
 }
 
 /// Interrupts a core's wait from any thread.
@@ -161,9 +205,12 @@ impl Waiter {
         }
         // SAFETY: `epoll_wait` initialized the first `n` events.
         unsafe { self.buf.set_len(n as usize) };
-        const READ: u32 = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
+        const READ: u32 =
+            (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI)
+                as u32;
         const WRITE: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
         const HUP: u32 = (libc::EPOLLHUP | libc::EPOLLERR) as u32;
+        const RDHUP: u32 = libc::EPOLLRDHUP as u32;
         let mut count = 0;
         for event in &self.buf {
             // Copies out of the (packed) struct: no reference to its fields.
@@ -181,6 +228,7 @@ impl Waiter {
                 readable: flags & READ != 0,
                 writable: flags & WRITE != 0,
                 hung_up: flags & HUP != 0,
+                read_closed: flags & RDHUP != 0,
             });
         }
         Ok(count)
@@ -203,6 +251,7 @@ impl Waiter {
                 readable: event.readable,
                 writable: event.writable,
                 hung_up: event.is_interrupt() || event.is_err() == Some(true),
+                read_closed: false,
             });
         }
         Ok(count)

@@ -302,8 +302,6 @@ impl Drop for WriteHandle {
 #[derive(Debug)]
 pub(crate) struct ReadBuf {
     inbound: RingBuffer,
-    /// `TCP_INQ` is on: each read says whether the socket is drained.
-    inq: bool,
 }
 
 impl BufStream {
@@ -312,7 +310,6 @@ impl BufStream {
         let fd = AsyncFd::new(sock)?;
         Ok(BufStream {
             read: ReadBuf {
-                inq: false,
                 inbound: kept_ring(DEFAULT_READ_BUFFER),
             },
             write: WriteHandle(Rc::new(Shared {
@@ -329,14 +326,6 @@ impl BufStream {
                 spare_inbound: RefCell::new(kept_ring(DEFAULT_READ_BUFFER)),
             })),
         })
-    }
-
-    /// For a TCP socket: turns `TCP_INQ` on, so each read says whether the
-    /// socket is drained and the read that would only return `WouldBlock`
-    /// is skipped. Other sockets read until `WouldBlock`.
-    pub(crate) fn with_tcp_inq(mut self) -> Self {
-        self.read.inq = crate::sys::enable_tcp_inq(self.socket());
-        self
     }
 
     pub(crate) fn socket(&self) -> &Socket {
@@ -402,7 +391,6 @@ impl ReadBuf {
     pub(crate) fn for_datagrams(capacity: usize) -> ReadBuf {
         ReadBuf {
             inbound: kept_ring(capacity),
-            inq: false,
         }
     }
 
@@ -426,7 +414,7 @@ impl ReadBuf {
     /// One read, without a task, for a caller that knows the socket may be
     /// readable (the callback engine, which the reactor calls directly):
     /// `WouldBlock` forgets read readiness until the next edge, and so does
-    /// a read after which `TCP_INQ` says the socket is drained.
+    /// a short read (see [`AsyncFd::short_read`]).
     pub(crate) fn fill_ready(&mut self, shared: &Rc<Shared>) -> io::Result<usize> {
         let mut drained = false;
         loop {
@@ -457,16 +445,13 @@ impl ReadBuf {
             std::mem::swap(inbound, &mut *shared.spare_inbound.borrow_mut());
         }
         let (front, back) = inbound.unfilled_slices(READ_CHUNK);
-        let n = if self.inq {
-            crate::sys::recv_inq(sock, front, back).map(|(n, left)| {
-                *drained = left && n > 0;
-                n
-            })
-        } else if back.is_empty() {
+        let asked = front.len() + back.len();
+        let n = if back.is_empty() {
             (&*sock).read(front)
         } else {
             (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
         };
+        *drained = matches!(n, Ok(n) if n > 0 && n < asked);
         match n {
             Ok(0) => {
                 inbound.commit(0);
@@ -489,12 +474,11 @@ impl ReadBuf {
 
     fn after_fill(&self, shared: &Shared, drained: bool) {
         if drained {
-            // The kernel says nothing is left, not even a FIN: skip the read
-            // that would only say `WouldBlock`. With edge-triggered
-            // registration, new data brings a new event. (A short read alone
-            // proves nothing: a FIN that came with the data brings no new
-            // event, and the end of stream would be missed.)
-            shared.fd.clear_read_ready();
+            // A short read: nothing is left, so skip the read that would
+            // only say `WouldBlock`. New data brings a new edge, and so does
+            // a FIN, even one that came with this data (`EPOLLRDHUP` makes
+            // read readiness stick): see `AsyncFd::short_read`.
+            shared.fd.short_read();
         }
     }
 

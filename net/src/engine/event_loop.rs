@@ -175,9 +175,6 @@ impl<H: EventHandler> Loop<H> {
             socket.set_send_buffer_size(size)?;
         }
         let mut stream = BufStream::new(socket)?;
-        if kind == StreamKind::Tcp {
-            stream = stream.with_tcp_inq();
-        }
         stream.set_read_buffer_limit(options.read_buffer_cap);
         stream.set_write_buffer_limit(options.write_buffer_cap);
         let BufStream { read, write } = stream;

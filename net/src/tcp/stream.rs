@@ -96,9 +96,7 @@ impl TcpStream {
         )?;
         socket.set_tcp_nodelay(true)?;
         Ok(TcpStream {
-            inner: BufStream::connect(socket, &addr.into())
-                .await?
-                .with_tcp_inq(),
+            inner: BufStream::connect(socket, &addr.into()).await?,
         })
     }
 
@@ -106,7 +104,7 @@ impl TcpStream {
     pub(crate) fn from_socket(socket: Socket) -> io::Result<TcpStream> {
         socket.set_tcp_nodelay(true)?;
         Ok(TcpStream {
-            inner: BufStream::new(socket)?.with_tcp_inq(),
+            inner: BufStream::new(socket)?,
         })
     }
 
