@@ -28,7 +28,7 @@ use crate::buffer::RingBuffer;
 use crate::idle;
 
 /// Bytes asked of the kernel per read into the inbound ring.
-const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Reads at least this large bypass the inbound ring.
 pub(crate) const DIRECT_READ: usize = 16 * 1024;
 /// Default bound of the inbound ring.
@@ -40,9 +40,9 @@ pub(crate) const DEFAULT_WRITE_BUFFER: usize = 256 * 1024;
 const LINGER: Duration = Duration::from_secs(30);
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+pub(crate) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SEND_FLAGS: libc::c_int = 0;
+pub(crate) const SEND_FLAGS: libc::c_int = 0;
 
 /// The write side, shared by the stream, its write half, the end-of-tick
 /// flush and the drain task.
@@ -72,21 +72,22 @@ pub(crate) struct Shared {
     spare_inbound: RefCell<RingBuffer>,
 }
 
+/// A socket error kept to be reported again by every later write.
 #[derive(Debug, Clone, Copy)]
-enum StoredError {
+pub(crate) enum StoredError {
     Os(i32),
     Kind(io::ErrorKind),
 }
 
 impl StoredError {
-    fn from_io(err: &io::Error) -> Self {
+    pub(crate) fn from_io(err: &io::Error) -> Self {
         match err.raw_os_error() {
             Some(code) => StoredError::Os(code),
             None => StoredError::Kind(err.kind()),
         }
     }
 
-    fn to_io(self) -> io::Error {
+    pub(crate) fn to_io(self) -> io::Error {
         match self {
             StoredError::Os(code) => io::Error::from_raw_os_error(code),
             StoredError::Kind(io::ErrorKind::WriteZero) => io::Error::new(
@@ -369,7 +370,7 @@ impl BufStream {
 
 /// A ring that keeps its storage when it empties: the idle sweep
 /// ([`crate::idle`]) gives it back once the stream stops being used.
-fn kept_ring(max_capacity: usize) -> RingBuffer {
+pub(crate) fn kept_ring(max_capacity: usize) -> RingBuffer {
     let mut ring = RingBuffer::new(max_capacity);
     ring.set_release_when_empty(false);
     ring
@@ -386,14 +387,6 @@ fn with_limit(ring: &RingBuffer, limit: usize) -> RingBuffer {
 }
 
 impl ReadBuf {
-    /// A read buffer of its own, for one datagram at a time (the engine's
-    /// UDP connections).
-    pub(crate) fn for_datagrams(capacity: usize) -> ReadBuf {
-        ReadBuf {
-            inbound: kept_ring(capacity),
-        }
-    }
-
     pub(crate) fn buffered(&self) -> usize {
         self.inbound.len()
     }
@@ -409,27 +402,6 @@ impl ReadBuf {
             self.keep_if_emptied(shared);
         }
         res
-    }
-
-    /// One read, without a task, for a caller that knows the socket may be
-    /// readable (the callback engine, which the reactor calls directly):
-    /// `WouldBlock` forgets read readiness until the next edge, and so does
-    /// a short read (see [`AsyncFd::short_read`]).
-    pub(crate) fn fill_ready(&mut self, shared: &Rc<Shared>) -> io::Result<usize> {
-        let mut drained = false;
-        loop {
-            match self.fill_once(shared, shared.fd.get_ref(), &mut drained) {
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    shared.fd.clear_read_ready();
-                    return Err(err);
-                }
-                res => {
-                    self.after_fill(shared, drained);
-                    return res;
-                }
-            }
-        }
     }
 
     /// One read from `sock` into the inbound ring.
@@ -480,15 +452,6 @@ impl ReadBuf {
             // read readiness stick): see `AsyncFd::short_read`.
             shared.fd.short_read();
         }
-    }
-
-    /// The inbound ring, for the callback engine's `Conn`.
-    pub(crate) fn inbound_mut(&mut self) -> &mut RingBuffer {
-        &mut self.inbound
-    }
-
-    pub(crate) fn inbound(&self) -> &RingBuffer {
-        &self.inbound
     }
 
     pub(crate) fn poll_read(

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
@@ -18,7 +18,8 @@ use socket2::{SockAddr, Socket, TcpKeepalive};
 
 use super::event_loop::LoopLink;
 use super::handle::{ConnHandle, Target};
-use crate::stream::{ReadBuf, Shared};
+use crate::buffer::RingBuffer;
+use crate::stream::{StoredError, READ_CHUNK, SEND_FLAGS};
 
 /// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
 ///
@@ -56,7 +57,7 @@ pub struct Conn {
 /// It implements [`bytes::Buf`], so the codec crate's
 /// [`BufDecoder`](runtime_codec::BufDecoder)s decode straight from it.
 pub struct Inbound {
-    pub(super) read: ReadBuf,
+    pub(super) ring: RingBuffer,
 }
 
 /// A connection's outbound buffer: a ring of
@@ -64,6 +65,9 @@ pub struct Inbound {
 /// queue (no copy for [`Bytes`]), bounded by the high watermark.
 pub struct Outbound {
     pub(super) io: Io,
+    pub(super) ring: RingBuffer,
+    /// The first send error: every later write reports it again.
+    pub(super) error: Option<StoredError>,
     pub(super) queue: VecDeque<Bytes>,
     pub(super) queued: usize,
     pub(super) high_watermark: usize,
@@ -74,7 +78,7 @@ pub struct Outbound {
 }
 
 pub(super) enum Io {
-    Stream(Rc<Shared>),
+    Stream(Rc<AsyncFd<Socket>>),
     /// Boxed: the address is large, and stream connections (the many)
     /// should not pay for it.
     Datagram {
@@ -92,7 +96,7 @@ fn closed_error() -> io::Error {
 impl Inbound {
     /// Bytes buffered and not yet consumed.
     pub fn len(&self) -> usize {
-        self.read.buffered()
+        self.ring.len()
     }
 
     /// Whether nothing is buffered.
@@ -103,7 +107,7 @@ impl Inbound {
     /// The first `n` buffered bytes (all of them if fewer, `usize::MAX` for
     /// all), contiguous, without consuming them.
     pub fn peek(&mut self, n: usize) -> &[u8] {
-        let bytes = self.read.inbound_mut().make_contiguous();
+        let bytes = self.ring.make_contiguous();
         &bytes[..n.min(bytes.len())]
     }
 
@@ -111,26 +115,25 @@ impl Inbound {
     /// fewer, `usize::MAX` for all). The slice is valid until the next use of
     /// the buffer, which the borrow checker enforces.
     pub fn next(&mut self, n: usize) -> &[u8] {
-        self.read.inbound_mut().take_front(n)
+        self.ring.take_front(n)
     }
 
     /// Consumes up to `n` bytes; returns how many.
     pub fn discard(&mut self, n: usize) -> usize {
-        let ring = self.read.inbound_mut();
-        let n = n.min(ring.len());
-        ring.discard(n);
+        let n = n.min(self.ring.len());
+        self.ring.discard(n);
         n
     }
 
     /// Copies buffered bytes into `buf` and consumes them; returns how many.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
-        self.read.inbound_mut().read(buf)
+        self.ring.read(buf)
     }
 
     /// The buffered bytes as two slices (the second is empty unless they
     /// wrap around the ring), without consuming or moving them.
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
-        self.read.inbound().as_slices()
+        self.ring.as_slices()
     }
 }
 
@@ -146,8 +149,48 @@ impl Inbound {
         // Contiguous first, so the codec decodes in place and never stages a
         // copy: the read buffer's cap is then the bound on a frame, wherever
         // the ring happened to wrap.
-        self.read.inbound_mut().make_contiguous();
+        self.ring.make_contiguous();
         codec.decode_buf(self)
+    }
+}
+
+impl Inbound {
+    /// One read from the socket into the ring. `Ok(0)` is end of stream.
+    /// `WouldBlock` and a short read (on Linux, see
+    /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
+    pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+        loop {
+            let (front, back) = self.ring.unfilled_slices(READ_CHUNK);
+            let asked = front.len() + back.len();
+            let sock = fd.get_ref();
+            let got = if back.is_empty() {
+                (&*sock).read(front)
+            } else {
+                (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
+            };
+            match got {
+                Ok(n) => {
+                    self.ring.commit(n);
+                    if n == 0 {
+                        self.ring.give_back(); // end of stream: nothing more to hold
+                    } else if n < asked {
+                        fd.short_read();
+                    }
+                    return Ok(n);
+                }
+                Err(err) => {
+                    self.ring.commit(0);
+                    // Nothing came: an idle connection holds no buffer.
+                    self.ring.give_back();
+                    match err.kind() {
+                        io::ErrorKind::Interrupted => continue,
+                        io::ErrorKind::WouldBlock => fd.clear_read_ready(),
+                        _ => {}
+                    }
+                    return Err(err);
+                }
+            }
+        }
     }
 }
 
@@ -173,10 +216,7 @@ impl Buf for Inbound {
 impl Outbound {
     /// Bytes queued and not yet sent.
     pub fn len(&self) -> usize {
-        match &self.io {
-            Io::Stream(shared) => shared.outbound_len() + self.queued,
-            _ => 0,
-        }
+        self.ring.len() + self.queued
     }
 
     /// Whether everything written has been sent.
@@ -192,18 +232,20 @@ impl Outbound {
 
     /// The stream, if it may still be written: the socket has not failed
     /// and the write side is not shut down.
-    fn check_open(&self) -> io::Result<&Rc<Shared>> {
-        let Io::Stream(shared) = &self.io else {
+    fn check_open(&self) -> io::Result<()> {
+        if !matches!(self.io, Io::Stream(_)) {
             return Err(closed_error());
-        };
-        shared.error()?;
+        }
+        if let Some(err) = self.error {
+            return Err(err.to_io());
+        }
         if self.shutdown_requested {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the write side was shut down",
             ));
         }
-        Ok(shared)
+        Ok(())
     }
 
     /// Whether a write may be queued now: the socket works, the write side
@@ -223,15 +265,11 @@ impl Outbound {
 
     /// Copies `data` into the ring, and what does not fit into the queue.
     fn queue_copy(&mut self, data: &[u8]) {
-        let Io::Stream(shared) = &self.io else {
-            return;
-        };
         let n = if self.queue.is_empty() {
-            shared.outbound.borrow_mut().write(data)
+            self.ring.write(data)
         } else {
             0
         };
-        shared.used.set(true);
         if n < data.len() {
             self.queued += data.len() - n;
             self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
@@ -284,13 +322,12 @@ impl Outbound {
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(&data, peer);
         }
-        let shared = self.check_open()?;
+        self.check_open()?;
         let len = data.len();
         if self.queue.is_empty() {
-            let n = shared.outbound.borrow_mut().write(&data);
+            let n = self.ring.write(&data);
             data.advance(n);
         }
-        shared.used.set(true);
         if !data.is_empty() {
             self.queued += data.len();
             self.queue.push_back(data);
@@ -308,27 +345,56 @@ impl Outbound {
     }
 
     /// Sends the ring, refilling it from the queue; `Ok(true)` once all is
-    /// sent (and the write side shut down if that was asked for).
+    /// sent (and the write side shut down if that was asked for),
+    /// `Ok(false)` when the socket's buffer is full.
     pub(super) fn send(&mut self) -> io::Result<bool> {
-        let Io::Stream(shared) = &self.io else {
+        let Io::Stream(fd) = &self.io else {
             return Ok(true);
         };
+        if let Some(err) = self.error {
+            return Err(err.to_io());
+        }
         loop {
-            match shared.flush_now() {
-                Ok(true) => {}
-                Ok(false) => return Ok(false),
-                Err(err) => {
-                    self.queue.clear();
-                    self.queued = 0;
-                    return Err(err);
+            while !self.ring.is_empty() {
+                let (front, back) = self.ring.as_slices();
+                let asked = front.len() + back.len();
+                let sock = fd.get_ref();
+                let sent = if back.is_empty() {
+                    sock.send_with_flags(front, SEND_FLAGS)
+                } else {
+                    sock.send_vectored_with_flags(
+                        &[IoSlice::new(front), IoSlice::new(back)],
+                        SEND_FLAGS,
+                    )
+                };
+                match sent {
+                    Ok(0) => {
+                        let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
+                        return Err(self.fail(err));
+                    }
+                    Ok(n) => {
+                        self.ring.discard(n);
+                        if n < asked {
+                            // A stream socket takes less only when its
+                            // buffer is full: the next send would only say
+                            // `WouldBlock`. Writability brings a new edge.
+                            fd.clear_write_ready();
+                            return Ok(false);
+                        }
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err(self.fail(err)),
                 }
             }
             if self.queue.is_empty() {
                 break;
             }
-            let mut ring = shared.outbound.borrow_mut();
             while let Some(front) = self.queue.front_mut() {
-                let n = ring.write(front);
+                let n = self.ring.write(front);
                 self.queued -= n;
                 if n == front.len() {
                     self.queue.pop_front();
@@ -340,7 +406,7 @@ impl Outbound {
         }
         if self.shutdown_requested && !self.shut_down {
             self.shut_down = true;
-            match shared.fd.get_ref().shutdown(std::net::Shutdown::Write) {
+            match fd.get_ref().shutdown(std::net::Shutdown::Write) {
                 Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
                 _ => {}
             }
@@ -348,9 +414,21 @@ impl Outbound {
         Ok(true)
     }
 
-    pub(super) fn shared(&self) -> Option<&Rc<Shared>> {
+    /// Keeps a send error for every later write, and frees what can never
+    /// be delivered.
+    fn fail(&mut self, err: io::Error) -> io::Error {
+        self.error = Some(StoredError::from_io(&err));
+        self.ring.clear();
+        self.ring.give_back();
+        self.queue.clear();
+        self.queued = 0;
+        err
+    }
+
+    /// The stream socket, until the close.
+    pub(super) fn stream_fd(&self) -> Option<&Rc<AsyncFd<Socket>>> {
         match &self.io {
-            Io::Stream(shared) => Some(shared),
+            Io::Stream(fd) => Some(fd),
             _ => None,
         }
     }
@@ -506,7 +584,7 @@ impl Conn {
     /// `NotConnected` after the close.
     pub fn socket(&self) -> io::Result<&Socket> {
         match &self.outbound.io {
-            Io::Stream(shared) => Ok(shared.fd.get_ref()),
+            Io::Stream(fd) => Ok(fd.get_ref()),
             Io::Datagram { socket, .. } => Ok(socket.get_ref()),
             Io::Closed => Err(closed_error()),
         }

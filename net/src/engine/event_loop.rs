@@ -20,8 +20,9 @@ use socket2::{SockAddr, Socket};
 use super::conn::{Conn, Inbound, Io, Outbound};
 use super::handle::{closed_error, Command, ConnHandle, StreamKind, Target};
 use super::{Action, Engine, EventHandler, Options};
+use crate::buffer::RingBuffer;
 use crate::idle;
-use crate::stream::{BufStream, ReadBuf};
+use crate::stream::kept_ring;
 
 /// Datagrams read per readiness event before the loop serves the others.
 const DATAGRAM_BUDGET: usize = 64;
@@ -174,12 +175,7 @@ impl<H: EventHandler> Loop<H> {
         if let Some(size) = options.socket_send_buffer {
             socket.set_send_buffer_size(size)?;
         }
-        let mut stream = BufStream::new(socket)?;
-        stream.set_read_buffer_limit(options.read_buffer_cap);
-        stream.set_write_buffer_limit(options.write_buffer_cap);
-        let BufStream { read, write } = stream;
-        let shared = write.0.clone();
-        drop(write); // nothing queued: dropping the handle sends nothing
+        let fd = Rc::new(AsyncFd::new(socket)?);
 
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
@@ -197,9 +193,13 @@ impl<H: EventHandler> Loop<H> {
             used: Cell::new(false),
             watch_key: Cell::new(None),
             conn: RefCell::new(Conn {
-                inbound: Inbound { read },
+                inbound: Inbound {
+                    ring: kept_ring(options.read_buffer_cap.max(1)),
+                },
                 outbound: Outbound {
-                    io: Io::Stream(shared.clone()),
+                    io: Io::Stream(fd.clone()),
+                    ring: kept_ring(options.write_buffer_cap.max(1)),
+                    error: None,
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: options.write_high_watermark,
@@ -219,7 +219,7 @@ impl<H: EventHandler> Loop<H> {
         entry.insert(cell.clone());
         drop(conns);
         let weak: Weak<dyn OnReady> = Rc::downgrade(&cell) as Weak<ConnCell<H>>;
-        shared.fd.set_on_ready(Some(weak));
+        fd.set_on_ready(Some(weak));
         Ok(cell)
     }
 
@@ -236,13 +236,15 @@ impl<H: EventHandler> Loop<H> {
             socket: socket.clone(),
             conn: RefCell::new(Conn {
                 inbound: Inbound {
-                    read: ReadBuf::for_datagrams(DATAGRAM_MAX),
+                    ring: kept_ring(DATAGRAM_MAX),
                 },
                 outbound: Outbound {
                     io: Io::Datagram {
                         socket: socket.clone(),
                         peer: Box::new(unspecified.clone()),
                     },
+                    ring: RingBuffer::new(1),
+                    error: None,
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: usize::MAX,
@@ -421,7 +423,8 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
             return true;
         }
         if let Ok(mut conn) = self.conn.try_borrow_mut() {
-            conn.inbound.read.inbound_mut().give_back();
+            conn.inbound.ring.give_back();
+            conn.outbound.ring.give_back();
         }
         self.watch_key.set(None);
         false
@@ -474,17 +477,17 @@ impl<H: EventHandler> ConnCell<H> {
                 let Conn {
                     inbound, outbound, ..
                 } = &mut *conn;
-                let Some(shared) = outbound.shared() else {
+                let Some(fd) = outbound.stream_fd() else {
                     return;
                 };
                 // Until drained (`WouldBlock`, or `TCP_INQ` saying so: then
                 // the read that would only say `WouldBlock` is skipped).
-                while got < budget && shared.fd.is_read_ready() {
-                    let ring = inbound.read.inbound();
+                while got < budget && fd.is_read_ready() {
+                    let ring = &inbound.ring;
                     if ring.len() >= ring.max_capacity() {
                         break;
                     }
-                    match inbound.read.fill_ready(shared) {
+                    match inbound.fill(fd) {
                         Ok(0) => {
                             eof = true;
                             break;
@@ -497,8 +500,8 @@ impl<H: EventHandler> ConnCell<H> {
                         }
                     }
                 }
-                let ring = inbound.read.inbound();
-                (ring.len() >= ring.max_capacity(), shared.fd.is_read_ready())
+                let ring = &inbound.ring;
+                (ring.len() >= ring.max_capacity(), fd.is_read_ready())
             };
             budget = budget.saturating_sub(got);
             if got > 0 {
@@ -574,8 +577,9 @@ impl<H: EventHandler> ConnCell<H> {
             let conn = self.conn.borrow();
             // An emptied ring keeps its storage for the next message; the
             // idle sweep gives it back once the connection goes quiet.
-            let ring = conn.inbound.read.inbound();
-            if ring.is_empty() && ring.capacity() > 0 && self.watch_key.get().is_none() {
+            let (inbound, outbound) = (&conn.inbound.ring, &conn.outbound.ring);
+            let holds = inbound.capacity() > 0 || outbound.capacity() > 0;
+            if holds && self.watch_key.get().is_none() {
                 let weak: Weak<dyn idle::Sweep> = Rc::downgrade(self) as Weak<ConnCell<H>>;
                 self.watch_key.set(idle::watch(weak));
             }
@@ -606,31 +610,6 @@ impl<H: EventHandler> ConnCell<H> {
     /// half of it after a pause or a refused write, `on_writable` is called
     /// (and what it writes is sent, in this same loop).
     fn send(self: &Rc<Self>) -> bool {
-        {
-            // The usual case, in short: one ring to send, nothing queued
-            // behind it, no pause, refusal or shutdown pending.
-            let conn = self.conn.borrow();
-            let out = &conn.outbound;
-            if let (Some(shared), true) = (
-                out.shared(),
-                out.queued == 0 && !out.refused && !out.shutdown_requested && !self.paused.get(),
-            ) {
-                match shared.flush_now() {
-                    Ok(true) => return true,
-                    Ok(false) => {
-                        if shared.outbound_len() >= out.high_watermark {
-                            self.paused.set(true);
-                        }
-                        return true;
-                    }
-                    Err(err) => {
-                        drop(conn);
-                        self.close(Some(err));
-                        return false;
-                    }
-                }
-            }
-        }
         loop {
             let mut conn = self.conn.borrow_mut();
             if let Err(err) = conn.outbound.send() {
@@ -733,8 +712,8 @@ impl<H: EventHandler> ConnCell<H> {
         if let Some(flag) = &conn.closed_flag {
             flag.store(true, std::sync::atomic::Ordering::Release);
         }
-        if let Some(shared) = conn.outbound.shared() {
-            shared.fd.set_on_ready(None);
+        if let Some(fd) = conn.outbound.stream_fd() {
+            fd.set_on_ready(None);
         }
         let action = {
             let mut handler = lp.handler.borrow_mut();
@@ -751,6 +730,8 @@ impl<H: EventHandler> ConnCell<H> {
         }
         let mut outbound = Outbound {
             io: std::mem::replace(&mut conn.outbound.io, Io::Closed),
+            ring: std::mem::replace(&mut conn.outbound.ring, RingBuffer::new(1)),
+            error: conn.outbound.error,
             queue: std::mem::take(&mut conn.outbound.queue),
             queued: std::mem::take(&mut conn.outbound.queued),
             high_watermark: conn.outbound.high_watermark,
@@ -770,7 +751,7 @@ impl<H: EventHandler> ConnCell<H> {
 /// Finishes sending a closed connection's queue, then closes the socket;
 /// gives up at the deadline.
 fn linger(mut outbound: Outbound, timeout: Duration, draining: Rc<Cell<usize>>) {
-    let Some(shared) = outbound.shared().cloned() else {
+    let Some(fd) = outbound.stream_fd().cloned() else {
         return;
     };
     draining.set(draining.get() + 1);
@@ -778,7 +759,7 @@ fn linger(mut outbound: Outbound, timeout: Duration, draining: Rc<Cell<usize>>) 
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match runtime_executor::time::timeout(left, shared.fd.writable()).await {
+            match runtime_executor::time::timeout(left, fd.writable()).await {
                 Ok(Ok(())) => {}
                 _ => break,
             }
@@ -818,7 +799,7 @@ impl<H: EventHandler> DatagramCell<H> {
         for _ in 0..DATAGRAM_BUDGET {
             let received = {
                 let mut conn = self.conn.borrow_mut();
-                let ring = conn.inbound.read.inbound_mut();
+                let ring = &mut conn.inbound.ring;
                 ring.clear();
                 let (front, _) = ring.unfilled_slices(DATAGRAM_MAX);
                 match self
@@ -863,7 +844,7 @@ impl<H: EventHandler> DatagramCell<H> {
         let mut conn = self.conn.borrow_mut();
         conn.context = None;
         conn.close_requested = false;
-        conn.inbound.read.inbound_mut().clear();
+        conn.inbound.ring.clear();
         drop(conn);
         match action {
             Ok(action) => self.lp.apply_loop_action(Some(action)),
@@ -876,7 +857,7 @@ impl<H: EventHandler> DatagramCell<H> {
     }
 
     fn wake(&self, peer: SockAddr) {
-        self.conn.borrow_mut().inbound.read.inbound_mut().clear();
+        self.conn.borrow_mut().inbound.ring.clear();
         self.deliver(peer);
     }
 }
