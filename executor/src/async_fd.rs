@@ -69,6 +69,7 @@ impl<T: AsFd> AsyncFd<T> {
     }
 
     /// The wrapped I/O object.
+    #[inline]
     pub fn get_ref(&self) -> &T {
         self.inner.as_ref().expect("inner taken only on drop")
     }
@@ -111,6 +112,7 @@ impl<T: AsFd> AsyncFd<T> {
     }
 
     /// Forgets read readiness until the reactor reports the next edge.
+    #[inline]
     pub fn clear_read_ready(&self) {
         self.source.clear_ready(Direction::Read);
     }
@@ -121,11 +123,13 @@ impl<T: AsFd> AsyncFd<T> {
     /// forgotten and the read that would only return `WouldBlock` is
     /// skipped, as tokio does; elsewhere this does nothing. Never call it
     /// for a datagram socket, where a short read says nothing.
+    #[inline]
     pub fn short_read(&self) {
         self.source.short_read();
     }
 
     /// Forgets write readiness until the reactor reports the next edge.
+    #[inline]
     pub fn clear_write_ready(&self) {
         self.source.clear_ready(Direction::Write);
     }
@@ -201,11 +205,13 @@ impl<T: AsFd> AsyncFd<T> {
     }
 
     /// Whether the fd may be readable now (no waker is registered).
+    #[inline]
     pub fn is_read_ready(&self) -> bool {
         self.source.is_ready(Direction::Read)
     }
 
     /// Whether the fd may be writable now (no waker is registered).
+    #[inline]
     pub fn is_write_ready(&self) -> bool {
         self.source.is_ready(Direction::Write)
     }

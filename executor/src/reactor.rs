@@ -36,18 +36,24 @@ pub(crate) enum Direction {
     Write = 1,
 }
 
-#[derive(Debug, Default)]
-struct Interest {
-    ready: bool,
-    waker: Option<Waker>,
+impl Direction {
+    #[inline]
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
+/// The bits of [`Source::ready`].
+const READY_BOTH: u8 = 0b11;
+
 /// One registered file descriptor.
-#[derive(Debug)]
 pub(crate) struct Source {
     fd: i32,
     key: usize,
-    interests: RefCell<[Interest; 2]>,
+    /// Readiness, one bit per [`Direction`].
+    ready: Cell<u8>,
+    /// The task waiting in each direction.
+    wakers: [Cell<Option<Waker>>; 2],
     /// The kernel reported a hang-up, an error, or the peer's FIN. Sticky:
     /// reads from now on never block, so read readiness is never cleared
     /// again (a hang-up that arrived with data brings no second edge).
@@ -66,6 +72,16 @@ pub trait OnReady {
     fn on_ready(self: std::rc::Rc<Self>, readable: bool, writable: bool);
 }
 
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("fd", &self.fd)
+            .field("key", &self.key)
+            .field("ready", &self.ready.get())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A callback due: the object and the directions it is ready in.
 type DueCallback = Option<(std::rc::Rc<dyn OnReady>, bool, bool)>;
 
@@ -75,36 +91,39 @@ impl Source {
     }
 
     /// Ready in `dir` now, without registering a waker.
+    #[inline]
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
-        self.interests.borrow()[dir as usize].ready
+        self.ready.get() & dir.bit() != 0
     }
 
     /// Ready in `dir`, or registers `cx`'s waker for the next edge.
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        let mut interests = self.interests.borrow_mut();
-        let interest = &mut interests[dir as usize];
-        if interest.ready {
+        if self.is_ready(dir) {
             return Poll::Ready(());
         }
-        match &mut interest.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let slot = &self.wakers[dir as usize];
+        let waker = match slot.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => waker,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
         Poll::Pending
     }
 
     /// Forgets readiness in `dir`, after a syscall returned `WouldBlock`.
+    #[inline]
     pub(crate) fn clear_ready(&self, dir: Direction) {
         if dir == Direction::Read && self.read_closed.get() {
             return;
         }
-        self.interests.borrow_mut()[dir as usize].ready = false;
+        self.ready.set(self.ready.get() & !dir.bit());
     }
 
     /// After a read from a stream socket returned fewer bytes than asked
     /// for: the socket is drained, so read readiness is forgotten where the
     /// poller reports a peer's FIN as an event of its own (Linux's
     /// `EPOLLRDHUP`). Elsewhere the reader reads on until `WouldBlock`.
+    #[inline]
     pub(crate) fn short_read(&self) {
         if SHORT_READ_DRAINS {
             self.clear_ready(Direction::Read);
@@ -121,25 +140,24 @@ impl Source {
             self.read_closed.set(true);
             read = true;
         }
-        let mut interests = self.interests.borrow_mut();
-        let [reader, writer] = &mut *interests;
-        for (interest, hit) in [(reader, read), (writer, write)] {
+        let bits =
+            Direction::Read.bit() * u8::from(read) | Direction::Write.bit() * u8::from(write);
+        self.ready.set(self.ready.get() | bits);
+        for (slot, hit) in self.wakers.iter().zip([read, write]) {
             if hit {
-                interest.ready = true;
-                if let Some(waker) = interest.waker.take() {
+                if let Some(waker) = slot.take() {
                     wake.push(waker);
                 }
             }
         }
-        drop(interests);
         let callback = self.callback.borrow();
         let callback = callback.as_ref()?.upgrade()?;
         Some((callback, read, write))
     }
 
     fn take_wakers(&self, wake: &mut Vec<Waker>) {
-        for interest in self.interests.borrow_mut().iter_mut() {
-            wake.extend(interest.waker.take());
+        for slot in &self.wakers {
+            wake.extend(slot.take());
         }
     }
 }
@@ -196,16 +214,8 @@ impl Reactor {
         let source = std::rc::Rc::new(Source {
             fd: fd.as_raw_fd(),
             key,
-            interests: RefCell::new([
-                Interest {
-                    ready: true,
-                    waker: None,
-                },
-                Interest {
-                    ready: true,
-                    waker: None,
-                },
-            ]),
+            ready: Cell::new(READY_BOTH),
+            wakers: [Cell::new(None), Cell::new(None)],
             read_closed: Cell::new(false),
             callback: RefCell::new(None),
         });
@@ -266,6 +276,7 @@ impl Reactor {
     }
 
     /// Marks the source behind `key` ready, unless `key` is stale.
+    #[inline]
     fn dispatch(&self, event: &RawEvent, to_wake: &mut Vec<Waker>) -> DueCallback {
         let sources = self.sources.borrow();
         let source = sources.get(event.key & INDEX_MASK)?;

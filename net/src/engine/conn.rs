@@ -224,6 +224,12 @@ impl Outbound {
         self.len() == 0
     }
 
+    /// Nothing beyond the ring, no refusal and no shutdown pending: the
+    /// loop's short path after a callback applies.
+    pub(super) fn is_plain(&self) -> bool {
+        self.queued == 0 && !self.refused && !self.shutdown_requested
+    }
+
     /// Whether the outbound buffer is under its high watermark: writes are
     /// accepted.
     pub fn is_writable(&self) -> bool {

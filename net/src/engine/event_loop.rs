@@ -466,22 +466,22 @@ impl<H: EventHandler> ConnCell<H> {
     /// Reads what the socket has (up to the loop's budget) and hands it to
     /// `on_traffic`, until the socket is drained.
     fn read_pass(self: &Rc<Self>) {
-        let options = &self.lp.options;
-        let mut budget = options.edge_triggered_io_chunk;
+        let lp = &*self.lp;
+        let mut budget = lp.options.edge_triggered_io_chunk;
         loop {
-            let mut got = 0;
-            let mut eof = false;
-            let mut error = None;
-            let (full, ready) = {
-                let mut conn = self.conn.borrow_mut();
+            let mut conn = self.conn.borrow_mut();
+            // `Some(None)`: end of stream; `Some(Some(err))`: a read error.
+            let (got, end, ready, full) = {
                 let Conn {
                     inbound, outbound, ..
                 } = &mut *conn;
                 let Some(fd) = outbound.stream_fd() else {
                     return;
                 };
-                // Until drained (`WouldBlock`, or `TCP_INQ` saying so: then
-                // the read that would only say `WouldBlock` is skipped).
+                let mut got = 0;
+                let mut end = None;
+                // Until drained: `WouldBlock`, or a short read (then the
+                // read that would only say `WouldBlock` is skipped).
                 while got < budget && fd.is_read_ready() {
                     let ring = &inbound.ring;
                     if ring.len() >= ring.max_capacity() {
@@ -489,46 +489,81 @@ impl<H: EventHandler> ConnCell<H> {
                     }
                     match inbound.fill(fd) {
                         Ok(0) => {
-                            eof = true;
+                            end = Some(None);
                             break;
                         }
                         Ok(n) => got += n,
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                         Err(err) => {
-                            error = Some(err);
+                            end = Some(Some(err));
                             break;
                         }
                     }
                 }
                 let ring = &inbound.ring;
-                (ring.len() >= ring.max_capacity(), fd.is_read_ready())
+                let full = ring.len() >= ring.max_capacity();
+                (got, end, fd.is_read_ready(), full)
             };
             budget = budget.saturating_sub(got);
             if got > 0 {
-                self.last_active.set(self.lp.epoch.get());
+                self.last_active.set(lp.epoch.get());
                 self.used.set(true);
-                if !self.traffic() {
+                let action = {
+                    let mut handler = lp.handler.borrow_mut();
+                    catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
+                };
+                // The usual case, with the connection still borrowed: no
+                // action, nothing queued past the ring, nothing pending.
+                let plain = matches!(action, Ok(Action::None))
+                    && !conn.close_requested
+                    && conn.outbound.is_plain()
+                    && !self.paused.get()
+                    && self.watch_key.get().is_some();
+                if plain {
+                    match conn.outbound.send() {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            if conn.outbound.len() >= conn.outbound.high_watermark {
+                                self.paused.set(true);
+                            }
+                        }
+                        Err(err) => {
+                            drop(conn);
+                            self.close(Some(err));
+                            return;
+                        }
+                    }
+                    drop(conn);
+                } else {
+                    drop(conn);
+                    if !self.after_callback("on_traffic", action) {
+                        return;
+                    }
+                }
+            } else {
+                drop(conn);
+            }
+            match end {
+                Some(Some(err)) => {
+                    self.close(Some(err));
                     return;
                 }
-            }
-            if let Some(err) = error {
-                self.close(Some(err));
-                return;
-            }
-            if eof {
-                if self.lp.options.half_close {
-                    // The peer is done sending; this side may still write
-                    // (from callbacks or handles) until it closes.
-                    self.read_done.set(true);
+                Some(None) => {
+                    if lp.options.half_close {
+                        // The peer is done sending; this side may still
+                        // write (from callbacks or handles) until it closes.
+                        self.read_done.set(true);
+                        return;
+                    }
+                    self.close(None);
                     return;
                 }
-                self.close(None);
-                return;
+                None => {}
             }
             if self.paused.get() || !ready {
                 return;
             }
-            if full && self.conn.borrow().inbound.len() >= self.lp.options.read_buffer_cap {
+            if full && self.conn.borrow().inbound.len() >= lp.options.read_buffer_cap {
                 // The handler leaves a full buffer untouched: the message
                 // can never fit. Closing beats growing without bound.
                 self.close(Some(io::Error::new(
