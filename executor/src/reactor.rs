@@ -141,7 +141,7 @@ impl Source {
             read = true;
         }
         let bits =
-            Direction::Read.bit() * u8::from(read) | Direction::Write.bit() * u8::from(write);
+            (Direction::Read.bit() * u8::from(read)) | (Direction::Write.bit() * u8::from(write));
         self.ready.set(self.ready.get() | bits);
         for (slot, hit) in self.wakers.iter().zip([read, write]) {
             if hit {
