@@ -84,3 +84,30 @@ pub(crate) fn unix_socket_addr(addr: &SockAddr) -> io::Result<std::os::unix::net
         "not a Unix socket address",
     ))
 }
+
+/// `recv(2)` into `buf`: the engine's read, without the layers of
+/// `std::io::Read` over socket2 (it runs once per message).
+#[inline]
+pub(crate) fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`,
+    // which we borrow mutably for the call.
+    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `send(2)` of `buf` with `flags`: the engine's write (see [`recv`]).
+#[inline]
+pub(crate) fn send(sock: &impl AsRawFd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`, which
+    // we borrow for the call.
+    let n = unsafe { libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}

@@ -229,6 +229,17 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> usize {
+        if self.len == 0 && data.len() <= self.buf.len() {
+            // The usual case of a connection: an empty ring that kept its
+            // storage. Empty means `head == 0`, so the bytes go at the start.
+            self.buf[..data.len()].copy_from_slice(data);
+            self.len = data.len();
+            return data.len();
+        }
+        self.write_slow(data)
+    }
+
+    fn write_slow(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.remaining_capacity());
         if n == 0 {
             return 0;
@@ -480,7 +491,20 @@ impl RingBuffer {
     /// assert_eq!(buf.take_front(100), b" world");
     /// assert!(buf.is_empty());
     /// ```
+    #[inline]
     pub fn take_front(&mut self, n: usize) -> &[u8] {
+        if n >= self.len && self.head + self.len <= self.buf.len() {
+            // All of it, contiguous: the usual case of a reader that takes
+            // whatever came.
+            let (start, len) = (self.head, self.len);
+            self.head = 0;
+            self.len = 0;
+            return &self.buf[start..start + len];
+        }
+        self.take_front_slow(n)
+    }
+
+    fn take_front_slow(&mut self, n: usize) -> &[u8] {
         let n = n.min(self.len);
         if n == 0 {
             return &[];

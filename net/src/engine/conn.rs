@@ -158,13 +158,14 @@ impl Inbound {
     /// One read from the socket into the ring. `Ok(0)` is end of stream.
     /// `WouldBlock` and a short read (on Linux, see
     /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
+    #[inline]
     pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
         loop {
             let (front, back) = self.ring.unfilled_slices(READ_CHUNK);
             let asked = front.len() + back.len();
             let sock = fd.get_ref();
             let got = if back.is_empty() {
-                (&*sock).read(front)
+                crate::sys::recv(sock, front)
             } else {
                 (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
             };
@@ -366,7 +367,7 @@ impl Outbound {
                 let asked = front.len() + back.len();
                 let sock = fd.get_ref();
                 let sent = if back.is_empty() {
-                    sock.send_with_flags(front, SEND_FLAGS)
+                    crate::sys::send(sock, front, SEND_FLAGS)
                 } else {
                     sock.send_vectored_with_flags(
                         &[IoSlice::new(front), IoSlice::new(back)],
