@@ -11,6 +11,9 @@ enum Op {
     Write(usize),
     Read(usize),
     Peek(usize),
+    /// Takes `n` bytes (`usize::MAX` half the time: all of them) as one
+    /// slice.
+    TakeFront(usize),
     /// Discards `n % (len + 1)` bytes.
     Discard(usize),
     /// Reserves room for `want` bytes, fills `n % (room + 1)` of it, commits that.
@@ -33,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => size().prop_map(Op::Write),
         3 => size().prop_map(Op::Read),
         1 => size().prop_map(Op::Peek),
+        2 => prop_oneof![size(), Just(usize::MAX)].prop_map(Op::TakeFront),
         2 => any::<usize>().prop_map(Op::Discard),
         2 => (size(), any::<usize>()).prop_map(|(want, n)| Op::Fill { want, n }),
         1 => Just(Op::MakeContiguous),
@@ -59,7 +63,9 @@ fn contents(buf: &RingBuffer) -> Vec<u8> {
     [front, back].concat()
 }
 
-fn check_invariants(buf: &RingBuffer, model: &VecDeque<u8>) {
+/// `lent`: the last operation was a `take_front` that emptied the buffer;
+/// its slice borrows the storage, which stays until the next call.
+fn check_invariants(buf: &RingBuffer, model: &VecDeque<u8>, lent: bool) {
     assert_eq!(buf.len(), model.len());
     assert_eq!(buf.is_empty(), model.is_empty());
     assert_eq!(contents(buf), model.iter().copied().collect::<Vec<_>>());
@@ -68,7 +74,7 @@ fn check_invariants(buf: &RingBuffer, model: &VecDeque<u8>) {
     assert!(cap <= buf.max_capacity(), "capacity {cap} over the cap");
     assert!(buf.len() <= cap);
     assert_eq!(buf.remaining_capacity(), buf.max_capacity() - buf.len());
-    if buf.release_when_empty() && buf.is_empty() {
+    if buf.release_when_empty() && buf.is_empty() && !lent {
         assert_eq!(cap, 0, "an empty buffer kept its storage");
     }
 }
@@ -91,6 +97,10 @@ fn apply(buf: &mut RingBuffer, model: &mut VecDeque<u8>, counter: &mut usize, op
                 dst[read..].iter().all(|&b| b == 0xAA),
                 "wrote past the count"
             );
+        }
+        Op::TakeFront(n) => {
+            let expected: Vec<u8> = model.drain(..n.min(model.len())).collect();
+            assert_eq!(buf.take_front(n), &expected[..]);
         }
         Op::Peek(n) => {
             let mut dst = vec![0xAA; n];
@@ -146,10 +156,18 @@ proptest! {
         let mut buf = RingBuffer::new(max);
         let mut model = VecDeque::new();
         let mut counter = 0;
-        check_invariants(&buf, &model);
+        check_invariants(&buf, &model, false);
+        let mut lent = false;
         for op in &ops {
             apply(&mut buf, &mut model, &mut counter, op);
-            check_invariants(&buf, &model);
+            // Storage lent by a `take_front` stays until a call that
+            // empties or fills the buffer; the others leave it.
+            lent = match op {
+                Op::TakeFront(_) => true,
+                Op::Peek(_) | Op::MakeContiguous | Op::Write(0) => lent,
+                _ => false,
+            } && buf.is_empty();
+            check_invariants(&buf, &model, lent);
         }
     }
 }
