@@ -54,6 +54,9 @@ pub(crate) struct Source {
     ready: Cell<u8>,
     /// The task waiting in each direction.
     wakers: [Cell<Option<Waker>>; 2],
+    /// Which of `wakers` may hold a waker, one bit per [`Direction`]: an
+    /// event for a source nobody waits on (a callback's) takes none.
+    waiting: Cell<u8>,
     /// The kernel reported a hang-up, an error, or the peer's FIN. Sticky:
     /// reads from now on never block, so read readiness is never cleared
     /// again (a hang-up that arrived with data brings no second edge).
@@ -107,6 +110,7 @@ impl Source {
             _ => cx.waker().clone(),
         };
         slot.set(Some(waker));
+        self.waiting.set(self.waiting.get() | dir.bit());
         Poll::Pending
     }
 
@@ -143,10 +147,14 @@ impl Source {
         let bits =
             (Direction::Read.bit() * u8::from(read)) | (Direction::Write.bit() * u8::from(write));
         self.ready.set(self.ready.get() | bits);
-        for (slot, hit) in self.wakers.iter().zip([read, write]) {
-            if hit {
-                if let Some(waker) = slot.take() {
-                    wake.push(waker);
+        let waiting = self.waiting.get();
+        if waiting & bits != 0 {
+            self.waiting.set(waiting & !bits);
+            for (slot, hit) in self.wakers.iter().zip([read, write]) {
+                if hit {
+                    if let Some(waker) = slot.take() {
+                        wake.push(waker);
+                    }
                 }
             }
         }
@@ -156,6 +164,7 @@ impl Source {
     }
 
     fn take_wakers(&self, wake: &mut Vec<Waker>) {
+        self.waiting.set(0);
         for slot in &self.wakers {
             wake.extend(slot.take());
         }
@@ -216,6 +225,7 @@ impl Reactor {
             key,
             ready: Cell::new(READY_BOTH),
             wakers: [Cell::new(None), Cell::new(None)],
+            waiting: Cell::new(0),
             read_closed: Cell::new(false),
             callback: RefCell::new(None),
         });

@@ -354,7 +354,46 @@ impl Outbound {
     /// Sends the ring, refilling it from the queue; `Ok(true)` once all is
     /// sent (and the write side shut down if that was asked for),
     /// `Ok(false)` when the socket's buffer is full.
+    #[inline]
     pub(super) fn send(&mut self) -> io::Result<bool> {
+        // The usual case, in short: one contiguous run in the ring, nothing
+        // queued behind it, and the kernel takes all of it.
+        if let (Io::Stream(fd), None, true, false) = (
+            &self.io,
+            self.error,
+            self.queue.is_empty(),
+            self.shutdown_requested,
+        ) {
+            let (front, back) = self.ring.as_slices();
+            if front.is_empty() {
+                return Ok(true);
+            }
+            if back.is_empty() {
+                match crate::sys::send(fd.get_ref(), front, SEND_FLAGS) {
+                    Ok(n) if n == front.len() => {
+                        self.ring.clear();
+                        return Ok(true);
+                    }
+                    Ok(n) if n > 0 => {
+                        // The socket's buffer is full (see below).
+                        self.ring.discard(n);
+                        fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                    // `Ok(0)` and the errors: the general path below sends
+                    // again and reports them.
+                    _ => {}
+                }
+            }
+        }
+        self.send_all()
+    }
+
+    fn send_all(&mut self) -> io::Result<bool> {
         let Io::Stream(fd) = &self.io else {
             return Ok(true);
         };
