@@ -128,6 +128,14 @@ impl<T: AsFd> AsyncFd<T> {
         self.source.short_read();
     }
 
+    /// Wakes the task waiting for readability, if any, with readiness left
+    /// as it is: for a part of the program that wants the reader to look at
+    /// something (such as a request to give back idle buffers). The task
+    /// sees a spurious wake-up, which futures must tolerate.
+    pub fn wake_reader(&self) {
+        self.source.wake_waiter(Direction::Read);
+    }
+
     /// Forgets write readiness until the reactor reports the next edge.
     #[inline]
     pub fn clear_write_ready(&self) {

@@ -163,6 +163,15 @@ impl Source {
         Some((callback, read, write))
     }
 
+    /// Wakes the task waiting in `dir`, if any, without changing readiness:
+    /// it polls again and finds whatever the waker wanted it to see.
+    pub(crate) fn wake_waiter(&self, dir: Direction) {
+        self.waiting.set(self.waiting.get() & !dir.bit());
+        if let Some(waker) = self.wakers[dir as usize].take() {
+            waker.wake();
+        }
+    }
+
     fn take_wakers(&self, wake: &mut Vec<Waker>) {
         self.waiting.set(0);
         for slot in &self.wakers {

@@ -13,7 +13,9 @@
 //!
 //! Storage: a ring takes storage from the per-core pool at its first byte
 //! and keeps it, empty, between messages; the idle sweep
-//! ([`crate::idle`]) gives it back once the stream goes unused.
+//! ([`crate::idle`]) gives it back once the stream goes unused. The
+//! inbound ring belongs to the reader, so the sweep asks for it: it wakes
+//! the waiting reader, which gives the storage back before it waits again.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut, Read};
@@ -65,11 +67,12 @@ pub(crate) struct Shared {
     pub(crate) used: Cell<bool>,
     /// The key under which the idle sweeper watches this stream.
     watch_key: Cell<Option<usize>>,
-    /// The inbound ring's storage while the ring is empty: the reader
-    /// parks it here (a swap of two empty rings) and takes it back for the
-    /// next read, and the idle sweep can give it back to the pool. The ring
-    /// itself belongs to the reader, which lends its bytes.
-    spare_inbound: RefCell<RingBuffer>,
+    /// The reader's inbound ring holds storage. The ring belongs to the
+    /// reader (which lends its bytes), so the idle sweep cannot free it: it
+    /// sets `release_inbound` and wakes the reader, which gives the storage
+    /// back at its next read attempt if the ring is still empty.
+    inbound_held: Cell<bool>,
+    release_inbound: Cell<bool>,
 }
 
 /// A socket error kept to be reported again by every later write.
@@ -255,8 +258,9 @@ impl idle::Sweep for Shared {
         if let Ok(mut out) = self.outbound.try_borrow_mut() {
             out.give_back();
         }
-        if let Ok(mut spare) = self.spare_inbound.try_borrow_mut() {
-            spare.give_back();
+        if self.inbound_held.get() {
+            self.release_inbound.set(true);
+            self.fd.wake_reader();
         }
         self.watch_key.set(None);
         false
@@ -324,7 +328,8 @@ impl BufStream {
                 shut_down: Cell::new(false),
                 used: Cell::new(false),
                 watch_key: Cell::new(None),
-                spare_inbound: RefCell::new(kept_ring(DEFAULT_READ_BUFFER)),
+                inbound_held: Cell::new(false),
+                release_inbound: Cell::new(false),
             })),
         })
     }
@@ -342,8 +347,10 @@ impl BufStream {
     /// Sets the bound of the inbound ring.
     pub(crate) fn set_read_buffer_limit(&mut self, limit: usize) {
         self.read.inbound = with_limit(&self.read.inbound, limit);
-        // Parked storage is of the old bound: the next read takes new.
-        *self.write.0.spare_inbound.borrow_mut() = kept_ring(self.read.inbound.max_capacity());
+        self.write
+            .0
+            .inbound_held
+            .set(self.read.inbound.capacity() > 0);
     }
 
     /// Starts a non-blocking connect of `socket` to `addr`, registers it, and
@@ -393,33 +400,33 @@ impl ReadBuf {
 
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
     fn poll_fill(&mut self, shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if shared.release_inbound.get() {
+            // The idle sweep asks for the storage back (the ring is empty
+            // here: this is called only then).
+            shared.release_inbound.set(false);
+            self.inbound.give_back();
+            shared.inbound_held.set(false);
+        }
         let mut drained = false;
         let res = shared
             .fd
             .poll_read_with(cx, |sock| self.fill_once(shared, sock, &mut drained));
         self.after_fill(shared, drained);
-        if res.is_pending() {
-            self.keep_if_emptied(shared);
-        }
         res
     }
 
     /// One read from `sock` into the inbound ring.
     fn fill_once(
         &mut self,
-        shared: &Shared,
+        shared: &Rc<Shared>,
         sock: &Socket,
         drained: &mut bool,
     ) -> io::Result<usize> {
         let inbound = &mut self.inbound;
-        if inbound.capacity() == 0 {
-            // The storage parked while the ring was empty, if any.
-            std::mem::swap(inbound, &mut *shared.spare_inbound.borrow_mut());
-        }
         let (front, back) = inbound.unfilled_slices(READ_CHUNK);
         let asked = front.len() + back.len();
         let n = if back.is_empty() {
-            (&*sock).read(front)
+            crate::sys::recv(sock, front)
         } else {
             (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
         };
@@ -428,17 +435,24 @@ impl ReadBuf {
             Ok(0) => {
                 inbound.commit(0);
                 inbound.give_back(); // end of stream: nothing more to hold
+                shared.inbound_held.set(inbound.capacity() > 0);
                 Ok(0)
             }
             Ok(n) => {
                 inbound.commit(n);
                 shared.used.set(true);
+                if !shared.inbound_held.get() {
+                    // Storage taken: the idle sweep will ask for it back.
+                    shared.inbound_held.set(true);
+                    shared.watch();
+                }
                 Ok(n)
             }
             Err(err) => {
                 // Nothing came (`WouldBlock` included): an idle
                 // connection holds no buffer.
                 inbound.give_back();
+                shared.inbound_held.set(inbound.capacity() > 0);
                 Err(err)
             }
         }
@@ -471,9 +485,7 @@ impl ReadBuf {
                 return Poll::Ready(Ok(0));
             }
         }
-        let n = self.inbound.read(dst);
-        self.keep_if_emptied(shared);
-        Poll::Ready(Ok(n))
+        Poll::Ready(Ok(self.inbound.read(dst)))
     }
 
     pub(crate) fn poll_fill_buf(
@@ -488,20 +500,8 @@ impl ReadBuf {
     }
 
     pub(crate) fn consume(&mut self, shared: &Rc<Shared>, amt: usize) {
+        let _ = shared;
         self.inbound.discard(amt.min(self.inbound.len()));
-        self.keep_if_emptied(shared);
-    }
-
-    /// After a read emptied the ring: its storage is parked in `shared` for
-    /// the next message, where the idle sweep gives it back if none comes.
-    pub(crate) fn keep_if_emptied(&mut self, shared: &Rc<Shared>) {
-        if self.inbound.is_empty() && self.inbound.capacity() > 0 {
-            let mut spare = shared.spare_inbound.borrow_mut();
-            spare.give_back(); // holds nothing unless the limit changed
-            std::mem::swap(&mut self.inbound, &mut *spare);
-            drop(spare);
-            shared.watch();
-        }
     }
 
     /// Copies without consuming; fills the ring first if it is empty.

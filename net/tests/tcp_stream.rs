@@ -360,8 +360,12 @@ fn busy_then_idle() {
         }
         // Between messages both sides keep their (empty) rings' storage:
         // two inbound rings (a 16 KiB read each) and two outbound rings.
+        // The sweep asks a waiting reader for its inbound storage (the
+        // reader owns its ring), so the client waits in a read meanwhile,
+        // as the server does.
         let busy = pooled();
-        time::sleep(Duration::from_millis(1600)).await;
+        let waited = time::timeout(Duration::from_millis(1600), client.read(&mut buf)).await;
+        assert!(waited.is_err(), "nothing was sent");
         let idle = pooled();
         assert!(
             idle >= busy + 2 * 16 * 1024 + 2 * 4096,
