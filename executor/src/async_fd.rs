@@ -128,6 +128,18 @@ impl<T: AsFd> AsyncFd<T> {
         self.source.short_read();
     }
 
+    /// Runs `work` once the current task poll returns, on this fd's core:
+    /// [`defer`](crate::defer) without looking the core up. Returns `false`
+    /// (and drops `work`) once the core has shut down.
+    #[inline]
+    pub fn defer(&self, work: Rc<dyn crate::Deferred>) -> bool {
+        if self.reactor.is_shut_down() {
+            return false;
+        }
+        self.reactor.defer(work);
+        true
+    }
+
     /// Wakes the task waiting for readability, if any, with readiness left
     /// as it is: for a part of the program that wants the reader to look at
     /// something (such as a request to give back idle buffers). The task

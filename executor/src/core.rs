@@ -105,7 +105,6 @@ pub(crate) struct Core {
     active: RefCell<Slab<Waker>>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
-    deferred: RefCell<Vec<Rc<dyn Deferred>>>,
     closed: Cell<bool>,
 }
 
@@ -130,7 +129,6 @@ impl Core {
             active: RefCell::new(Slab::new()),
             reactor,
             timers: TimerDriver::new(),
-            deferred: RefCell::new(Vec::new()),
             closed: Cell::new(false),
         }
     }
@@ -166,31 +164,11 @@ impl Core {
     }
 
     pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
-        self.deferred.borrow_mut().push(work);
+        self.reactor.defer(work);
     }
 
-    /// Runs deferred work, including work deferred by deferred work (a few
-    /// rounds at most, so it cannot loop forever).
     fn run_deferred(&self) {
-        for _ in 0..4 {
-            let mut batch = {
-                let mut deferred = self.deferred.borrow_mut();
-                if deferred.is_empty() {
-                    // Leave the allocation in place: this runs after every
-                    // task poll.
-                    return;
-                }
-                std::mem::take(&mut *deferred)
-            };
-            for work in batch.drain(..) {
-                work.run();
-            }
-            // Keep the allocation unless new work arrived meanwhile.
-            let mut deferred = self.deferred.borrow_mut();
-            if deferred.is_empty() {
-                *deferred = batch;
-            }
-        }
+        self.reactor.run_deferred();
     }
 
     pub(crate) fn register_active(&self, waker: &Waker) -> usize {
@@ -234,7 +212,7 @@ impl Core {
             };
             runnable.run();
             polled += 1;
-            if !self.deferred.borrow().is_empty() {
+            if self.reactor.has_deferred() {
                 self.run_deferred();
             }
         }
@@ -254,7 +232,7 @@ impl Core {
         }
 
         let idle = self.local.borrow().is_empty()
-            && self.deferred.borrow().is_empty()
+            && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed);
         if idle {
             self.park(main_woken);
@@ -378,7 +356,7 @@ impl Core {
             if first {
                 self.timers.clear();
             }
-            self.deferred.borrow_mut().clear();
+            self.reactor.clear_deferred();
         });
     }
 }

@@ -7,9 +7,10 @@
 //! never needs re-arming, so a busy socket costs no `epoll_ctl`.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use polling::Poller;
 use slab::Slab;
 
+use crate::defer::Deferred;
 use crate::wait::{Notifier, RawEvent, Waiter};
 
 /// Whether a short read proves a stream socket drained: see
@@ -181,7 +183,6 @@ impl Source {
 }
 
 /// A core's reactor.
-#[derive(Debug)]
 pub(crate) struct Reactor {
     poller: Arc<Poller>,
     sources: RefCell<Slab<std::rc::Rc<Source>>>,
@@ -189,6 +190,19 @@ pub(crate) struct Reactor {
     waiter: RefCell<Waiter>,
     to_wake: RefCell<Vec<Waker>>,
     shut_down: Cell<bool>,
+    /// Work to run once the current task poll returns (see
+    /// [`crate::defer`]). Kept here, with the reactor every I/O object
+    /// holds, so an I/O object defers work without a thread-local lookup.
+    deferred: RefCell<VecDeque<Rc<dyn Deferred>>>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("sources", &self.sources.borrow().len())
+            .field("shut_down", &self.shut_down.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reactor {
@@ -200,6 +214,37 @@ impl Reactor {
             generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
+            deferred: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
+        self.deferred.borrow_mut().push_back(work);
+    }
+
+    #[inline]
+    pub(crate) fn has_deferred(&self) -> bool {
+        !self.deferred.borrow().is_empty()
+    }
+
+    pub(crate) fn clear_deferred(&self) {
+        let work = std::mem::take(&mut *self.deferred.borrow_mut());
+        drop(work);
+    }
+
+    /// Runs deferred work in order, including work deferred by deferred
+    /// work, up to four times what was queued (so work that keeps
+    /// deferring itself cannot hold the core: the rest waits for the next
+    /// poll).
+    pub(crate) fn run_deferred(&self) {
+        let mut budget = self.deferred.borrow().len() * 4;
+        while budget > 0 {
+            let Some(work) = self.deferred.borrow_mut().pop_front() else {
+                return;
+            };
+            work.run();
+            budget -= 1;
         }
     }
 

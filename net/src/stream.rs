@@ -103,6 +103,7 @@ impl StoredError {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn error(&self) -> io::Result<()> {
         match self.error.get() {
             Some(err) => Err(err.to_io()),
@@ -132,8 +133,9 @@ impl Shared {
         while !out.is_empty() {
             let (front, back) = out.as_slices();
             let sock = self.fd.get_ref();
+            let asked = front.len() + back.len();
             let sent = if back.is_empty() {
-                sock.send_with_flags(front, SEND_FLAGS)
+                crate::sys::send(sock, front, SEND_FLAGS)
             } else {
                 sock.send_vectored_with_flags(
                     &[IoSlice::new(front), IoSlice::new(back)],
@@ -147,7 +149,15 @@ impl Shared {
                     self.fail(&err);
                     return Err(StoredError::Kind(io::ErrorKind::WriteZero).to_io());
                 }
-                Ok(n) => out.discard(n),
+                Ok(n) => {
+                    out.discard(n);
+                    if n < asked {
+                        // A stream socket takes less only when its buffer
+                        // is full: the next send would say `WouldBlock`.
+                        self.fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     self.fd.clear_write_ready();
                     return Ok(false);
@@ -176,7 +186,7 @@ impl Shared {
     }
 
     fn schedule_flush(self: &Rc<Self>) {
-        if !self.flush_scheduled.replace(true) && !runtime_executor::defer(self.clone()) {
+        if !self.flush_scheduled.replace(true) && !self.fd.defer(self.clone()) {
             // Outside a core (cannot happen for a registered socket): flush now.
             self.flush_scheduled.set(false);
             let _ = self.flush_now();
