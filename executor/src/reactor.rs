@@ -136,6 +136,7 @@ impl Source {
         }
     }
 
+    #[inline]
     fn set_ready(&self, event: &RawEvent, wake: &mut Vec<Waker>) -> DueCallback {
         let (mut read, mut write) = (event.readable, event.writable);
         if event.hung_up {

@@ -79,6 +79,7 @@ impl OwnedWriteHalf {
 macro_rules! impl_read {
     ($ty:ty) => {
         impl AsyncRead for $ty {
+            #[inline]
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -90,6 +91,7 @@ macro_rules! impl_read {
         }
 
         impl AsyncBufRead for $ty {
+            #[inline]
             fn poll_fill_buf(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -97,6 +99,8 @@ macro_rules! impl_read {
                 let this = self.get_mut();
                 this.read.poll_fill_buf(&this.shared, cx)
             }
+
+            #[inline]
 
             fn consume(self: Pin<&mut Self>, amt: usize) {
                 let this = self.get_mut();
@@ -112,6 +116,7 @@ impl_read!(OwnedReadHalf);
 macro_rules! impl_write {
     ($ty:ty, |$this:ident| $shared:expr) => {
         impl AsyncWrite for $ty {
+            #[inline]
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -120,6 +125,8 @@ macro_rules! impl_write {
                 let $this = self.get_mut();
                 buffered::poll_write($shared, cx, buf)
             }
+
+            #[inline]
 
             fn poll_write_vectored(
                 self: Pin<&mut Self>,

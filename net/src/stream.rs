@@ -690,6 +690,7 @@ macro_rules! buffered_stream_api {
         }
 
         impl futures_lite::io::AsyncRead for $name {
+            #[inline]
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -701,6 +702,7 @@ macro_rules! buffered_stream_api {
         }
 
         impl futures_lite::io::AsyncBufRead for $name {
+            #[inline]
             fn poll_fill_buf(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -709,6 +711,8 @@ macro_rules! buffered_stream_api {
                 inner.read.poll_fill_buf(&inner.write.0, cx)
             }
 
+            #[inline]
+
             fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
                 let inner = &mut self.get_mut().inner;
                 inner.read.consume(&inner.write.0, amt);
@@ -716,6 +720,7 @@ macro_rules! buffered_stream_api {
         }
 
         impl futures_lite::io::AsyncWrite for $name {
+            #[inline]
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -723,6 +728,8 @@ macro_rules! buffered_stream_api {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 $crate::stream::poll_write(&self.inner.write.0, cx, buf)
             }
+
+            #[inline]
 
             fn poll_write_vectored(
                 self: std::pin::Pin<&mut Self>,
@@ -749,6 +756,7 @@ macro_rules! buffered_stream_api {
 
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncRead for $name {
+            #[inline]
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -767,6 +775,7 @@ macro_rules! buffered_stream_api {
 
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncBufRead for $name {
+            #[inline]
             fn poll_fill_buf(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -774,6 +783,8 @@ macro_rules! buffered_stream_api {
                 let inner = &mut self.get_mut().inner;
                 inner.read.poll_fill_buf(&inner.write.0, cx)
             }
+
+            #[inline]
 
             fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
                 let inner = &mut self.get_mut().inner;
@@ -783,6 +794,7 @@ macro_rules! buffered_stream_api {
 
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncWrite for $name {
+            #[inline]
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -790,6 +802,8 @@ macro_rules! buffered_stream_api {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 $crate::stream::poll_write(&self.inner.write.0, cx, buf)
             }
+
+            #[inline]
 
             fn poll_write_vectored(
                 self: std::pin::Pin<&mut Self>,

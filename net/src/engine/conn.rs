@@ -95,17 +95,20 @@ fn closed_error() -> io::Error {
 
 impl Inbound {
     /// Bytes buffered and not yet consumed.
+    #[inline]
     pub fn len(&self) -> usize {
         self.ring.len()
     }
 
     /// Whether nothing is buffered.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The first `n` buffered bytes (all of them if fewer, `usize::MAX` for
     /// all), contiguous, without consuming them.
+    #[inline]
     pub fn peek(&mut self, n: usize) -> &[u8] {
         let bytes = self.ring.make_contiguous();
         &bytes[..n.min(bytes.len())]
@@ -114,11 +117,13 @@ impl Inbound {
     /// Consumes and returns the first `n` buffered bytes (all of them if
     /// fewer, `usize::MAX` for all). The slice is valid until the next use of
     /// the buffer, which the borrow checker enforces.
+    #[inline]
     pub fn next(&mut self, n: usize) -> &[u8] {
         self.ring.take_front(n)
     }
 
     /// Consumes up to `n` bytes; returns how many.
+    #[inline]
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.ring.len());
         self.ring.discard(n);
@@ -126,12 +131,14 @@ impl Inbound {
     }
 
     /// Copies buffered bytes into `buf` and consumes them; returns how many.
+    #[inline]
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         self.ring.read(buf)
     }
 
     /// The buffered bytes as two slices (the second is empty unless they
     /// wrap around the ring), without consuming or moving them.
+    #[inline]
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
         self.ring.as_slices()
     }
@@ -216,11 +223,13 @@ impl Buf for Inbound {
 
 impl Outbound {
     /// Bytes queued and not yet sent.
+    #[inline]
     pub fn len(&self) -> usize {
         self.ring.len() + self.queued
     }
 
     /// Whether everything written has been sent.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -233,12 +242,14 @@ impl Outbound {
 
     /// Whether the outbound buffer is under its high watermark: writes are
     /// accepted.
+    #[inline]
     pub fn is_writable(&self) -> bool {
         self.len() < self.high_watermark
     }
 
     /// The stream, if it may still be written: the socket has not failed
     /// and the write side is not shut down.
+    #[inline]
     fn check_open(&self) -> io::Result<()> {
         if !matches!(self.io, Io::Stream(_)) {
             return Err(closed_error());
@@ -258,6 +269,7 @@ impl Outbound {
     /// Whether a write may be queued now: the socket works, the write side
     /// is open, and the buffer is under the watermark (else the refusal is
     /// noted, for `on_writable`).
+    #[inline]
     fn check_writable(&mut self) -> io::Result<()> {
         self.check_open()?;
         if !self.is_writable() {
@@ -271,6 +283,7 @@ impl Outbound {
     }
 
     /// Copies `data` into the ring, and what does not fit into the queue.
+    #[inline]
     fn queue_copy(&mut self, data: &[u8]) {
         let n = if self.queue.is_empty() {
             self.ring.write(data)
@@ -292,6 +305,7 @@ impl Outbound {
     /// calls [`on_writable`](super::EventHandler::on_writable) once it has
     /// drained. `BrokenPipe` after [`Conn::shutdown_write`], and the socket's
     /// error once a send has failed. For UDP: the error of `sendto`.
+    #[inline]
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(data, peer);
@@ -492,6 +506,7 @@ impl Conn {
     ///     Action::None
     /// }
     /// ```
+    #[inline]
     pub fn split(&mut self) -> (&mut Inbound, &mut Outbound) {
         (&mut self.inbound, &mut self.outbound)
     }
@@ -515,26 +530,31 @@ impl Conn {
     }
 
     /// See [`Inbound::read`].
+    #[inline]
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         self.inbound.read(buf)
     }
 
     /// See [`Inbound::peek`].
+    #[inline]
     pub fn peek(&mut self, n: usize) -> &[u8] {
         self.inbound.peek(n)
     }
 
     /// See [`Inbound::next`].
+    #[inline]
     pub fn next(&mut self, n: usize) -> &[u8] {
         self.inbound.next(n)
     }
 
     /// See [`Inbound::discard`].
+    #[inline]
     pub fn discard(&mut self, n: usize) -> usize {
         self.inbound.discard(n)
     }
 
     /// Bytes read from the socket and not yet consumed.
+    #[inline]
     pub fn inbound_buffered(&self) -> usize {
         self.inbound.len()
     }
@@ -554,6 +574,7 @@ impl Conn {
     /// # Errors
     ///
     /// As [`Outbound::write`].
+    #[inline]
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.outbound.write(data)
     }
@@ -577,6 +598,7 @@ impl Conn {
     }
 
     /// Bytes written and not yet sent.
+    #[inline]
     pub fn outbound_buffered(&self) -> usize {
         self.outbound.len()
     }
