@@ -394,3 +394,34 @@ fn idle_connection_holds_no_buffers() {
         assert_eq!(&buf, b"ping");
     });
 }
+
+#[test]
+fn inherent_fill_buf_lends_the_buffered_bytes_until_consumed() {
+    use futures_lite::AsyncBufReadExt;
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"hello").await.unwrap();
+        // The inherent method (one poll), shadowing AsyncBufReadExt's.
+        let chunk = server.fill_buf().await.unwrap();
+        assert_eq!(chunk, b"hello");
+        server.consume(2);
+        assert_eq!(server.fill_buf().await.unwrap(), b"llo");
+        server.consume(3);
+
+        // The halves have it too, and end of stream is an empty slice.
+        let (mut reader, _writer) = server.into_split();
+        client.write_all(b"bye").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        loop {
+            let chunk = reader.fill_buf().await.unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            got.extend_from_slice(chunk);
+            let n = chunk.len();
+            reader.consume(n);
+        }
+        assert_eq!(got, b"bye");
+    });
+}
