@@ -130,6 +130,32 @@ impl Shared {
     pub(crate) fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
         self.error()?;
         let mut out = self.outbound.borrow_mut();
+        if !self.shutdown_requested.get() {
+            // The usual case, in short: one contiguous run that the kernel
+            // takes whole (the storage stays, watched by the idle sweep).
+            let (front, back) = out.as_slices();
+            if back.is_empty() && !front.is_empty() && self.watch_key.get().is_some() {
+                match crate::sys::send(self.fd.get_ref(), front, SEND_FLAGS) {
+                    Ok(n) if n == front.len() => {
+                        out.clear();
+                        return Ok(true);
+                    }
+                    Ok(n) if n > 0 => {
+                        // The socket's buffer is full (see below).
+                        out.discard(n);
+                        self.fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        self.fd.clear_write_ready();
+                        return Ok(false);
+                    }
+                    // `Ok(0)` and the errors: the loop below sends again
+                    // and reports them.
+                    _ => {}
+                }
+            }
+        }
         while !out.is_empty() {
             let (front, back) = out.as_slices();
             let sock = self.fd.get_ref();
@@ -554,6 +580,15 @@ pub(crate) fn poll_write(
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
+    if shared.error.get().is_none() && !shared.shutdown_requested.get() && !buf.is_empty() {
+        // The usual case, in short: the ring takes some of it.
+        let n = shared.outbound.borrow_mut().write(buf);
+        if n > 0 {
+            shared.used.set(true);
+            shared.schedule_flush();
+            return Poll::Ready(Ok(n));
+        }
+    }
     poll_write_vectored(shared, cx, &[IoSlice::new(buf)])
 }
 
