@@ -397,6 +397,15 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn unfilled_slices(&mut self, want: usize) -> (&mut [u8], &mut [u8]) {
+        if self.len == 0 && want <= self.buf.len() {
+            // The usual case of a socket read: an empty ring that kept its
+            // storage. Empty means `head == 0`: all of it, from the start.
+            return (&mut self.buf[..], &mut []);
+        }
+        self.unfilled_slices_slow(want)
+    }
+
+    fn unfilled_slices_slow(&mut self, want: usize) -> (&mut [u8], &mut [u8]) {
         self.reserve(want);
         let cap = self.buf.len();
         if cap == 0 {

@@ -307,6 +307,17 @@ impl Outbound {
     /// error once a send has failed. For UDP: the error of `sendto`.
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let (Io::Stream(_), true, None, false) = (
+            &self.io,
+            self.ring.is_empty() && self.queued == 0 && self.high_watermark > 0,
+            self.error,
+            self.shutdown_requested,
+        ) {
+            // The usual case, in short: nothing queued, so under the
+            // watermark, and the socket works.
+            self.queue_copy(data);
+            return Ok(data.len());
+        }
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(data, peer);
         }
