@@ -23,8 +23,7 @@ use crate::tcp::{TcpListener, TcpListenerBuilder};
 use crate::unix::path::SocketFile;
 use crate::unix::UnixListener;
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+use crate::accept::{FIRST_BACKOFF, MAX_BACKOFF};
 /// Connections accepted in a row before the acceptor lets the loop's
 /// other work run.
 const ACCEPT_BATCH: usize = 64;
@@ -435,7 +434,7 @@ impl Balancer {
 
 /// Accepts forever: serves each connection here or hands it to the loop the
 /// balancer picks. Never gives up: errors are logged and retried after a
-/// back-off (`EMFILE` included; TCP backs off inside the listener).
+/// back-off (the listeners already back off on `EMFILE` themselves).
 async fn accept_loop<H: EventHandler>(
     lp: Rc<Loop<H>>,
     acceptor: Acceptor,

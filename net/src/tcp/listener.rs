@@ -4,25 +4,20 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
 use futures_lite::Stream;
-use runtime_executor::time::Sleep;
 use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::accept::{self, Backoff};
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::tcp::stream::socket_addr;
 use crate::TcpStream;
-
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Options for binding a [`TcpListener`].
 ///
@@ -148,12 +143,6 @@ pub struct TcpListener {
     backoff: RefCell<Backoff>,
 }
 
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-    sleep: Option<Sleep>,
-}
-
 impl TcpListener {
     /// Binds `addr` with the [default options](TcpListenerBuilder), trying
     /// each address it resolves to until one binds.
@@ -180,10 +169,7 @@ impl TcpListener {
     pub(crate) fn from_socket(socket: Socket) -> io::Result<TcpListener> {
         Ok(TcpListener {
             fd: AsyncFd::new(socket)?,
-            backoff: RefCell::new(Backoff {
-                next: FIRST_BACKOFF,
-                sleep: None,
-            }),
+            backoff: Backoff::new(),
         })
     }
 
@@ -240,57 +226,21 @@ impl TcpListener {
         &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(Socket, socket2::SockAddr)>> {
-        loop {
-            {
-                let mut backoff = self.backoff.borrow_mut();
-                if let Some(sleep) = backoff.sleep.as_mut() {
-                    ready!(Pin::new(sleep).poll(cx));
-                    backoff.sleep = None;
-                }
-            }
-            let accepted = ready!(self.fd.poll_read_with(cx, |sock| sock.accept_raw()));
-            match accepted {
-                Ok((socket, addr)) => {
-                    self.backoff.borrow_mut().next = FIRST_BACKOFF;
-                    socket.set_nonblocking(true)?;
-                    return Poll::Ready(Ok((socket, addr)));
-                }
-                Err(err) if is_aborted(&err) => continue,
-                Err(err) if is_exhausted(&err) => {
-                    let mut backoff = self.backoff.borrow_mut();
-                    if backoff.next == FIRST_BACKOFF {
-                        eprintln!(
-                            "runtime: accept on {:?} failed ({err}); backing off and retrying",
-                            self.local_addr().ok()
-                        );
-                    }
-                    let delay = backoff.next;
-                    backoff.next = (delay * 2).min(MAX_BACKOFF);
-                    backoff.sleep = Some(runtime_executor::time::sleep(delay));
-                }
-                Err(err) => return Poll::Ready(Err(err)),
-            }
-        }
+        let (socket, addr) = ready!(accept::poll_accept(
+            &self.fd,
+            &self.backoff,
+            cx,
+            |sock| sock.accept_raw(),
+            || format!("{:?}", self.local_addr().ok()),
+        ))?;
+        socket.set_nonblocking(true)?;
+        Poll::Ready(Ok((socket, addr)))
     }
 
     /// The stream of accepted connections.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-}
-
-pub(crate) fn is_aborted(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM)
-    )
-}
-
-pub(crate) fn is_exhausted(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }
 
 impl AsRawFd for TcpListener {

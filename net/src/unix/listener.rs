@@ -1,5 +1,6 @@
 //! `UnixListener`: a Unix domain listening socket on the current core.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -9,6 +10,7 @@ use std::task::{ready, Context, Poll};
 
 use runtime_executor::AsyncFd;
 
+use crate::accept::{self, Backoff};
 use crate::unix::path::SocketFile;
 use crate::unix::UnixStream;
 
@@ -40,6 +42,7 @@ use crate::unix::UnixStream;
 pub struct UnixListener {
     fd: AsyncFd<std::os::unix::net::UnixListener>,
     file: Option<SocketFile>,
+    backoff: RefCell<Backoff>,
 }
 
 impl UnixListener {
@@ -56,6 +59,7 @@ impl UnixListener {
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,
             file: Some(file),
+            backoff: Backoff::new(),
         })
     }
 
@@ -106,27 +110,35 @@ impl UnixListener {
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,
             file,
+            backoff: Backoff::new(),
         })
     }
 
     /// Accepts a non-blocking socket without registering it (the engine may
-    /// hand it to another core). `ECONNABORTED` is skipped.
+    /// hand it to another core), with the retries and back-off of
+    /// [`accept`](Self::accept).
     pub(crate) fn poll_accept_socket(
         &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(socket2::Socket, socket2::SockAddr)>> {
-        loop {
-            match ready!(self.fd.poll_read_with(cx, |l| l.accept())) {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(true)?;
-                    let socket = socket2::Socket::from(stream);
-                    let peer = socket.peer_addr()?;
-                    return Poll::Ready(Ok((socket, peer)));
-                }
-                Err(err) if err.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                Err(err) => return Poll::Ready(Err(err)),
-            }
-        }
+        let (stream, _) = ready!(self.poll_accept_std(cx))?;
+        stream.set_nonblocking(true)?;
+        let socket = socket2::Socket::from(stream);
+        let peer = socket.peer_addr()?;
+        Poll::Ready(Ok((socket, peer)))
+    }
+
+    fn poll_accept_std(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(std::os::unix::net::UnixStream, SocketAddr)>> {
+        accept::poll_accept(
+            &self.fd,
+            &self.backoff,
+            cx,
+            |l| l.accept(),
+            || format!("{:?}", self.local_addr().ok()),
+        )
     }
 
     /// Takes over a listening std socket, on the current core. Its file is
@@ -140,6 +152,7 @@ impl UnixListener {
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,
             file: None,
+            backoff: Backoff::new(),
         })
     }
 
@@ -152,7 +165,11 @@ impl UnixListener {
     ///
     /// # Errors
     ///
-    /// As `accept(2)`; `ECONNABORTED` is skipped.
+    /// As `accept(2)`, except the transient errors: as
+    /// [`TcpListener::accept`](crate::TcpListener), a connection reset
+    /// before it was accepted is skipped, and when file descriptors or
+    /// memory run out (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) it logs once,
+    /// waits (100 ms, doubling up to 1 s) and tries again.
     ///
     /// # Cancel safety
     ///
@@ -163,15 +180,8 @@ impl UnixListener {
 
     /// Polls for a connection; see [`accept`](Self::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        loop {
-            match ready!(self.fd.poll_read_with(cx, |l| l.accept())) {
-                Ok((stream, addr)) => {
-                    return Poll::Ready(UnixStream::from_std(stream).map(|s| (s, addr)))
-                }
-                Err(err) if err.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                Err(err) => return Poll::Ready(Err(err)),
-            }
-        }
+        let (stream, addr) = ready!(self.poll_accept_std(cx))?;
+        Poll::Ready(UnixStream::from_std(stream).map(|s| (s, addr)))
     }
 }
 
