@@ -102,6 +102,61 @@ impl StoredError {
     }
 }
 
+/// The send of a ring whose bytes wrap around its end: out of the way of
+/// the usual, contiguous case.
+#[cold]
+#[inline(never)]
+fn send_wrapped(sock: &Socket, front: &[u8], back: &[u8]) -> io::Result<usize> {
+    sock.send_vectored_with_flags(&[IoSlice::new(front), IoSlice::new(back)], SEND_FLAGS)
+}
+
+/// What one [`send_ring`] did.
+pub(crate) enum Sent {
+    /// The kernel took all of it.
+    All,
+    /// The socket's buffer is full (write readiness is cleared).
+    Full,
+    /// A signal interrupted the call: try again.
+    Interrupted,
+    /// The send failed; the socket is unusable for writing.
+    Failed(io::Error),
+}
+
+/// Sends what `ring` holds once (`send`, or `sendmsg` when it wraps) with
+/// `MSG_NOSIGNAL`, and discards what the kernel took. A stream socket
+/// takes less than it is offered only when its buffer is full, so a short
+/// send clears write readiness as `WouldBlock` does: the next send would
+/// only say `WouldBlock`, and writability brings a new edge.
+#[inline]
+pub(crate) fn send_ring(fd: &AsyncFd<Socket>, ring: &mut RingBuffer) -> Sent {
+    let (front, back) = ring.as_slices();
+    let asked = front.len() + back.len();
+    let sock = fd.get_ref();
+    let sent = if back.is_empty() {
+        crate::sys::send(sock, front, SEND_FLAGS)
+    } else {
+        send_wrapped(sock, front, back)
+    };
+    match sent {
+        Ok(0) if asked > 0 => Sent::Failed(StoredError::Kind(io::ErrorKind::WriteZero).to_io()),
+        Ok(n) => {
+            ring.discard(n);
+            if n < asked {
+                fd.clear_write_ready();
+                Sent::Full
+            } else {
+                Sent::All
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+            fd.clear_write_ready();
+            Sent::Full
+        }
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => Sent::Interrupted,
+        Err(err) => Sent::Failed(err),
+    }
+}
+
 impl Shared {
     #[inline]
     pub(crate) fn error(&self) -> io::Result<()> {
@@ -130,18 +185,18 @@ impl Shared {
     pub(crate) fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
         self.error()?;
         let mut out = self.outbound.borrow_mut();
-        if !self.shutdown_requested.get() {
+        if !self.shutdown_requested.get() && self.watch_key.get().is_some() {
             // The usual case, in short: one contiguous run that the kernel
             // takes whole (the storage stays, watched by the idle sweep).
             let (front, back) = out.as_slices();
-            if back.is_empty() && !front.is_empty() && self.watch_key.get().is_some() {
+            if back.is_empty() && !front.is_empty() {
                 match crate::sys::send(self.fd.get_ref(), front, SEND_FLAGS) {
                     Ok(n) if n == front.len() => {
                         out.clear();
                         return Ok(true);
                     }
                     Ok(n) if n > 0 => {
-                        // The socket's buffer is full (see below).
+                        // The socket's buffer is full (see `send_ring`).
                         out.discard(n);
                         self.fd.clear_write_ready();
                         return Ok(false);
@@ -157,39 +212,10 @@ impl Shared {
             }
         }
         while !out.is_empty() {
-            let (front, back) = out.as_slices();
-            let sock = self.fd.get_ref();
-            let asked = front.len() + back.len();
-            let sent = if back.is_empty() {
-                crate::sys::send(sock, front, SEND_FLAGS)
-            } else {
-                sock.send_vectored_with_flags(
-                    &[IoSlice::new(front), IoSlice::new(back)],
-                    SEND_FLAGS,
-                )
-            };
-            match sent {
-                Ok(0) => {
-                    drop(out);
-                    let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
-                    self.fail(&err);
-                    return Err(StoredError::Kind(io::ErrorKind::WriteZero).to_io());
-                }
-                Ok(n) => {
-                    out.discard(n);
-                    if n < asked {
-                        // A stream socket takes less only when its buffer
-                        // is full: the next send would say `WouldBlock`.
-                        self.fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.fd.clear_write_ready();
-                    return Ok(false);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
+            match send_ring(&self.fd, &mut out) {
+                Sent::All | Sent::Interrupted => {}
+                Sent::Full => return Ok(false),
+                Sent::Failed(err) => {
                     drop(out);
                     self.fail(&err);
                     return Err(err);

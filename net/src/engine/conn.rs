@@ -19,7 +19,7 @@ use socket2::{SockAddr, Socket, TcpKeepalive};
 use super::event_loop::LoopLink;
 use super::handle::{ConnHandle, Target};
 use crate::buffer::RingBuffer;
-use crate::stream::{StoredError, READ_CHUNK, SEND_FLAGS};
+use crate::stream::{send_ring, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
 
 /// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
 ///
@@ -400,7 +400,7 @@ impl Outbound {
                         return Ok(true);
                     }
                     Ok(n) if n > 0 => {
-                        // The socket's buffer is full (see below).
+                        // The socket's buffer is full (see `send_ring`).
                         self.ring.discard(n);
                         fd.clear_write_ready();
                         return Ok(false);
@@ -427,38 +427,10 @@ impl Outbound {
         }
         loop {
             while !self.ring.is_empty() {
-                let (front, back) = self.ring.as_slices();
-                let asked = front.len() + back.len();
-                let sock = fd.get_ref();
-                let sent = if back.is_empty() {
-                    crate::sys::send(sock, front, SEND_FLAGS)
-                } else {
-                    sock.send_vectored_with_flags(
-                        &[IoSlice::new(front), IoSlice::new(back)],
-                        SEND_FLAGS,
-                    )
-                };
-                match sent {
-                    Ok(0) => {
-                        let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
-                        return Err(self.fail(err));
-                    }
-                    Ok(n) => {
-                        self.ring.discard(n);
-                        if n < asked {
-                            // A stream socket takes less only when its
-                            // buffer is full: the next send would only say
-                            // `WouldBlock`. Writability brings a new edge.
-                            fd.clear_write_ready();
-                            return Ok(false);
-                        }
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                    Err(err) => return Err(self.fail(err)),
+                match send_ring(fd, &mut self.ring) {
+                    Sent::All | Sent::Interrupted => {}
+                    Sent::Full => return Ok(false),
+                    Sent::Failed(err) => return Err(self.fail(err)),
                 }
             }
             if self.queue.is_empty() {
