@@ -640,27 +640,24 @@ def table(title, cell):
         print(f"| {label} | " + " | ".join(cells) + " |")
     print()
 
-def throughput(sid, s):
-    v = median(sid, s, 0)
-    if v is None:
-        return None
-    b = median(sid, BASE, 0)
-    ratio = f" ({v / b:.2f}×)" if b else ""
-    return fmt_int(v) + ratio
+def with_ratio(col):
+    """A cell: the median of column `col` and its ratio to the base server's."""
+    def cell(sid, s):
+        v = median(sid, s, col)
+        if v is None:
+            return None
+        b = median(sid, BASE, col)
+        ratio = f" ({v / b:.2f}×)" if b else ""
+        return fmt_int(v) + ratio
+    return cell
+
+throughput, cpu = with_ratio(0), with_ratio(4)
 
 def latency(sid, s):
     p50, p99 = median(sid, s, 1), median(sid, s, 2)
     if p50 is None:
         return None
     return f"{p50:,.0f} / {p99:,.0f}".replace(",", " ")
-
-def cpu(sid, s):
-    v = median(sid, s, 4)
-    if v is None:
-        return None
-    b = median(sid, BASE, 4)
-    ratio = f" ({v / b:.2f}×)" if b else ""
-    return fmt_int(v) + ratio
 
 table("Throughput, msgs/s (HTTP: responses/s); ratio to tokio-ct, higher is better", throughput)
 table("Latency p50 / p99, µs (wrk: per pipelined batch)", latency)

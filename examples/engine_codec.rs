@@ -37,6 +37,10 @@ use runtime::net::engine::{self, Action, BytesMut, Conn, EventHandler, Options};
 #[path = "support/args.rs"]
 mod args;
 
+#[cfg(test)]
+#[path = "support/engine_testing.rs"]
+mod engine_testing;
+
 const USAGE: &str = "engine_codec [--port 7100] [--cores N] \
     [--client true [--frames 1000] [--max-size 65536] [--seed 1]]";
 
@@ -254,29 +258,11 @@ fn run_client(addr: SocketAddr, frames: usize, max_size: usize, seed: u64) -> io
 
 #[cfg(test)]
 mod tests {
-    use runtime::net::engine::Engine;
-
     use super::*;
-
-    /// Stops the engine when the test ends, however it ends.
-    struct Running(Engine);
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.0.stop();
-            self.0.wait();
-        }
-    }
+    use crate::engine_testing::with_engine;
 
     fn with_server(loops: usize, test: impl FnOnce(SocketAddr)) {
-        let engine =
-            engine::start(FrameEcho::new(), &["tcp://127.0.0.1:0"], options(loops)).unwrap();
-        let addr = engine.addrs()[0]
-            .trim_start_matches("tcp://")
-            .parse()
-            .unwrap();
-        let _running = Running(engine);
-        test(addr);
+        with_engine(FrameEcho::new(), options(loops), test);
     }
 
     #[test]

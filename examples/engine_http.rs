@@ -38,6 +38,10 @@ use runtime::net::engine::{self, Action, Conn, ConnHandle, EventHandler, Options
 #[path = "support/args.rs"]
 mod args;
 
+#[cfg(test)]
+#[path = "support/engine_testing.rs"]
+mod engine_testing;
+
 #[path = "support/plaintext.rs"]
 mod plaintext;
 
@@ -187,33 +191,16 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::SocketAddr;
 
-    use runtime::net::engine::Engine;
-
     use super::*;
+    use crate::engine_testing::with_engine;
     use crate::plaintext::testing::*;
 
     // The socket tests of `http_plaintext`, against the engine: the server
     // on its own loop threads (`engine::start`), the client a blocking std
     // socket, every read bounded by a timeout.
 
-    /// Stops the engine when the test ends, however it ends.
-    struct Running(Engine);
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.0.stop();
-            self.0.wait();
-        }
-    }
-
     fn with_server_on(loops: usize, test: impl FnOnce(SocketAddr)) {
-        let engine = engine::start(Http::new(), &["tcp://127.0.0.1:0"], options(loops)).unwrap();
-        let addr = engine.addrs()[0]
-            .trim_start_matches("tcp://")
-            .parse()
-            .unwrap();
-        let _running = Running(engine);
-        test(addr);
+        with_engine(Http::new(), options(loops), test);
     }
 
     fn with_server(test: impl FnOnce(SocketAddr)) {

@@ -178,31 +178,8 @@ mod tests {
 
     #[test]
     fn feed_gives_the_same_responses_however_the_input_is_split() {
-        let input: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n\
-            POST /plaintext HTTP/1.1\r\ncontent-LENGTH: 5\r\n\r\nhello\r\n\
-            GET /missing?x=1 HTTP/1.1\r\n\r\n\
-            HEAD /plaintext HTTP/1.1\r\n\r\n\
-            GET /plaintext HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n\
-            GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n\
-            GET /plaintext HTTP/1.1\r\n\r\n";
-        let expected = with_date(
-            &[
-                PLAINTEXT_RESPONSE,
-                "HTTP/1.1 405 Method Not Allowed\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Allow: GET, HEAD\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n\r\n\
-                 Method Not Allowed",
-                "HTTP/1.1 404 Not Found\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Connection: keep-alive\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n\
-                 Hello, World!",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\nConnection: close\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!",
-            ]
-            .concat(),
-        );
+        let input = MIXED_REQUESTS;
+        let expected = with_date(&mixed_responses());
         assert_eq!(feed_all(&[input]), (expected.clone(), Next::Close));
         for split in 0..=input.len() {
             let (front, back) = input.split_at(split);

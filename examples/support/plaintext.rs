@@ -505,6 +505,37 @@ pub mod testing {
     pub const BAD_REQUEST_RESPONSE: &str = "HTTP/1.1 400 Bad Request\r\nServer: runtime\r\n\
         Date: <date>\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
+    /// Seven requests of every kind the contract names (a body to skip, a
+    /// wrong method, an unknown path, `HEAD`, HTTP/1.0 keep-alive, a close),
+    /// with one after the close that must go unanswered.
+    pub const MIXED_REQUESTS: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n\
+        POST /plaintext HTTP/1.1\r\ncontent-LENGTH: 5\r\n\r\nhello\r\n\
+        GET /missing?x=1 HTTP/1.1\r\n\r\n\
+        HEAD /plaintext HTTP/1.1\r\n\r\n\
+        GET /plaintext HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n\
+        GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n\
+        GET /plaintext HTTP/1.1\r\n\r\n";
+
+    /// The responses to [`MIXED_REQUESTS`], with `<date>` for the `Date`.
+    pub fn mixed_responses() -> String {
+        [
+            PLAINTEXT_RESPONSE,
+            "HTTP/1.1 405 Method Not Allowed\r\nServer: runtime\r\nDate: <date>\r\n\
+             Allow: GET, HEAD\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n\r\n\
+             Method Not Allowed",
+            "HTTP/1.1 404 Not Found\r\nServer: runtime\r\nDate: <date>\r\n\
+             Content-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found",
+            "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
+             Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
+             Connection: keep-alive\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n\
+             Hello, World!",
+            "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\nConnection: close\r\n\
+             Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!",
+        ]
+        .concat()
+    }
+
     /// A client that reads whole responses, framed by `Content-Length`.
     pub struct Client {
         stream: std::net::TcpStream,
@@ -640,179 +671,162 @@ pub mod testing {
     /// both `http_plaintext` and `engine_http` pass the same ones.
     macro_rules! contract_tests {
         ($with_server:ident) => {
-            use $crate::plaintext::testing::{Client, BAD_REQUEST_RESPONSE, GET, PLAINTEXT_RESPONSE};
+            use $crate::plaintext::testing::{
+                Client, BAD_REQUEST_RESPONSE, GET, PLAINTEXT_RESPONSE,
+            };
 
-        #[test]
-        fn get_plaintext_is_answered_byte_for_byte() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                client.send(GET);
-                assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-                // The connection stays open.
-                client.send(GET);
-                assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-            });
-        }
-
-        #[test]
-        fn sixteen_pipelined_requests_get_sixteen_responses() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                client.send(&GET.repeat(16));
-                for _ in 0..16 {
+            #[test]
+            fn get_plaintext_is_answered_byte_for_byte() {
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    client.send(GET);
                     assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-                }
-                client.send(b"GET /last HTTP/1.1\r\nConnection: close\r\n\r\n");
-                assert!(client.response().starts_with("HTTP/1.1 404 "));
-                client.expect_eof();
-            });
-        }
+                    // The connection stays open.
+                    client.send(GET);
+                    assert_eq!(client.response(), PLAINTEXT_RESPONSE);
+                });
+            }
 
-        #[test]
-        fn request_sent_one_byte_at_a_time_is_answered() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                for byte in GET {
-                    client.send(&[*byte]);
-                    // Let the server read each byte on its own.
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-            });
-        }
-
-        #[test]
-        fn responses_are_the_same_however_the_requests_are_split() {
-            // The input of `http_plaintext`'s `feed` test, through a socket in
-            // two writes, split at every byte.
-            let input: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n\
-                POST /plaintext HTTP/1.1\r\ncontent-LENGTH: 5\r\n\r\nhello\r\n\
-                GET /missing?x=1 HTTP/1.1\r\n\r\n\
-                HEAD /plaintext HTTP/1.1\r\n\r\n\
-                GET /plaintext HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n\
-                GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n\
-                GET /plaintext HTTP/1.1\r\n\r\n";
-            let expected = [
-                PLAINTEXT_RESPONSE,
-                "HTTP/1.1 405 Method Not Allowed\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Allow: GET, HEAD\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n\r\n\
-                 Method Not Allowed",
-                "HTTP/1.1 404 Not Found\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\n\
-                 Connection: keep-alive\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n\
-                 Hello, World!",
-                "HTTP/1.1 200 OK\r\nServer: runtime\r\nDate: <date>\r\nConnection: close\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!",
-            ]
-            .concat();
-            $with_server(move |addr| {
-                for split in 0..=input.len() {
+            #[test]
+            fn sixteen_pipelined_requests_get_sixteen_responses() {
+                $with_server(move |addr| {
                     let mut client = Client::connect(addr);
-                    let (front, back) = input.split_at(split);
-                    client.send(front);
-                    std::thread::sleep(std::time::Duration::from_micros(500));
-                    client.send(back);
-                    assert_eq!(client.read_to_eof(), expected, "split at {split}");
-                }
-            });
-        }
+                    client.send(&GET.repeat(16));
+                    for _ in 0..16 {
+                        assert_eq!(client.response(), PLAINTEXT_RESPONSE);
+                    }
+                    client.send(b"GET /last HTTP/1.1\r\nConnection: close\r\n\r\n");
+                    assert!(client.response().starts_with("HTTP/1.1 404 "));
+                    client.expect_eof();
+                });
+            }
 
-        #[test]
-        fn malformed_request_gets_400_and_close() {
-            $with_server(move |addr| {
-                for request in [
-                    &b"GARBAGE\r\n\r\n"[..],
-                    b"GET /plaintext\r\n\r\n",
-                    b"GET /plaintext HTTP/1.1\r\nNoColon\r\n\r\n",
-                ] {
+            #[test]
+            fn request_sent_one_byte_at_a_time_is_answered() {
+                $with_server(move |addr| {
                     let mut client = Client::connect(addr);
-                    client.send(request);
-                    client.send(GET); // never answered
+                    for byte in GET {
+                        client.send(&[*byte]);
+                        // Let the server read each byte on its own.
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    assert_eq!(client.response(), PLAINTEXT_RESPONSE);
+                });
+            }
+
+            #[test]
+            fn responses_are_the_same_however_the_requests_are_split() {
+                // `MIXED_REQUESTS`, through a socket in two writes, split at
+                // every byte.
+                let (input, expected) = (
+                    $crate::plaintext::testing::MIXED_REQUESTS,
+                    $crate::plaintext::testing::mixed_responses(),
+                );
+                $with_server(move |addr| {
+                    for split in 0..=input.len() {
+                        let mut client = Client::connect(addr);
+                        let (front, back) = input.split_at(split);
+                        client.send(front);
+                        std::thread::sleep(std::time::Duration::from_micros(500));
+                        client.send(back);
+                        assert_eq!(client.read_to_eof(), expected, "split at {split}");
+                    }
+                });
+            }
+
+            #[test]
+            fn malformed_request_gets_400_and_close() {
+                $with_server(move |addr| {
+                    for request in [
+                        &b"GARBAGE\r\n\r\n"[..],
+                        b"GET /plaintext\r\n\r\n",
+                        b"GET /plaintext HTTP/1.1\r\nNoColon\r\n\r\n",
+                    ] {
+                        let mut client = Client::connect(addr);
+                        client.send(request);
+                        client.send(GET); // never answered
+                        assert_eq!(client.response(), BAD_REQUEST_RESPONSE);
+                        client.expect_eof();
+                    }
+                });
+            }
+
+            #[test]
+            fn unknown_path_gets_404_and_keeps_the_connection() {
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    client.send(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n");
+                    assert_eq!(
+                        client.response(),
+                        "HTTP/1.1 404 Not Found\r\nServer: runtime\r\nDate: <date>\r\n\
+                     Content-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found"
+                    );
+                    client.send(GET);
+                    assert_eq!(client.response(), PLAINTEXT_RESPONSE);
+                });
+            }
+
+            #[test]
+            fn connection_close_is_honoured() {
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    let mut requests =
+                        b"GET /plaintext HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
+                    requests.extend_from_slice(GET); // after the close: ignored
+                    client.send(&requests);
+                    let response = client.response();
+                    assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+                    assert!(response.ends_with("\r\n\r\nHello, World!"), "{response}");
+                    client.expect_eof();
+                });
+            }
+
+            #[test]
+            fn http10_closes_unless_keep_alive() {
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    client.send(b"GET /plaintext HTTP/1.0\r\n\r\n");
+                    let response = client.response();
+                    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+                    assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+                    client.expect_eof();
+
+                    let mut client = Client::connect(addr);
+                    for _ in 0..2 {
+                        client.send(b"GET /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+                        let response = client.response();
+                        assert!(response.contains("\r\nConnection: keep-alive\r\n"));
+                        assert!(response.ends_with("Hello, World!"), "{response}");
+                    }
+                });
+            }
+
+            #[test]
+            fn oversized_header_block_gets_400() {
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    let mut request = b"GET /plaintext HTTP/1.1\r\nX-Long: ".to_vec();
+                    request.resize($crate::plaintext::MAX_HEAD + 1000, b'a');
+                    client.send(&request);
                     assert_eq!(client.response(), BAD_REQUEST_RESPONSE);
                     client.expect_eof();
-                }
-            });
-        }
+                });
+            }
 
-        #[test]
-        fn unknown_path_gets_404_and_keeps_the_connection() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                client.send(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n");
-                assert_eq!(
-                    client.response(),
-                    "HTTP/1.1 404 Not Found\r\nServer: runtime\r\nDate: <date>\r\n\
-                     Content-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found"
-                );
-                client.send(GET);
-                assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-            });
-        }
-
-        #[test]
-        fn connection_close_is_honoured() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                let mut requests =
-                    b"GET /plaintext HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
-                requests.extend_from_slice(GET); // after the close: ignored
-                client.send(&requests);
-                let response = client.response();
-                assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
-                assert!(response.ends_with("\r\n\r\nHello, World!"), "{response}");
-                client.expect_eof();
-            });
-        }
-
-        #[test]
-        fn http10_closes_unless_keep_alive() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                client.send(b"GET /plaintext HTTP/1.0\r\n\r\n");
-                let response = client.response();
-                assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-                assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
-                client.expect_eof();
-
-                let mut client = Client::connect(addr);
-                for _ in 0..2 {
-                    client.send(b"GET /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-                    let response = client.response();
-                    assert!(response.contains("\r\nConnection: keep-alive\r\n"));
-                    assert!(response.ends_with("Hello, World!"), "{response}");
-                }
-            });
-        }
-
-        #[test]
-        fn oversized_header_block_gets_400() {
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                let mut request = b"GET /plaintext HTTP/1.1\r\nX-Long: ".to_vec();
-                request.resize($crate::plaintext::MAX_HEAD + 1000, b'a');
-                client.send(&request);
-                assert_eq!(client.response(), BAD_REQUEST_RESPONSE);
-                client.expect_eof();
-            });
-        }
-
-        #[test]
-        fn request_body_is_skipped() {
-            // 100 000 bytes: more than the engine's read buffer (64 KiB), so the
-            // body is skipped over several calls.
-            $with_server(move |addr| {
-                let mut client = Client::connect(addr);
-                let body = vec![b'x'; 100_000];
-                client.send(b"POST /nope HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
-                client.send(&body);
-                client.send(GET);
-                assert!(client.response().starts_with("HTTP/1.1 404 "));
-                assert_eq!(client.response(), PLAINTEXT_RESPONSE);
-            });
-        }
+            #[test]
+            fn request_body_is_skipped() {
+                // 100 000 bytes: more than the engine's read buffer (64 KiB), so the
+                // body is skipped over several calls.
+                $with_server(move |addr| {
+                    let mut client = Client::connect(addr);
+                    let body = vec![b'x'; 100_000];
+                    client.send(b"POST /nope HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+                    client.send(&body);
+                    client.send(GET);
+                    assert!(client.response().starts_with("HTTP/1.1 404 "));
+                    assert_eq!(client.response(), PLAINTEXT_RESPONSE);
+                });
+            }
         };
     }
     pub(crate) use contract_tests;

@@ -460,23 +460,33 @@ mod tests {
         reactor.deregister(&source, a.as_fd());
     }
 
+    /// A registered socket pair after data alone arrived and was read
+    /// short: the short read proved the socket drained.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn drained_after_a_short_read(
+        reactor: &Reactor,
+    ) -> (UnixStream, UnixStream, std::rc::Rc<Source>) {
+        use std::io::{Read, Write};
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        peer.write_all(b"ping").unwrap();
+        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
+        let mut buf = [0; 64];
+        assert_eq!((&a).read(&mut buf).unwrap(), 4);
+        source.short_read();
+        assert!(!source.is_ready(Direction::Read));
+        (a, peer, source)
+    }
+
     #[test]
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn a_fin_keeps_read_readiness_after_a_short_read() {
         use std::io::{Read, Write};
         use std::net::Shutdown;
         let reactor = reactor();
-        let (a, mut peer) = UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (a, mut peer, source) = drained_after_a_short_read(&reactor);
         let mut buf = [0; 64];
-
-        // Data alone: a short read proves the socket drained.
-        peer.write_all(b"ping").unwrap();
-        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
-        assert_eq!((&a).read(&mut buf).unwrap(), 4);
-        source.short_read();
-        assert!(!source.is_ready(Direction::Read));
 
         // Data and the FIN before the next wait: one edge brings both, and
         // after the short read the end of stream must still be read.
@@ -493,18 +503,11 @@ mod tests {
     #[test]
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn a_fin_after_a_short_read_brings_its_own_event() {
-        use std::io::{Read, Write};
+        use std::io::Read;
         use std::net::Shutdown;
         let reactor = reactor();
-        let (a, mut peer) = UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (a, peer, source) = drained_after_a_short_read(&reactor);
         let mut buf = [0; 64];
-        peer.write_all(b"ping").unwrap();
-        assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
-        assert_eq!((&a).read(&mut buf).unwrap(), 4);
-        source.short_read();
-        assert!(!source.is_ready(Direction::Read));
         peer.shutdown(Shutdown::Write).unwrap();
         assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
         assert!(source.is_ready(Direction::Read));

@@ -176,6 +176,15 @@ impl Shared {
         out.give_back();
     }
 
+    /// Why a write is refused: the stored error, or the shutdown.
+    #[cold]
+    fn not_writable(&self) -> io::Error {
+        match self.error.get() {
+            Some(err) => err.to_io(),
+            None => io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down"),
+        }
+    }
+
     pub(crate) fn outbound_len(&self) -> usize {
         self.outbound.borrow().len()
     }
@@ -606,16 +615,7 @@ pub(crate) fn poll_write(
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
-    if shared.error.get().is_none() && !shared.shutdown_requested.get() && !buf.is_empty() {
-        // The usual case, in short: the ring takes some of it.
-        let n = shared.outbound.borrow_mut().write(buf);
-        if n > 0 {
-            shared.used.set(true);
-            shared.schedule_flush();
-            return Poll::Ready(Ok(n));
-        }
-    }
-    poll_write_vectored(shared, cx, &[IoSlice::new(buf)])
+    poll_write_with(shared, cx, buf.len(), |out| out.write(buf))
 }
 
 pub(crate) fn poll_write_vectored(
@@ -623,36 +623,43 @@ pub(crate) fn poll_write_vectored(
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
-    shared.error()?;
-    if shared.shutdown_requested.get() {
-        return Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "the write side was shut down",
-        )));
+    let total = bufs.iter().map(|b| b.len()).sum();
+    poll_write_with(shared, cx, total, |out| {
+        let mut written = 0;
+        for buf in bufs {
+            let n = out.write(buf);
+            written += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        written
+    })
+}
+
+/// A write of `total` bytes that `put` copies into the outbound ring
+/// (returning how many fitted), scheduling the end-of-poll flush; past the
+/// high watermark it sends what it can, then waits for the peer.
+#[inline]
+fn poll_write_with(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    total: usize,
+    mut put: impl FnMut(&mut RingBuffer) -> usize,
+) -> Poll<io::Result<usize>> {
+    if shared.error.get().is_some() || shared.shutdown_requested.get() {
+        return Poll::Ready(Err(shared.not_writable()));
     }
-    let total: usize = bufs.iter().map(|b| b.len()).sum();
     if total == 0 {
         return Poll::Ready(Ok(0));
     }
     loop {
-        let written = {
-            let mut out = shared.outbound.borrow_mut();
-            let mut written = 0;
-            for buf in bufs {
-                let n = out.write(buf);
-                written += n;
-                if n < buf.len() {
-                    break;
-                }
-            }
-            written
-        };
+        let written = put(&mut shared.outbound.borrow_mut());
         if written > 0 {
             shared.used.set(true);
             shared.schedule_flush();
             return Poll::Ready(Ok(written));
         }
-        // Past the high watermark: send what we can, then wait for the peer.
         if shared.flush_now()? {
             continue;
         }

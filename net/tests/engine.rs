@@ -85,6 +85,25 @@ impl Hooks {
     }
 }
 
+/// The error kind of every `on_close` (`None`: a clean close), in order.
+#[derive(Clone, Default)]
+struct CloseLog(Arc<Mutex<Vec<Option<io::ErrorKind>>>>);
+
+impl CloseLog {
+    /// An `on_close` hook that records into this log.
+    fn hook(&self) -> impl Fn(&mut Conn, Option<io::Error>) -> Action + Send + Sync + 'static {
+        let log = self.0.clone();
+        move |_, err| {
+            log.lock().unwrap().push(err.map(|e| e.kind()));
+            Action::None
+        }
+    }
+
+    fn kinds(&self) -> Vec<Option<io::ErrorKind>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
 /// Echoes what arrived (the default `on_traffic` of [`Hooks`]).
 fn echo(conn: &mut Conn) -> Action {
     let (inbound, outbound) = conn.split();
@@ -319,8 +338,7 @@ fn round_trip_n(peer: &mut Peer, msg: &[u8], reply: usize) -> Vec<u8> {
 
 #[test]
 fn close_from_on_traffic_sends_the_reply_then_eof() {
-    let closes = Arc::new(Mutex::new(Vec::new()));
-    let c = closes.clone();
+    let closes = CloseLog::default();
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
@@ -332,10 +350,7 @@ fn close_from_on_traffic_sends_the_reply_then_eof() {
                 conn.write(&msg).unwrap();
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         Options::new(),
     );
     let mut peer = connect(&engine);
@@ -343,8 +358,8 @@ fn close_from_on_traffic_sends_the_reply_then_eof() {
     peer.write_all(b"close").unwrap();
     assert_eq!(peer.read_n(3).unwrap(), b"bye");
     peer.expect_eof("after Action::Close");
-    wait_until(WAIT, "on_close", || closes.lock().unwrap().len() == 1);
-    assert_eq!(*closes.lock().unwrap(), vec![None]);
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![None]);
     assert_eq!(engine.count_connections(), 0);
     // The engine goes on.
     let mut other = connect(&engine);
@@ -1000,10 +1015,9 @@ fn on_open_greeting_is_delivered_first() {
 fn shutdown_write_half_closes_and_reading_goes_on() {
     let (seen, seen_rx) = mpsc::channel::<Vec<u8>>();
     let (write_res, write_rx) = mpsc::channel::<io::ErrorKind>();
-    let closes = Arc::new(Mutex::new(Vec::new()));
+    let closes = CloseLog::default();
     let seen = Mutex::new(seen);
     let write_res = Mutex::new(write_res);
-    let c = closes.clone();
     let engine = tcp(
         Hooks::new()
             .on_traffic(move |conn| {
@@ -1018,10 +1032,7 @@ fn shutdown_write_half_closes_and_reading_goes_on() {
                 seen.lock().unwrap().send(msg).unwrap();
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         Options::new(),
     );
     let mut peer = connect(&engine);
@@ -1039,11 +1050,11 @@ fn shutdown_write_half_closes_and_reading_goes_on() {
         io::ErrorKind::BrokenPipe,
         "a write after shutdown_write"
     );
-    assert!(closes.lock().unwrap().is_empty(), "still open");
+    assert!(closes.kinds().is_empty(), "still open");
     assert_eq!(engine.count_connections(), 1);
     drop(peer);
-    wait_until(WAIT, "on_close", || closes.lock().unwrap().len() == 1);
-    assert_eq!(*closes.lock().unwrap(), vec![None]);
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![None]);
     stop_and_wait(&engine);
 }
 
@@ -1098,8 +1109,7 @@ fn close_sends_everything_queued_to_a_slow_reader() {
 #[test]
 fn peer_half_close_after_its_request_still_gets_the_full_reply() {
     const REPLY: usize = 1024 * 1024;
-    let closes = Arc::new(Mutex::new(Vec::new()));
-    let c = closes.clone();
+    let closes = CloseLog::default();
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
@@ -1109,10 +1119,7 @@ fn peer_half_close_after_its_request_still_gets_the_full_reply() {
                 }
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         Options::new(),
     );
     for _ in 0..3 {
@@ -1125,16 +1132,15 @@ fn peer_half_close_after_its_request_still_gets_the_full_reply() {
         let reply = peer.read_to_eof().expect("read the reply");
         assert_bytes("the reply after a half-close", &pattern(0, REPLY), &reply);
     }
-    wait_until(WAIT, "on_close", || closes.lock().unwrap().len() == 3);
-    assert_eq!(*closes.lock().unwrap(), vec![None, None, None]);
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 3);
+    assert_eq!(closes.kinds(), vec![None, None, None]);
     stop_and_wait(&engine);
 }
 
 #[test]
 fn with_half_close_a_reply_from_another_thread_arrives_after_the_peers_fin() {
     const REPLY: usize = 256 * 1024;
-    let closes = Arc::new(Mutex::new(Vec::new()));
-    let c = closes.clone();
+    let closes = CloseLog::default();
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
@@ -1154,10 +1160,7 @@ fn with_half_close_a_reply_from_another_thread_arrives_after_the_peers_fin() {
                 }
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         Options::new().half_close(true),
     );
     for _ in 0..3 {
@@ -1171,8 +1174,8 @@ fn with_half_close_a_reply_from_another_thread_arrives_after_the_peers_fin() {
             &reply,
         );
     }
-    wait_until(WAIT, "on_close", || closes.lock().unwrap().len() == 3);
-    assert_eq!(*closes.lock().unwrap(), vec![None, None, None]);
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 3);
+    assert_eq!(closes.kinds(), vec![None, None, None]);
     assert_eq!(engine.count_connections(), 0);
     stop_and_wait(&engine);
 }
@@ -1799,8 +1802,7 @@ fn sigpipe_child() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let dir = temp_dir("sigpipe_child");
     let unix = format!("unix://{}", dir.join("s.sock").display());
-    let closes = Arc::new(Mutex::new(Vec::new()));
-    let c = closes.clone();
+    let closes = CloseLog::default();
     let engine = engine::start(
         Hooks::new()
             .on_traffic(|conn| {
@@ -1810,10 +1812,7 @@ fn sigpipe_child() {
                 let _ = conn.write(&pattern(0, REPLY));
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         &["tcp://127.0.0.1:0", unix.as_str()],
         Options::new(),
     )
@@ -1831,9 +1830,9 @@ fn sigpipe_child() {
         }
     }
     wait_until(WAIT, "every dead connection closed", || {
-        closes.lock().unwrap().len() == dialed
+        closes.kinds().len() == dialed
     });
-    for kind in closes.lock().unwrap().iter().flatten() {
+    for kind in closes.kinds().iter().flatten() {
         assert!(
             matches!(
                 kind,
@@ -1860,8 +1859,7 @@ fn sigpipe_child() {
 #[test]
 fn peer_reset_mid_write_is_reported_once() {
     const REPLY: usize = 4 * 1024 * 1024;
-    let closes = Arc::new(Mutex::new(Vec::new()));
-    let c = closes.clone();
+    let closes = CloseLog::default();
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
@@ -1873,10 +1871,7 @@ fn peer_reset_mid_write_is_reported_once() {
                 }
                 Action::None
             })
-            .on_close(move |_, err| {
-                c.lock().unwrap().push(err.map(|e| e.kind()));
-                Action::None
-            }),
+            .on_close(closes.hook()),
         Options::new(),
     );
     for round in 0..3 {
@@ -1899,12 +1894,12 @@ fn peer_reset_mid_write_is_reported_once() {
         }
         drop(peer);
         wait_until(WAIT, "on_close after the reset", || {
-            closes.lock().unwrap().len() == round + 1
+            closes.kinds().len() == round + 1
         });
         wait_until(WAIT, "the slot freed", || engine.count_connections() == 0);
     }
     thread::sleep(Duration::from_millis(100));
-    let closes = closes.lock().unwrap().clone();
+    let closes = closes.kinds();
     assert_eq!(closes.len(), 3, "one on_close per connection: {closes:?}");
     for kind in &closes {
         assert!(

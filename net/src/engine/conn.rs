@@ -89,6 +89,14 @@ pub(super) enum Io {
     Closed,
 }
 
+#[cold]
+fn above_watermark() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "the outbound buffer is above its high watermark: wait for on_writable",
+    )
+}
+
 fn closed_error() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the connection is closed")
 }
@@ -251,19 +259,22 @@ impl Outbound {
     /// and the write side is not shut down.
     #[inline]
     fn check_open(&self) -> io::Result<()> {
+        if matches!(self.io, Io::Stream(_)) && self.error.is_none() && !self.shutdown_requested {
+            return Ok(());
+        }
+        Err(self.not_open())
+    }
+
+    /// Why [`check_open`](Self::check_open) refused.
+    #[cold]
+    fn not_open(&self) -> io::Error {
         if !matches!(self.io, Io::Stream(_)) {
-            return Err(closed_error());
+            closed_error()
+        } else if let Some(err) = self.error {
+            err.to_io()
+        } else {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down")
         }
-        if let Some(err) = self.error {
-            return Err(err.to_io());
-        }
-        if self.shutdown_requested {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the write side was shut down",
-            ));
-        }
-        Ok(())
     }
 
     /// Whether a write may be queued now: the socket works, the write side
@@ -274,10 +285,7 @@ impl Outbound {
         self.check_open()?;
         if !self.is_writable() {
             self.refused = true;
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "the outbound buffer is above its high watermark: wait for on_writable",
-            ));
+            return Err(above_watermark());
         }
         Ok(())
     }
@@ -307,17 +315,6 @@ impl Outbound {
     /// error once a send has failed. For UDP: the error of `sendto`.
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if let (Io::Stream(_), true, None, false) = (
-            &self.io,
-            self.ring.is_empty() && self.queued == 0 && self.high_watermark > 0,
-            self.error,
-            self.shutdown_requested,
-        ) {
-            // The usual case, in short: nothing queued, so under the
-            // watermark, and the socket works.
-            self.queue_copy(data);
-            return Ok(data.len());
-        }
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(data, peer);
         }
