@@ -1,23 +1,42 @@
 //! Which core, if any, the current thread is running.
 
+use std::cell::Cell;
+use std::ptr;
+
 use crate::core::Core;
 use crate::time::driver::TimerDriver;
 
-scoped_tls::scoped_thread_local!(static CORE: Core);
+thread_local! {
+    /// The core this thread runs, while it runs one (see [`enter`]).
+    /// Const-initialized and without a destructor, so an access is one
+    /// thread-local load: every wake of a task reads it.
+    static CORE: Cell<*const Core> = const { Cell::new(ptr::null()) };
+}
 
-/// Runs `f` with `core` as the current thread's core.
+/// Runs `f` with `core` as the current thread's core, then restores the
+/// previous one (also when `f` panics).
 pub(crate) fn enter<R>(core: &Core, f: impl FnOnce() -> R) -> R {
-    CORE.set(core, f)
+    struct Restore(*const Core);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CORE.with(|current| current.set(self.0));
+        }
+    }
+    let _restore = Restore(CORE.with(|current| current.replace(core)));
+    f()
 }
 
 /// Runs `f` on the current thread's core, or returns `None` outside any core.
 #[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
-    if CORE.is_set() {
-        Some(CORE.with(f))
-    } else {
-        None
+    let core = CORE.with(Cell::get);
+    if core.is_null() {
+        return None;
     }
+    // SAFETY: a non-null pointer was set by `enter` from a `&Core` that
+    // outlives the call of `enter`'s closure, and `enter` puts the previous
+    // value back before that borrow ends, so `core` is live for this call.
+    Some(f(unsafe { &*core }))
 }
 
 /// Runs `f` on the current core's timers, or returns `None` outside any core.
