@@ -194,7 +194,13 @@ pub(crate) struct Reactor {
     /// Work to run once the current task poll returns (see
     /// [`crate::defer`]). Kept here, with the reactor every I/O object
     /// holds, so an I/O object defers work without a thread-local lookup.
+    /// The oldest item waits in `deferred_first` when it was deferred onto
+    /// an empty queue (most polls defer one socket's flush: a slot costs
+    /// less than the queue); the rest, in order, in `deferred`.
+    deferred_first: Cell<Option<Rc<dyn Deferred>>>,
     deferred: RefCell<VecDeque<Rc<dyn Deferred>>>,
+    /// How many items wait, in the slot and the queue together.
+    deferred_len: Cell<usize>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -215,23 +221,35 @@ impl Reactor {
             generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
+            deferred_first: Cell::new(None),
             deferred: RefCell::new(VecDeque::new()),
+            deferred_len: Cell::new(0),
         }
     }
 
     #[inline]
     pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
-        self.deferred.borrow_mut().push_back(work);
+        let len = self.deferred_len.get();
+        // With nothing waiting, both the slot and the queue are empty; the
+        // slot then holds the oldest item, so the order is kept.
+        if len == 0 {
+            self.deferred_first.set(Some(work));
+        } else {
+            self.deferred.borrow_mut().push_back(work);
+        }
+        self.deferred_len.set(len + 1);
     }
 
     #[inline]
     pub(crate) fn has_deferred(&self) -> bool {
-        !self.deferred.borrow().is_empty()
+        self.deferred_len.get() != 0
     }
 
     pub(crate) fn clear_deferred(&self) {
-        let work = std::mem::take(&mut *self.deferred.borrow_mut());
-        drop(work);
+        let first = self.deferred_first.take();
+        let rest = std::mem::take(&mut *self.deferred.borrow_mut());
+        self.deferred_len.set(0);
+        drop((first, rest));
     }
 
     /// Runs deferred work in order, including work deferred by deferred
@@ -239,11 +257,16 @@ impl Reactor {
     /// deferring itself cannot hold the core: the rest waits for the next
     /// poll).
     pub(crate) fn run_deferred(&self) {
-        let mut budget = self.deferred.borrow().len() * 4;
+        let mut budget = self.deferred_len.get() * 4;
         while budget > 0 {
-            let Some(work) = self.deferred.borrow_mut().pop_front() else {
-                return;
+            let work = match self.deferred_first.take() {
+                Some(work) => work,
+                None => match self.deferred.borrow_mut().pop_front() {
+                    Some(work) => work,
+                    None => return,
+                },
             };
+            self.deferred_len.set(self.deferred_len.get() - 1);
             work.run();
             budget -= 1;
         }
@@ -399,6 +422,71 @@ mod tests {
         let poller = Arc::new(Poller::new().unwrap());
         let notifier = Arc::new(Notifier::new(&poller).unwrap());
         Reactor::new(poller, notifier)
+    }
+
+    /// Deferred work that logs its name and may defer more.
+    struct Logged {
+        name: &'static str,
+        log: Rc<RefCell<Vec<&'static str>>>,
+        reactor: Rc<Reactor>,
+        then: Cell<Option<Rc<dyn Deferred>>>,
+        again: Cell<bool>,
+    }
+
+    impl Deferred for Logged {
+        fn run(self: Rc<Self>) {
+            self.log.borrow_mut().push(self.name);
+            if let Some(next) = self.then.take() {
+                self.reactor.defer(next);
+            }
+            if self.again.get() {
+                self.reactor.defer(self.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn deferred_work_runs_in_order_and_self_deferring_work_is_bounded() {
+        let reactor = Rc::new(reactor());
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let work = |name| {
+            Rc::new(Logged {
+                name,
+                log: log.clone(),
+                reactor: reactor.clone(),
+                then: Cell::new(None),
+                again: Cell::new(false),
+            })
+        };
+        let (a, b, c, d) = (work("a"), work("b"), work("c"), work("d"));
+        a.then.set(Some(c));
+        b.then.set(Some(d));
+        reactor.defer(a);
+        reactor.defer(b);
+        assert!(reactor.has_deferred());
+        reactor.run_deferred();
+        assert_eq!(*log.borrow(), ["a", "b", "c", "d"]);
+        assert!(!reactor.has_deferred());
+
+        // Once the queue has emptied, the next item goes first again.
+        log.borrow_mut().clear();
+        let (e, f) = (work("e"), work("f"));
+        e.then.set(Some(f));
+        reactor.defer(e);
+        reactor.run_deferred();
+        assert_eq!(*log.borrow(), ["e", "f"]);
+
+        // Work that keeps deferring itself runs four times per call.
+        log.borrow_mut().clear();
+        let spin = work("spin");
+        spin.again.set(true);
+        reactor.defer(spin.clone());
+        reactor.run_deferred();
+        assert_eq!(log.borrow().len(), 4);
+        assert!(reactor.has_deferred());
+        reactor.clear_deferred();
+        assert!(!reactor.has_deferred());
+        spin.again.set(false);
     }
 
     #[test]
