@@ -54,7 +54,9 @@ pub(crate) struct Source {
     key: usize,
     /// Readiness, one bit per [`Direction`].
     ready: Cell<u8>,
-    /// The task waiting in each direction.
+    /// The task waiting in each direction, or the one that waited last: a
+    /// waker stays after its wake, so a task that waits again (the usual
+    /// case) registers without cloning it. `waiting` says which are live.
     wakers: [Cell<Option<Waker>>; 2],
     /// Which of `wakers` may hold a waker, one bit per [`Direction`]: an
     /// event for a source nobody waits on (a callback's) takes none.
@@ -87,12 +89,14 @@ impl std::fmt::Debug for Source {
     }
 }
 
-/// A callback due: the object and the directions it is ready in.
-type DueCallback = Option<(std::rc::Rc<dyn OnReady>, bool, bool)>;
-
 impl Source {
     pub(crate) fn set_callback(&self, callback: Option<Weak<dyn OnReady>>) {
         *self.callback.borrow_mut() = callback;
+    }
+
+    #[inline]
+    fn callback(&self) -> Option<Rc<dyn OnReady>> {
+        self.callback.borrow().as_ref().and_then(Weak::upgrade)
     }
 
     /// Ready in `dir` now, without registering a waker.
@@ -136,8 +140,10 @@ impl Source {
         }
     }
 
+    /// Records the readiness `event` brings. Returns the directions it
+    /// brings and, as bits, those a task waits in.
     #[inline]
-    fn set_ready(&self, event: &RawEvent, wake: &mut Vec<Waker>) -> DueCallback {
+    fn set_ready(&self, event: &RawEvent) -> (bool, bool, u8) {
         let (mut read, mut write) = (event.readable, event.writable);
         if event.hung_up {
             self.read_closed.set(true);
@@ -151,19 +157,31 @@ impl Source {
             (Direction::Read.bit() * u8::from(read)) | (Direction::Write.bit() * u8::from(write));
         self.ready.set(self.ready.get() | bits);
         let waiting = self.waiting.get();
-        if waiting & bits != 0 {
-            self.waiting.set(waiting & !bits);
-            for (slot, hit) in self.wakers.iter().zip([read, write]) {
-                if hit {
-                    if let Some(waker) = slot.take() {
-                        wake.push(waker);
-                    }
+        let due = waiting & bits;
+        self.waiting.set(waiting & !bits);
+        (read, write, due)
+    }
+
+    /// Wakes the tasks waiting in the directions `due`. Each waker stays
+    /// in its slot, so a task that waits again right after (the usual
+    /// case) registers without cloning it.
+    #[inline]
+    fn wake_due(&self, due: u8) {
+        for dir in [Direction::Read, Direction::Write] {
+            if due & dir.bit() == 0 {
+                continue;
+            }
+            let slot = &self.wakers[dir as usize];
+            if let Some(waker) = slot.take() {
+                waker.wake_by_ref();
+                // A waker registered meanwhile is the newer one.
+                if let Some(newer) = slot.take() {
+                    slot.set(Some(newer));
+                } else {
+                    slot.set(Some(waker));
                 }
             }
         }
-        let callback = self.callback.borrow();
-        let callback = callback.as_ref()?.upgrade()?;
-        Some((callback, read, write))
     }
 
     /// Wakes the task waiting in `dir`, if any, without changing readiness:
@@ -189,7 +207,6 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<std::rc::Rc<Source>>>,
     generation: Cell<usize>,
     waiter: RefCell<Waiter>,
-    to_wake: RefCell<Vec<Waker>>,
     shut_down: Cell<bool>,
     /// Work to run once the current task poll returns (see
     /// [`crate::defer`]). Kept here, with the reactor every I/O object
@@ -219,7 +236,6 @@ impl Reactor {
             poller,
             sources: RefCell::new(Slab::new()),
             generation: Cell::new(0),
-            to_wake: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
             deferred_first: Cell::new(None),
             deferred: RefCell::new(VecDeque::new()),
@@ -333,20 +349,8 @@ impl Reactor {
     /// they concern. Returns the number of events.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
         let mut waiter = self.waiter.borrow_mut();
-        let mut wakers = std::mem::take(&mut *self.to_wake.borrow_mut());
-        let result = waiter.wait(timeout, |event| {
-            let due = self.dispatch(&event, &mut wakers);
-            // Called at once, with no borrow of the sources held: a
-            // callback may register or drop sources (a dropped one's later
-            // events fail the key check). It cannot reach the waiter.
-            if let Some((callback, readable, writable)) = due {
-                callback.on_ready(readable, writable);
-            }
-        });
+        let result = waiter.wait(timeout, |event| self.dispatch(&event));
         drop(waiter);
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
         let count = match result {
             Ok(count) => count,
             // A signal: nothing to report.
@@ -358,20 +362,40 @@ impl Reactor {
                 0
             }
         };
-        // Keep the allocation for the next round.
-        *self.to_wake.borrow_mut() = wakers;
         count
     }
 
-    /// Marks the source behind `key` ready, unless `key` is stale.
+    /// Marks the source behind `key` ready, unless `key` is stale, and
+    /// wakes its tasks and calls its callback.
     #[inline]
-    fn dispatch(&self, event: &RawEvent, to_wake: &mut Vec<Waker>) -> DueCallback {
+    fn dispatch(&self, event: &RawEvent) {
         let sources = self.sources.borrow();
-        let source = sources.get(event.key & INDEX_MASK)?;
+        let Some(source) = sources.get(event.key & INDEX_MASK) else {
+            return;
+        };
         if source.key != event.key {
-            return None;
+            return;
         }
-        source.set_ready(event, to_wake)
+        let (read, write, due) = source.set_ready(event);
+        // What follows runs with no borrow of the sources held: a woken
+        // waker or a callback may register or drop sources (a dropped
+        // one's later events fail the key check). Neither can reach the
+        // waiter.
+        if due == 0 {
+            // No task waits: the usual case for a callback's source.
+            let callback = source.callback();
+            drop(sources);
+            if let Some(callback) = callback {
+                callback.on_ready(read, write);
+            }
+            return;
+        }
+        let source = source.clone();
+        drop(sources);
+        source.wake_due(due);
+        if let Some(callback) = source.callback() {
+            callback.on_ready(read, write);
+        }
     }
 
     /// Fails every source from now on and wakes their tasks.
@@ -489,6 +513,63 @@ mod tests {
         spin.again.set(false);
     }
 
+    /// A waker that counts its clones and wakes.
+    struct Counts {
+        clones: AtomicUsize,
+        wakes: AtomicUsize,
+    }
+
+    fn counting_waker(target: &'static Counts) -> Waker {
+        use std::task::{RawWaker, RawWakerVTable};
+        fn counts(data: *const ()) -> &'static Counts {
+            // SAFETY: `data` is the `&'static Counts` the waker was made from.
+            unsafe { &*data.cast::<Counts>() }
+        }
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(
+            |data| {
+                counts(data).clones.fetch_add(1, Ordering::SeqCst);
+                RawWaker::new(data, &VTABLE)
+            },
+            |data| {
+                counts(data).wakes.fetch_add(1, Ordering::SeqCst);
+            },
+            |data| {
+                counts(data).wakes.fetch_add(1, Ordering::SeqCst);
+            },
+            |_| {},
+        );
+        let raw = RawWaker::new((target as *const Counts).cast(), &VTABLE);
+        // SAFETY: the vtable's functions only count, through a `'static`
+        // reference, and are sound from any thread.
+        unsafe { Waker::from_raw(raw) }
+    }
+
+    #[test]
+    fn an_event_wakes_the_task_and_keeps_its_waker_for_the_next_wait() {
+        static COUNTS: Counts = Counts {
+            clones: AtomicUsize::new(0),
+            wakes: AtomicUsize::new(0),
+        };
+        let reactor = reactor();
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let source = reactor.register(a.as_fd()).unwrap();
+        let waker = counting_waker(&COUNTS);
+        let mut cx = Context::from_waker(&waker);
+        for round in 1..=3 {
+            source.clear_ready(Direction::Read);
+            assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
+            reactor.dispatch(&event(source.key, true, false));
+            assert_eq!(COUNTS.wakes.load(Ordering::SeqCst), round);
+            // Not waiting any more: a second edge wakes nobody.
+            reactor.dispatch(&event(source.key, true, false));
+            assert_eq!(COUNTS.wakes.load(Ordering::SeqCst), round);
+            assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
+        }
+        // One clone, at the first wait; none per round after it.
+        assert_eq!(COUNTS.clones.load(Ordering::SeqCst), 1);
+        reactor.deregister(&source, a.as_fd());
+    }
+
     #[test]
     fn stale_key_never_reaches_a_source_reusing_the_slot() {
         let reactor = reactor();
@@ -510,18 +591,15 @@ mod tests {
         new.clear_ready(Direction::Read);
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
-        let mut to_wake = Vec::new();
-        assert!(reactor
-            .dispatch(&event(old_key, true, true), &mut to_wake)
-            .is_none());
-        assert!(to_wake.is_empty(), "a stale event woke the new source");
+        reactor.dispatch(&event(old_key, true, true));
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            0,
+            "a stale event woke the new source"
+        );
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
-        assert!(reactor
-            .dispatch(&event(new.key, true, false), &mut to_wake)
-            .is_none());
-        assert_eq!(to_wake.len(), 1);
-        to_wake.drain(..).for_each(Waker::wake);
+        reactor.dispatch(&event(new.key, true, false));
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert!(new.poll_ready(Direction::Read, &mut cx).is_ready());
         reactor.deregister(&new, b.as_fd());

@@ -470,7 +470,22 @@ impl ReadBuf {
     }
 
     /// Reads from the socket into the inbound ring. `Ok(0)` is end of stream.
+    #[inline]
     fn poll_fill(&mut self, shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if !shared.fd.is_read_ready() && !shared.release_inbound.get() {
+            // The usual case right after a reply: nothing to read yet, so
+            // wait for the next edge (this registers the task), without
+            // the read path's set-up.
+            ready!(shared.fd.poll_read_ready(cx))?;
+        }
+        self.poll_fill_read(shared, cx)
+    }
+
+    fn poll_fill_read(
+        &mut self,
+        shared: &Rc<Shared>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
         if shared.release_inbound.get() {
             // The idle sweep asks for the storage back (the ring is empty
             // here: this is called only then).
@@ -499,6 +514,7 @@ impl ReadBuf {
     /// What [`poll_fill_buf`](Self::poll_fill_buf) returned, once it is
     /// ready: for the streams' inherent `fill_buf`, which polls once where
     /// `AsyncBufReadExt::fill_buf` polls twice.
+    #[inline]
     pub(crate) fn filled(&self) -> &[u8] {
         self.inbound.as_slices().0
     }
@@ -576,6 +592,7 @@ impl ReadBuf {
         Poll::Ready(Ok(self.inbound.read(dst)))
     }
 
+    #[inline]
     pub(crate) fn poll_fill_buf(
         &mut self,
         shared: &Rc<Shared>,
@@ -587,6 +604,7 @@ impl ReadBuf {
         Poll::Ready(Ok(self.inbound.as_slices().0))
     }
 
+    #[inline]
     pub(crate) fn consume(&mut self, shared: &Rc<Shared>, amt: usize) {
         let _ = shared;
         self.inbound.discard(amt.min(self.inbound.len()));
