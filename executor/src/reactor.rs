@@ -106,16 +106,17 @@ impl Source {
     }
 
     /// Ready in `dir`, or registers `cx`'s waker for the next edge.
+    #[inline]
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
         if self.is_ready(dir) {
             return Poll::Ready(());
         }
         let slot = &self.wakers[dir as usize];
-        let waker = match slot.take() {
-            Some(waker) if waker.will_wake(cx.waker()) => waker,
-            _ => cx.waker().clone(),
-        };
-        slot.set(Some(waker));
+        match slot.take() {
+            // The usual case: the waker kept from the last wake.
+            Some(current) if current.will_wake(cx.waker()) => slot.set(Some(current)),
+            old => register_waker(slot, old, cx.waker()),
+        }
         self.waiting.set(self.waiting.get() | dir.bit());
         Poll::Pending
     }
@@ -201,6 +202,15 @@ impl Source {
     }
 }
 
+/// Puts a clone of `waker` in `slot` (emptied by the caller), then drops
+/// the waker it held, `old`.
+#[cold]
+#[inline(never)]
+fn register_waker(slot: &Cell<Option<Waker>>, old: Option<Waker>, waker: &Waker) {
+    slot.set(Some(waker.clone()));
+    drop(old);
+}
+
 /// A core's reactor.
 pub(crate) struct Reactor {
     poller: Arc<Poller>,
@@ -274,12 +284,12 @@ impl Reactor {
     /// poll).
     pub(crate) fn run_deferred(&self) {
         let mut budget = self.deferred_len.get() * 4;
-        while budget > 0 {
+        while budget > 0 && self.deferred_len.get() > 0 {
             let work = match self.deferred_first.take() {
                 Some(work) => work,
                 None => match self.deferred.borrow_mut().pop_front() {
                     Some(work) => work,
-                    None => return,
+                    None => return, // unreachable while the count is right
                 },
             };
             self.deferred_len.set(self.deferred_len.get() - 1);

@@ -41,6 +41,7 @@ pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 /// Sends `runnable` to the core that owns it: its local queue on the owner's
 /// thread, its remote queue from anywhere else. Gives the runnable back when
 /// the owner has shut down.
+#[inline]
 fn route(owner: &Arc<CoreShared>, runnable: Runnable) -> Result<(), Runnable> {
     let mut runnable = Some(runnable);
     context::with_core(|core| {

@@ -191,35 +191,54 @@ impl Shared {
 
     /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
     /// `Ok(false)` when the kernel's buffer is full.
+    #[inline]
     pub(crate) fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
+        match self.flush_short() {
+            Some(empty) => Ok(empty),
+            None => self.flush_all(),
+        }
+    }
+
+    /// The usual case, in short: no error and no shutdown, one contiguous
+    /// run, and the storage watched by the idle sweep. `None`: anything
+    /// else (including an error from the kernel), for [`flush_all`](Self::flush_all).
+    #[inline]
+    fn flush_short(&self) -> Option<bool> {
+        if self.error.get().is_some()
+            || self.shutdown_requested.get()
+            || self.watch_key.get().is_none()
+        {
+            return None;
+        }
+        let mut out = self.outbound.borrow_mut();
+        let (front, back) = out.as_slices();
+        if !back.is_empty() || front.is_empty() {
+            return None;
+        }
+        match crate::sys::send(self.fd.get_ref(), front, SEND_FLAGS) {
+            Ok(n) if n == front.len() => {
+                out.clear();
+                Some(true)
+            }
+            Ok(n) if n > 0 => {
+                // The socket's buffer is full (see `send_ring`).
+                out.discard(n);
+                self.fd.clear_write_ready();
+                Some(false)
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                self.fd.clear_write_ready();
+                Some(false)
+            }
+            // `Ok(0)` and the errors: the general path sends again and
+            // reports them.
+            _ => None,
+        }
+    }
+
+    fn flush_all(self: &Rc<Self>) -> io::Result<bool> {
         self.error()?;
         let mut out = self.outbound.borrow_mut();
-        if !self.shutdown_requested.get() && self.watch_key.get().is_some() {
-            // The usual case, in short: one contiguous run that the kernel
-            // takes whole (the storage stays, watched by the idle sweep).
-            let (front, back) = out.as_slices();
-            if back.is_empty() && !front.is_empty() {
-                match crate::sys::send(self.fd.get_ref(), front, SEND_FLAGS) {
-                    Ok(n) if n == front.len() => {
-                        out.clear();
-                        return Ok(true);
-                    }
-                    Ok(n) if n > 0 => {
-                        // The socket's buffer is full (see `send_ring`).
-                        out.discard(n);
-                        self.fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        self.fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                    // `Ok(0)` and the errors: the loop below sends again
-                    // and reports them.
-                    _ => {}
-                }
-            }
-        }
         while !out.is_empty() {
             match send_ring(&self.fd, &mut out) {
                 Sent::All | Sent::Interrupted => {}
