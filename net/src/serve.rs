@@ -58,8 +58,9 @@ where
     F: Fn(TcpStream) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
-    async fn call(&self, stream: TcpStream) -> io::Result<()> {
-        self(stream).await
+    // The closure's own future, without an `async` layer around it.
+    fn call(&self, stream: TcpStream) -> impl Future<Output = io::Result<()>> {
+        self(stream)
     }
 }
 
