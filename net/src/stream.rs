@@ -497,7 +497,59 @@ impl ReadBuf {
             // the read path's set-up.
             ready!(shared.fd.poll_read_ready(cx))?;
         }
+        if let Some(poll) = self.fill_short(shared, cx) {
+            return poll;
+        }
         self.poll_fill_read(shared, cx)
+    }
+
+    /// The usual read, in short: read-ready, and the kept storage of an
+    /// empty ring to read into. `None` when that does not hold, for
+    /// [`poll_fill_read`](Self::poll_fill_read).
+    #[inline]
+    fn fill_short(
+        &mut self,
+        shared: &Rc<Shared>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<usize>>> {
+        if !shared.fd.is_read_ready()
+            || shared.release_inbound.get()
+            || !shared.inbound_held.get()
+            || !self.inbound.is_empty()
+            || self.inbound.capacity() < READ_CHUNK
+        {
+            return None;
+        }
+        let (front, _) = self.inbound.unfilled_slices(READ_CHUNK);
+        let asked = front.len();
+        Some(match crate::sys::recv(shared.fd.get_ref(), front) {
+            Ok(n) if n > 0 => {
+                self.inbound.commit(n);
+                shared.used.set(true);
+                self.after_fill(shared, n < asked);
+                Poll::Ready(Ok(n))
+            }
+            nothing => self.settle(shared, cx, nothing),
+        })
+    }
+
+    /// A read that brought no byte: end of stream, `WouldBlock` (then
+    /// waits for the next edge) or an error.
+    #[cold]
+    fn settle(
+        &mut self,
+        shared: &Rc<Shared>,
+        cx: &mut Context<'_>,
+        nothing: io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        match self.record(shared, nothing) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                shared.fd.clear_read_ready();
+                self.poll_fill_read(shared, cx)
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => self.poll_fill_read(shared, cx),
+            res => Poll::Ready(res),
+        }
     }
 
     fn poll_fill_read(
@@ -554,6 +606,13 @@ impl ReadBuf {
             (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
         };
         *drained = matches!(n, Ok(n) if n > 0 && n < asked);
+        self.record(shared, n)
+    }
+
+    /// Records what a read into the unfilled room of the inbound ring
+    /// brought.
+    fn record(&mut self, shared: &Rc<Shared>, n: io::Result<usize>) -> io::Result<usize> {
+        let inbound = &mut self.inbound;
         match n {
             Ok(0) => {
                 inbound.commit(0);
