@@ -176,11 +176,8 @@ impl Source {
             if let Some(waker) = slot.take() {
                 waker.wake_by_ref();
                 // A waker registered meanwhile is the newer one.
-                if let Some(newer) = slot.take() {
-                    slot.set(Some(newer));
-                } else {
-                    slot.set(Some(waker));
-                }
+                let newer = slot.take();
+                slot.set(Some(newer.unwrap_or(waker)));
             }
         }
     }
@@ -392,7 +389,8 @@ impl Reactor {
         // one's later events fail the key check). Neither can reach the
         // waiter.
         if due == 0 {
-            // No task waits: the usual case for a callback's source.
+            // No task waits: the usual case for a callback's source, which
+            // then needs no clone of the source.
             let callback = source.callback();
             drop(sources);
             if let Some(callback) = callback {

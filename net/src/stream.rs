@@ -524,6 +524,8 @@ impl ReadBuf {
         let asked = front.len();
         Some(match crate::sys::recv(shared.fd.get_ref(), front) {
             Ok(n) if n > 0 => {
+                // `record`'s arm for data, for a ring whose storage is
+                // already watched; calling it costs the path its gain.
                 self.inbound.commit(n);
                 shared.used.set(true);
                 self.after_fill(shared, n < asked);

@@ -104,6 +104,16 @@ impl CloseLog {
     }
 }
 
+/// Takes everything that arrived once it ends with a newline (a whole
+/// request, in these tests); says whether it did.
+fn took_line(conn: &mut Conn) -> bool {
+    let whole = conn.peek(usize::MAX).ends_with(b"\n");
+    if whole {
+        conn.next(usize::MAX);
+    }
+    whole
+}
+
 /// Echoes what arrived (the default `on_traffic` of [`Hooks`]).
 fn echo(conn: &mut Conn) -> Action {
     let (inbound, outbound) = conn.split();
@@ -1113,8 +1123,7 @@ fn peer_half_close_after_its_request_still_gets_the_full_reply() {
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
-                if conn.peek(usize::MAX).ends_with(b"\n") {
-                    conn.next(usize::MAX);
+                if took_line(conn) {
                     conn.write(&pattern(0, REPLY)).unwrap();
                 }
                 Action::None
@@ -1144,8 +1153,7 @@ fn with_half_close_a_reply_from_another_thread_arrives_after_the_peers_fin() {
     let engine = tcp(
         Hooks::new()
             .on_traffic(|conn| {
-                if conn.peek(usize::MAX).ends_with(b"\n") {
-                    conn.next(usize::MAX);
+                if took_line(conn) {
                     let handle = conn.handle();
                     // The reply is computed elsewhere and comes after the
                     // peer's FIN has been read.
@@ -1185,8 +1193,7 @@ fn without_half_close_a_late_reply_finds_the_connection_closed() {
     let (tx, rx) = std::sync::mpsc::channel();
     let engine = tcp(
         Hooks::new().on_traffic(move |conn| {
-            if conn.peek(usize::MAX).ends_with(b"\n") {
-                conn.next(usize::MAX);
+            if took_line(conn) {
                 let handle = conn.handle();
                 let tx = tx.clone();
                 thread::spawn(move || {

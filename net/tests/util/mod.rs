@@ -4,6 +4,7 @@
 // Each test file uses the part it needs.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -71,6 +72,28 @@ pub fn exhaust_fds() -> (libc::rlimit, Vec<std::fs::File>) {
 pub fn restore_fd_limit(saved: &libc::rlimit) {
     // SAFETY: setrlimit reads the struct we pass.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, saved) }, 0);
+}
+
+/// Puts the process out of file descriptors ([`exhaust_fds`]) while a
+/// connection waits, checks that `accept` backs off (it has not returned
+/// after 250 ms) and that it takes the connection within 3 s once the fds
+/// are free again, then restores the fd limit. Returns what it accepted.
+pub async fn accept_through_fd_exhaustion<T, F>(mut accept: impl FnMut() -> F) -> T
+where
+    F: Future<Output = io::Result<T>>,
+{
+    use runtime_executor::time::timeout;
+    let (saved, hogs) = exhaust_fds();
+    // accept fails with EMFILE now: it must back off, not spin or fail.
+    let res = timeout(Duration::from_millis(250), accept()).await;
+    assert!(res.is_err(), "accept returned while no fd was free");
+    drop(hogs);
+    let accepted = timeout(Duration::from_secs(3), accept())
+        .await
+        .expect("accept resumed after fds were freed")
+        .unwrap();
+    restore_fd_limit(&saved);
+    accepted
 }
 
 /// How many file descriptors this process has open (the directory handle
