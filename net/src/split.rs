@@ -1,5 +1,6 @@
 //! Read and write halves of a buffered stream (`TcpStream`, `UnixStream`).
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -7,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
-use crate::stream::{self as buffered, ReadBuf, Shared, WriteHandle};
+use crate::stream::{self as buffered, FillBuf, ReadBuf, Shared, WriteHandle};
 
 /// The read half of a stream's `split` ([`TcpStream::split`](crate::TcpStream::split),
 /// [`UnixStream::split`](crate::unix::UnixStream::split)).
@@ -56,10 +57,8 @@ macro_rules! impl_fill_buf {
             /// # Cancel safety
             ///
             /// Cancel safe.
-            pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
-                let (read, shared) = (&mut self.read, &self.shared);
-                std::future::poll_fn(|cx| read.poll_fill_buf(shared, cx).map_ok(|_| ())).await?;
-                Ok(self.read.filled())
+            pub fn fill_buf(&mut self) -> impl Future<Output = io::Result<&[u8]>> + '_ {
+                FillBuf::new(&mut self.read, &self.shared)
             }
         }
     };

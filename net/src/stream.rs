@@ -585,10 +585,10 @@ impl ReadBuf {
     }
 
     /// What [`poll_fill_buf`](Self::poll_fill_buf) returned, once it is
-    /// ready: for the streams' inherent `fill_buf`, which polls once where
+    /// ready: for [`FillBuf`], which polls once where
     /// `AsyncBufReadExt::fill_buf` polls twice.
     #[inline]
-    pub(crate) fn filled(&self) -> &[u8] {
+    fn filled(&self) -> &[u8] {
         self.inbound.as_slices().0
     }
 
@@ -707,7 +707,43 @@ impl ReadBuf {
     }
 }
 
+/// The future of the streams' inherent `fill_buf`: one poll of the stream
+/// per wait (`AsyncBufReadExt::fill_buf` makes two), and a `poll` the
+/// caller's future can inline (an `async fn` around `poll_fn` kept the read
+/// path in a function of its own).
+pub(crate) struct FillBuf<'a> {
+    read: Option<&'a mut ReadBuf>,
+    shared: &'a Rc<Shared>,
+}
+
+impl<'a> FillBuf<'a> {
+    #[inline]
+    pub(crate) fn new(read: &'a mut ReadBuf, shared: &'a Rc<Shared>) -> Self {
+        FillBuf {
+            read: Some(read),
+            shared,
+        }
+    }
+}
+
+impl<'a> std::future::Future for FillBuf<'a> {
+    type Output = io::Result<&'a [u8]>;
+
+    #[inline]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let read = this
+            .read
+            .as_deref_mut()
+            .expect("`FillBuf` polled after completion");
+        ready!(read.poll_fill_buf(this.shared, cx))?;
+        let read: &'a ReadBuf = this.read.take().expect("checked above");
+        Poll::Ready(Ok(read.filled()))
+    }
+}
+
 /// Write operations, on the shared write side.
+#[inline]
 pub(crate) fn poll_write(
     shared: &Rc<Shared>,
     cx: &mut Context<'_>,
@@ -825,13 +861,11 @@ macro_rules! buffered_stream_api {
             /// # Cancel safety
             ///
             /// Cancel safe.
-            pub async fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            pub fn fill_buf(
+                &mut self,
+            ) -> impl std::future::Future<Output = std::io::Result<&[u8]>> + '_ {
                 let inner = &mut self.inner;
-                std::future::poll_fn(|cx| {
-                    inner.read.poll_fill_buf(&inner.write.0, cx).map_ok(|_| ())
-                })
-                .await?;
-                Ok(inner.read.filled())
+                $crate::stream::FillBuf::new(&mut inner.read, &inner.write.0)
             }
 
             /// Reads into `buf` without consuming: the next read returns the same
