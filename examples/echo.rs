@@ -11,7 +11,7 @@
 //! outbound ring (`fill_buf` + `write_all`), and the core sends everything a
 //! tick produced in one `writev`. Ctrl-c or SIGTERM stops it gracefully.
 
-use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::AsyncBufReadExt;
 use runtime::net::{Server, TcpStream};
 
 #[path = "support/args.rs"]

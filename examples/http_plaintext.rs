@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use futures_lite::{future, AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::{future, AsyncBufReadExt};
 use runtime::net::{TcpListener, TcpStream};
 use runtime::time::{self, MissedTickBehavior};
 

@@ -9,7 +9,7 @@
 //! regular file there is never removed. The socket file is removed when the
 //! server stops (ctrl-c or SIGTERM).
 
-use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::AsyncBufReadExt;
 use runtime::net::{UnixListener, UnixStream};
 
 #[path = "support/args.rs"]

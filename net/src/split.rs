@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
-use crate::stream::{self as buffered, FillBuf, ReadBuf, Shared, WriteHandle};
+use crate::stream::{self as buffered, FillBuf, ReadBuf, Shared, WriteAll, WriteHandle};
 
 /// The read half of a stream's `split` ([`TcpStream::split`](crate::TcpStream::split),
 /// [`UnixStream::split`](crate::unix::UnixStream::split)).
@@ -135,6 +135,37 @@ macro_rules! impl_read {
 
 impl_read!(ReadHalf<'_>);
 impl_read!(OwnedReadHalf);
+
+macro_rules! impl_write_all {
+    ($ty:ty, |$this:ident| $shared:expr) => {
+        impl $ty {
+            /// Writes all of `buf` into the outbound ring; the core sends it
+            /// when the task yields. The same as `AsyncWriteExt::write_all`,
+            /// which this inherent method shadows, in a future the caller's
+            /// own inlines. Past the write buffer limit it waits for the
+            /// peer to take bytes.
+            ///
+            /// # Errors
+            ///
+            /// The stream's stored write error, or `BrokenPipe` after
+            /// `shutdown`.
+            ///
+            /// # Cancel safety
+            ///
+            /// Not cancel safe: a dropped future may have queued part of `buf`.
+            pub fn write_all<'a>(
+                &'a mut self,
+                buf: &'a [u8],
+            ) -> impl Future<Output = io::Result<()>> + 'a {
+                let $this = self;
+                WriteAll::new($shared, buf)
+            }
+        }
+    };
+}
+
+impl_write_all!(WriteHalf<'_>, |this| this.shared);
+impl_write_all!(OwnedWriteHalf, |this| &this.write.0);
 
 macro_rules! impl_write {
     ($ty:ty, |$this:ident| $shared:expr) => {

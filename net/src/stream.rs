@@ -742,6 +742,36 @@ impl<'a> std::future::Future for FillBuf<'a> {
     }
 }
 
+/// The future of the streams' inherent `write_all`: `AsyncWriteExt::write_all`
+/// with a `poll` the caller's future can inline.
+pub(crate) struct WriteAll<'a> {
+    shared: &'a Rc<Shared>,
+    buf: &'a [u8],
+}
+
+impl<'a> WriteAll<'a> {
+    #[inline]
+    pub(crate) fn new(shared: &'a Rc<Shared>, buf: &'a [u8]) -> Self {
+        WriteAll { shared, buf }
+    }
+}
+
+impl std::future::Future for WriteAll<'_> {
+    type Output = io::Result<()>;
+
+    #[inline]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        while !this.buf.is_empty() {
+            let n = ready!(poll_write(this.shared, cx, this.buf))?;
+            // `poll_write` takes at least one byte of a non-empty buffer
+            // (or waits, or fails), so this loop ends.
+            this.buf = &this.buf[n.min(this.buf.len())..];
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// Write operations, on the shared write side.
 #[inline]
 pub(crate) fn poll_write(
@@ -866,6 +896,27 @@ macro_rules! buffered_stream_api {
             ) -> impl std::future::Future<Output = std::io::Result<&[u8]>> + '_ {
                 let inner = &mut self.inner;
                 $crate::stream::FillBuf::new(&mut inner.read, &inner.write.0)
+            }
+
+            /// Writes all of `buf` into the outbound ring; the core sends it
+            /// when the task yields. The same as `AsyncWriteExt::write_all`,
+            /// which this inherent method shadows, in a future the caller's
+            /// own inlines. Past the write buffer limit it waits for the peer
+            /// to take bytes.
+            ///
+            /// # Errors
+            ///
+            /// The stream's stored write error, or `BrokenPipe` after
+            /// `shutdown`.
+            ///
+            /// # Cancel safety
+            ///
+            /// Not cancel safe: a dropped future may have queued part of `buf`.
+            pub fn write_all<'a>(
+                &'a mut self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                $crate::stream::WriteAll::new(&self.inner.write.0, buf)
             }
 
             /// Reads into `buf` without consuming: the next read returns the same

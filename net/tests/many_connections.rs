@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::thread;
 use std::time::Duration;
 
-use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::AsyncBufReadExt;
 use runtime_executor::{time, JoinHandle, Runtime};
 use runtime_net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use runtime_net::{Server, TcpStream};

@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use runtime_executor::{time, Runtime};
 use runtime_net::{Server, Service, TcpStream};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures_lite::{AsyncReadExt, StreamExt};
 use runtime_executor::{time, Runtime};
 use runtime_net::{TcpListener, TcpStream};
 

@@ -425,3 +425,34 @@ fn inherent_fill_buf_lends_the_buffered_bytes_until_consumed() {
         assert_eq!(got, b"bye");
     });
 }
+
+#[test]
+fn inherent_write_all_waits_past_the_limit_and_delivers_every_byte() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        client.set_write_buffer_limit(16 * 1024);
+        client.set_send_buffer_size(4096).unwrap();
+        let data = payload(1 << 20);
+        let reader = runtime_executor::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        {
+            // The borrowed write half's inherent `write_all` (shadowing
+            // AsyncWriteExt's), in pieces of awkward sizes: each one waits
+            // whenever the ring is at its limit.
+            let (_reader, mut writer) = client.split();
+            for piece in data.chunks(100_003) {
+                writer.write_all(piece).await.unwrap();
+            }
+            writer.write_all(&[]).await.unwrap(); // nothing to write: done at once
+        }
+        assert!(client.outbound_buffered() <= 16 * 1024);
+        client.shutdown().await.unwrap();
+        let got = reader.await.unwrap();
+        assert!(got == data, "bytes lost or reordered");
+        let err = client.write_all(b"after shutdown").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}

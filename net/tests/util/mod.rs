@@ -9,7 +9,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::AsyncBufReadExt;
 use runtime_net::TcpStream;
 
 /// Raises this process's soft `RLIMIT_NOFILE` to the hard limit and returns
