@@ -48,7 +48,7 @@ pub(crate) fn with_timers<R>(f: impl FnOnce(&TimerDriver) -> R) -> Option<R> {
 /// A process-unique id of the core running on this thread.
 #[inline]
 pub(crate) fn core_uid() -> Option<u64> {
-    with_core(|core| core.uid())
+    with_core(|core| core.uid().get())
 }
 
 /// The index of the core running the current task.

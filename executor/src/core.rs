@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
@@ -96,7 +97,8 @@ impl CoreShared {
 
 /// A core as seen from its own thread.
 pub(crate) struct Core {
-    uid: u64,
+    /// Process-unique, never 0.
+    uid: NonZeroU64,
     shared: Arc<CoreShared>,
     runtime: Arc<RuntimeShared>,
     local: RefCell<VecDeque<Runnable>>,
@@ -122,7 +124,8 @@ impl Core {
         static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let reactor = Rc::new(Reactor::new(shared.poller.clone(), shared.notifier.clone()));
         Core {
-            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            uid: NonZeroU64::new(NEXT_UID.fetch_add(1, Ordering::Relaxed))
+                .expect("a u64 count from 1 never wraps"),
             shared,
             runtime,
             local: RefCell::new(VecDeque::with_capacity(256)),
@@ -137,7 +140,7 @@ impl Core {
         self.shared.index
     }
 
-    pub(crate) fn uid(&self) -> u64 {
+    pub(crate) fn uid(&self) -> NonZeroU64 {
         self.uid
     }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures_lite::future;
 use runtime_executor::{signal, time, JoinHandle, Runtime};
 use slab::Slab;
+use socket2::Socket;
 
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::{TcpListener, TcpStream};
@@ -294,8 +295,8 @@ impl Server {
         let service = Rc::new(service);
         let accepting = async {
             loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => self.admit(stream, &service, &conns),
+                match poll_fn(|cx| listener.poll_accept_socket(cx)).await {
+                    Ok((socket, _)) => self.admit(socket, &service, &conns),
                     // `accept` retries what is worth retrying and backs off
                     // on fd exhaustion; anything else is this listener's end.
                     Err(err) => return Err(err),
@@ -336,9 +337,11 @@ impl Server {
         Ok(listener)
     }
 
+    /// Starts the task serving an accepted socket, or closes it past the
+    /// connection limit.
     fn admit<S: Service + 'static>(
         &self,
-        stream: TcpStream,
+        socket: Socket,
         service: &Rc<S>,
         conns: &Rc<Connections>,
     ) {
@@ -348,24 +351,39 @@ impl Server {
             shared.open.fetch_sub(1, Ordering::AcqRel);
             shared.refused.fetch_add(1, Ordering::Relaxed);
             // Closed at once; a reset tells the peer without a TIME_WAIT here.
-            let _ = stream.set_linger(Some(Duration::ZERO));
+            let _ = socket.set_linger(Some(Duration::ZERO));
             return;
         }
         shared.accepted.fetch_add(1, Ordering::Relaxed);
-        let (service, conns2, shared2) = (service.clone(), conns.clone(), shared.clone());
         // A spawned task first runs in a later tick, so its guard always
-        // finds its handle stored under `key`.
-        let key = conns.tasks.borrow_mut().vacant_key();
+        // finds its handle stored under `key`. The guard runs on
+        // completion, error, panic or cancellation alike (dropped with the
+        // task's future, polled or not).
+        let guard = Finished {
+            key: conns.tasks.borrow_mut().vacant_key(),
+            conns: conns.clone(),
+            shared: shared.clone(),
+        };
+        let service = service.clone();
+        // What the task captures is stored in its future for its whole
+        // life, beside `call`'s future: so it captures the guard whole and
+        // the bare socket (4 bytes), and makes the stream inside, where
+        // only `call`'s future holds it. An idle connection costs that
+        // much less memory.
         let task = runtime_executor::spawn(async move {
-            // Runs on completion, error, panic or cancellation alike.
-            let _guard = Finished {
-                key,
-                conns: conns2,
-                shared: shared2.clone(),
+            // Its own statement, so no temporary of it lives across the
+            // `await` below (one would keep a stream-sized slot).
+            let stream = match TcpStream::from_socket(socket) {
+                Ok(stream) => stream,
+                Err(_) => {
+                    guard.shared.errors.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
             };
             if service.call(stream).await.is_err() {
-                shared2.errors.fetch_add(1, Ordering::Relaxed);
+                guard.shared.errors.fetch_add(1, Ordering::Relaxed);
             }
+            drop(guard);
         });
         conns.tasks.borrow_mut().insert(task);
     }
