@@ -11,6 +11,7 @@
 //! never received or sent a byte holds none at all.
 
 use std::cell::{Cell, RefCell};
+use std::num::NonZeroUsize;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -27,6 +28,21 @@ pub(crate) trait Sweep {
     fn sweep(&self) -> bool;
 }
 
+/// Where a watched stream is registered: its slab key plus one, so a
+/// stream's `Option<WatchKey>` takes one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WatchKey(NonZeroUsize);
+
+impl WatchKey {
+    fn new(key: usize) -> Option<WatchKey> {
+        NonZeroUsize::new(key.wrapping_add(1)).map(WatchKey)
+    }
+
+    fn get(self) -> usize {
+        self.0.get() - 1
+    }
+}
+
 #[derive(Default)]
 struct Watched {
     streams: RefCell<Slab<Weak<dyn Sweep>>>,
@@ -40,21 +56,31 @@ thread_local! {
 /// Watches `stream` from now on, and starts this core's sweeper if needed.
 /// Returns the key for [`unwatch`], or `None` outside a core (or during
 /// thread teardown), where nothing is watched.
-pub(crate) fn watch(stream: Weak<dyn Sweep>) -> Option<usize> {
+pub(crate) fn watch(stream: Weak<dyn Sweep>) -> Option<WatchKey> {
     runtime_executor::try_current_core()?;
     WATCHED
         .try_with(|watched| {
-            let key = watched.streams.borrow_mut().insert(stream);
+            let mut streams = watched.streams.borrow_mut();
+            let entry = streams.vacant_entry();
+            // A slab of `usize::MAX` entries cannot exist: never `None`.
+            let key = WatchKey::new(entry.key())?;
+            entry.insert(stream);
+            drop(streams);
             if !watched.sweeping.replace(true) {
                 drop(runtime_executor::spawn(sweeper(Sweeping)));
             }
-            key
+            Some(key)
         })
         .ok()
+        .flatten()
 }
 
 /// Stops watching the stream behind `key` (it is being dropped).
-pub(crate) fn unwatch(key: usize) {
+pub(crate) fn unwatch(key: WatchKey) {
+    remove(key.get());
+}
+
+fn remove(key: usize) {
     let _ = WATCHED.try_with(|watched| {
         if let Ok(mut streams) = watched.streams.try_borrow_mut() {
             streams.try_remove(key);
@@ -86,7 +112,7 @@ async fn sweeper(_running: Sweeping) {
         for (key, stream) in streams {
             // A stream unwatches itself when dropped; `None` is a safety net.
             if !stream.is_some_and(|stream| stream.sweep()) {
-                unwatch(key);
+                remove(key);
             }
         }
         if WATCHED.with(|watched| watched.streams.borrow().is_empty()) {

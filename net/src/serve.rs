@@ -291,12 +291,16 @@ impl Server {
             },
             signals,
         );
-        let conns = Rc::new(Connections::default());
-        let service = Rc::new(service);
+        let conns = Rc::new(Connections {
+            service,
+            state: self.shared.clone(),
+            tasks: RefCell::default(),
+            idle: RefCell::default(),
+        });
         let accepting = async {
             loop {
                 match poll_fn(|cx| listener.poll_accept_socket(cx)).await {
-                    Ok((socket, _)) => self.admit(socket, &service, &conns),
+                    Ok((socket, _)) => self.admit(socket, &conns),
                     // `accept` retries what is worth retrying and backs off
                     // on fd exhaustion; anything else is this listener's end.
                     Err(err) => return Err(err),
@@ -339,12 +343,7 @@ impl Server {
 
     /// Starts the task serving an accepted socket, or closes it past the
     /// connection limit.
-    fn admit<S: Service + 'static>(
-        &self,
-        socket: Socket,
-        service: &Rc<S>,
-        conns: &Rc<Connections>,
-    ) {
+    fn admit<S: Service + 'static>(&self, socket: Socket, conns: &Rc<Connections<S>>) {
         let shared = &self.shared;
         let open = shared.open.fetch_add(1, Ordering::AcqRel);
         if self.max_connections.is_some_and(|max| open >= max) {
@@ -362,26 +361,24 @@ impl Server {
         let guard = Finished {
             key: conns.tasks.borrow_mut().vacant_key(),
             conns: conns.clone(),
-            shared: shared.clone(),
         };
-        let service = service.clone();
         // What the task captures is stored in its future for its whole
-        // life, beside `call`'s future: so it captures the guard whole and
-        // the bare socket (4 bytes), and makes the stream inside, where
-        // only `call`'s future holds it. An idle connection costs that
-        // much less memory.
+        // life, beside `call`'s future: so it captures only the guard
+        // (which reaches the service and the counters too) and the bare
+        // socket, and makes the stream inside, where only `call`'s future
+        // holds it. An idle connection costs that much less memory.
         let task = runtime_executor::spawn(async move {
             // Its own statement, so no temporary of it lives across the
             // `await` below (one would keep a stream-sized slot).
             let stream = match TcpStream::from_socket(socket) {
                 Ok(stream) => stream,
                 Err(_) => {
-                    guard.shared.errors.fetch_add(1, Ordering::Relaxed);
+                    guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             };
-            if service.call(stream).await.is_err() {
-                guard.shared.errors.fetch_add(1, Ordering::Relaxed);
+            if guard.conns.service.call(stream).await.is_err() {
+                guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
             }
             drop(guard);
         });
@@ -401,16 +398,17 @@ impl fmt::Debug for Server {
     }
 }
 
-/// This core's connection tasks, so shutdown can wait for them or cancel
-/// them.
-#[derive(Default)]
-struct Connections {
+/// This core's service and connection tasks, so shutdown can wait for
+/// the tasks or cancel them.
+struct Connections<S> {
+    service: S,
+    state: Arc<ServerState>,
     tasks: RefCell<Slab<JoinHandle<()>>>,
     /// Woken when the last task ends.
     idle: RefCell<Option<Waker>>,
 }
 
-impl Connections {
+impl<S> Connections<S> {
     fn all_finished(&self) -> impl Future<Output = ()> + '_ {
         poll_fn(|cx| {
             if self.tasks.borrow().is_empty() {
@@ -429,15 +427,14 @@ impl Connections {
 }
 
 /// Ends a connection's bookkeeping when its task ends, however it ends.
-struct Finished {
+struct Finished<S> {
     key: usize,
-    conns: Rc<Connections>,
-    shared: Arc<ServerState>,
+    conns: Rc<Connections<S>>,
 }
 
-impl Drop for Finished {
+impl<S> Drop for Finished<S> {
     fn drop(&mut self) {
-        self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        self.conns.state.open.fetch_sub(1, Ordering::AcqRel);
         let mut tasks = self.conns.tasks.borrow_mut();
         tasks.try_remove(self.key);
         if tasks.is_empty() {

@@ -48,7 +48,6 @@ pub(crate) const SEND_FLAGS: libc::c_int = 0;
 
 /// The write side, shared by the stream, its write half, the end-of-tick
 /// flush and the drain task.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) fd: AsyncFd<Socket>,
     pub(crate) outbound: RefCell<RingBuffer>,
@@ -57,7 +56,7 @@ pub(crate) struct Shared {
     /// The task waiting for room in the outbound ring (or for it to empty).
     /// Only the drain task waits on the socket's writability, and it wakes
     /// this one as it makes progress: the fd's write slot has a single waker.
-    waiter: RefCell<Option<std::task::Waker>>,
+    waiter: Cell<Option<std::task::Waker>>,
     /// The first write error; every later write reports it again.
     error: Cell<Option<StoredError>>,
     /// `shutdown(Write)` asked for: done once the outbound ring is empty.
@@ -66,13 +65,24 @@ pub(crate) struct Shared {
     /// Bytes moved through either ring since the last idle sweep.
     pub(crate) used: Cell<bool>,
     /// The key under which the idle sweeper watches this stream.
-    watch_key: Cell<Option<usize>>,
+    watch_key: Cell<Option<idle::WatchKey>>,
     /// The reader's inbound ring holds storage. The ring belongs to the
     /// reader (which lends its bytes), so the idle sweep cannot free it: it
     /// sets `release_inbound` and wakes the reader, which gives the storage
     /// back at its next read attempt if the ring is still empty.
     inbound_held: Cell<bool>,
     release_inbound: Cell<bool>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("fd", &self.fd)
+            .field("outbound", &self.outbound)
+            .field("error", &self.error.get())
+            .field("shutdown_requested", &self.shutdown_requested.get())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A socket error kept to be reported again by every later write.
@@ -276,19 +286,16 @@ impl Shared {
     /// Registers the task that waits for the outbound ring to drain, and
     /// makes sure the drain task is running to wake it.
     fn wait_for_drain(self: &Rc<Self>, cx: &mut Context<'_>) {
-        {
-            let mut waiter = self.waiter.borrow_mut();
-            match &*waiter {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *waiter = Some(cx.waker().clone()),
-            }
-        }
+        let waiter = match self.waiter.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        self.waiter.set(Some(waiter));
         self.start_drain();
     }
 
     fn wake_waiter(&self) {
-        let waiter = self.waiter.borrow_mut().take();
-        if let Some(waker) = waiter {
+        if let Some(waker) = self.waiter.take() {
             waker.wake();
         }
     }
@@ -412,7 +419,7 @@ impl BufStream {
                 outbound: RefCell::new(kept_ring(DEFAULT_WRITE_BUFFER)),
                 flush_scheduled: Cell::new(false),
                 draining: Cell::new(false),
-                waiter: RefCell::new(None),
+                waiter: Cell::new(None),
                 error: Cell::new(None),
                 shutdown_requested: Cell::new(false),
                 shut_down: Cell::new(false),

@@ -413,7 +413,7 @@ struct ConnCell<H: EventHandler> {
     /// Bytes came in since the last idle sweep.
     used: Cell<bool>,
     /// The key under which the idle sweep watches this connection.
-    watch_key: Cell<Option<usize>>,
+    watch_key: Cell<Option<idle::WatchKey>>,
     conn: RefCell<Conn>,
 }
 
