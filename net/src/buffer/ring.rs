@@ -52,19 +52,24 @@ pub struct RingBuffer {
     //   `take_front` that emptied it (whose slice borrows the storage) until
     //   the next call that empties or fills it.
     buf: Box<[u8]>,
-    head: usize,
-    len: usize,
-    max_capacity: usize,
+    // Positions and lengths in 32 bits, and the bound as a power of two,
+    // so a ring takes 32 bytes: each connection holds two of them.
+    head: u32,
+    len: u32,
+    max_shift: u8,
     release_when_empty: bool,
 }
 
+const MAX_CAPACITY: usize = RingBuffer::MAX_CAPACITY;
+
 impl RingBuffer {
+    /// The largest [`max_capacity`](RingBuffer::max_capacity): 2 GiB.
+    pub const MAX_CAPACITY: usize = 1 << 31;
+
     /// Creates an empty buffer that will hold at most `max_capacity` bytes, rounded
-    /// up to a power of two. It allocates nothing until bytes are written.
-    ///
-    /// # Panics
-    ///
-    /// Panics if `max_capacity` rounded up to a power of two overflows `usize`.
+    /// up to a power of two. It allocates nothing until bytes are written. A
+    /// `max_capacity` above [`MAX_CAPACITY`](RingBuffer::MAX_CAPACITY) is taken
+    /// as `MAX_CAPACITY`.
     ///
     /// # Examples
     ///
@@ -76,16 +81,33 @@ impl RingBuffer {
     /// assert_eq!(buf.max_capacity(), 128 * 1024);
     /// ```
     pub fn new(max_capacity: usize) -> RingBuffer {
-        let max_capacity = max_capacity
-            .checked_next_power_of_two()
-            .expect("RingBuffer::new: max_capacity is too large");
+        let max_capacity = max_capacity.min(MAX_CAPACITY).next_power_of_two();
         RingBuffer {
             buf: Box::default(),
             head: 0,
             len: 0,
-            max_capacity,
+            max_shift: max_capacity.trailing_zeros() as u8,
             release_when_empty: true,
         }
+    }
+
+    /// The read position. Stored in 32 bits: the capacity is at most
+    /// [`MAX_CAPACITY`], so positions and lengths fit.
+    #[inline]
+    fn head(&self) -> usize {
+        self.head as usize
+    }
+
+    #[inline]
+    fn set_head(&mut self, head: usize) {
+        debug_assert!(head < MAX_CAPACITY);
+        self.head = head as u32;
+    }
+
+    #[inline]
+    fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= MAX_CAPACITY);
+        self.len = len as u32;
     }
 
     /// Returns the number of bytes buffered.
@@ -101,7 +123,7 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Returns `true` if no bytes are buffered.
@@ -152,7 +174,7 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn max_capacity(&self) -> usize {
-        self.max_capacity
+        1 << self.max_shift
     }
 
     /// Returns how many more bytes fit before the buffer reaches its maximum
@@ -169,7 +191,7 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn remaining_capacity(&self) -> usize {
-        self.max_capacity - self.len
+        self.max_capacity() - self.len()
     }
 
     /// Returns whether the buffer gives its storage back to the pool each time it
@@ -229,11 +251,11 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> usize {
-        if self.len == 0 && data.len() <= self.buf.len() {
+        if self.is_empty() && data.len() <= self.buf.len() {
             // The usual case of a connection: an empty ring that kept its
             // storage. Empty means `head == 0`, so the bytes go at the start.
             self.buf[..data.len()].copy_from_slice(data);
-            self.len = data.len();
+            self.set_len(data.len());
             return data.len();
         }
         self.write_slow(data)
@@ -248,13 +270,13 @@ impl RingBuffer {
         // Copied here rather than through `unfilled_slices`: the direct form is
         // what keeps a 64-byte write on par with `VecDeque` (benches/ring_buffer.rs).
         let cap = self.buf.len();
-        let tail = (self.head + self.len) & (cap - 1);
+        let tail = (self.head() + self.len()) & (cap - 1);
         let first = n.min(cap - tail);
         self.buf[tail..tail + first].copy_from_slice(&data[..first]);
         if first < n {
             self.buf[..n - first].copy_from_slice(&data[first..n]);
         }
-        self.len += n;
+        self.set_len(self.len() + n);
         n
     }
 
@@ -297,9 +319,9 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn peek(&self, dst: &mut [u8]) -> usize {
-        let n = dst.len().min(self.len);
-        let first = n.min(self.buf.len() - self.head);
-        dst[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        let n = dst.len().min(self.len());
+        let first = n.min(self.buf.len() - self.head());
+        dst[..first].copy_from_slice(&self.buf[self.head()..self.head() + first]);
         if first < n {
             dst[first..n].copy_from_slice(&self.buf[..n - first]);
         }
@@ -326,15 +348,15 @@ impl RingBuffer {
     #[inline]
     pub fn discard(&mut self, n: usize) {
         assert!(
-            n <= self.len,
+            n <= self.len(),
             "RingBuffer::discard: {n} bytes asked for, {} buffered",
-            self.len
+            self.len()
         );
-        if n == self.len {
+        if n == self.len() {
             self.clear();
         } else {
-            self.head = (self.head + n) & (self.buf.len() - 1);
-            self.len -= n;
+            self.set_head((self.head() + n) & (self.buf.len() - 1));
+            self.set_len(self.len() - n);
         }
     }
 
@@ -362,11 +384,11 @@ impl RingBuffer {
     #[inline]
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
         let cap = self.buf.len();
-        if self.head + self.len <= cap {
-            (&self.buf[self.head..self.head + self.len], &[])
+        if self.head() + self.len() <= cap {
+            (&self.buf[self.head()..self.head() + self.len()], &[])
         } else {
-            let (wrapped, front) = self.buf.split_at(self.head);
-            (front, &wrapped[..self.head + self.len - cap])
+            let (wrapped, front) = self.buf.split_at(self.head());
+            (front, &wrapped[..self.head() + self.len() - cap])
         }
     }
 
@@ -397,7 +419,7 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn unfilled_slices(&mut self, want: usize) -> (&mut [u8], &mut [u8]) {
-        if self.len == 0 && want <= self.buf.len() {
+        if self.is_empty() && want <= self.buf.len() {
             // The usual case of a socket read: an empty ring that kept its
             // storage. Empty means `head == 0`: all of it, from the start.
             return (&mut self.buf[..], &mut []);
@@ -411,15 +433,16 @@ impl RingBuffer {
         if cap == 0 {
             return (&mut [], &mut []);
         }
-        let tail = (self.head + self.len) & (cap - 1);
-        let free = cap - self.len;
+        let tail = (self.head() + self.len()) & (cap - 1);
+        let free = cap - self.len();
         if tail + free <= cap {
             (&mut self.buf[tail..tail + free], &mut [])
         } else {
             // The free room wraps: it runs from `tail` to the end, then from the
             // start up to `head`.
+            let head = self.head();
             let (start, end) = self.buf.split_at_mut(tail);
-            (end, &mut start[..self.head])
+            (end, &mut start[..head])
         }
     }
 
@@ -444,12 +467,12 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn commit(&mut self, n: usize) {
-        let free = self.buf.len() - self.len;
+        let free = self.buf.len() - self.len();
         assert!(
             n <= free,
             "RingBuffer::commit: {n} bytes committed, {free} bytes of room"
         );
-        self.len += n;
+        self.set_len(self.len() + n);
         // A `readv` that got nothing (`WouldBlock`, end of file) commits 0: an
         // idle connection must not keep the storage it reserved for it.
         self.release_if_empty();
@@ -476,11 +499,11 @@ impl RingBuffer {
     /// assert!(bytes.ends_with(b"wraps"));
     /// ```
     pub fn make_contiguous(&mut self) -> &[u8] {
-        if self.head + self.len > self.buf.len() {
-            self.buf.rotate_left(self.head);
-            self.head = 0;
+        if self.head() + self.len() > self.buf.len() {
+            self.buf.rotate_left(self.head());
+            self.set_head(0);
         }
-        &self.buf[self.head..self.head + self.len]
+        &self.buf[self.head()..self.head() + self.len()]
     }
 
     /// Removes the first `n` bytes (at most [`len`](RingBuffer::len)) and
@@ -502,33 +525,33 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn take_front(&mut self, n: usize) -> &[u8] {
-        if n >= self.len && self.head + self.len <= self.buf.len() {
+        if n >= self.len() && self.head() + self.len() <= self.buf.len() {
             // All of it, contiguous: the usual case of a reader that takes
             // whatever came.
-            let (start, len) = (self.head, self.len);
-            self.head = 0;
-            self.len = 0;
+            let (start, len) = (self.head(), self.len());
+            self.set_head(0);
+            self.set_len(0);
             return &self.buf[start..start + len];
         }
         self.take_front_slow(n)
     }
 
     fn take_front_slow(&mut self, n: usize) -> &[u8] {
-        let n = n.min(self.len);
+        let n = n.min(self.len());
         if n == 0 {
             return &[];
         }
-        if self.head + n > self.buf.len() {
-            self.buf.rotate_left(self.head);
-            self.head = 0;
+        if self.head() + n > self.buf.len() {
+            self.buf.rotate_left(self.head());
+            self.set_head(0);
         }
-        let start = self.head;
-        self.len -= n;
-        self.head = if self.len == 0 {
+        let start = self.head();
+        self.set_len(self.len() - n);
+        self.set_head(if self.is_empty() {
             0
         } else {
             (start + n) & (self.buf.len() - 1)
-        };
+        });
         // Storage is only released by later calls (`clear`, `give_back`,
         // a write), which need `&mut self` and so end this borrow first.
         &self.buf[start..start + n]
@@ -550,8 +573,8 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
+        self.set_head(0);
+        self.set_len(0);
         self.release_if_empty();
     }
 
@@ -576,7 +599,7 @@ impl RingBuffer {
     /// assert_eq!(buf.capacity(), 0);
     /// ```
     pub fn give_back(&mut self) {
-        if self.len == 0 {
+        if self.is_empty() {
             self.release();
         }
     }
@@ -585,7 +608,7 @@ impl RingBuffer {
     /// as the maximum capacity allows.
     #[inline]
     fn reserve(&mut self, additional: usize) {
-        if additional > self.buf.len() - self.len {
+        if additional > self.buf.len() - self.len() {
             self.grow(additional);
         }
     }
@@ -594,7 +617,10 @@ impl RingBuffer {
     #[inline(never)]
     fn grow(&mut self, additional: usize) {
         let cap = self.buf.len();
-        let needed = self.len.saturating_add(additional).min(self.max_capacity);
+        let needed = self
+            .len()
+            .saturating_add(additional)
+            .min(self.max_capacity());
         if needed <= cap {
             return; // at the cap already
         }
@@ -603,9 +629,9 @@ impl RingBuffer {
             let new_cap = needed
                 .next_power_of_two()
                 .max(BufferPool::MIN_BUFFER_SIZE)
-                .min(self.max_capacity);
+                .min(self.max_capacity());
             self.buf = pool::take_local(new_cap);
-            self.head = 0;
+            self.set_head(0);
             return;
         }
         // Doubling keeps the copies amortised O(1) per byte; starting at the pool's
@@ -614,13 +640,13 @@ impl RingBuffer {
             .next_power_of_two()
             .max(cap * 2)
             .max(BufferPool::MIN_BUFFER_SIZE)
-            .min(self.max_capacity);
+            .min(self.max_capacity());
         let mut new_buf = pool::take_local(new_cap);
         let (front, back) = self.as_slices();
         new_buf[..front.len()].copy_from_slice(front);
-        new_buf[front.len()..self.len].copy_from_slice(back);
+        new_buf[front.len()..self.len()].copy_from_slice(back);
         let old = mem::replace(&mut self.buf, new_buf);
-        self.head = 0;
+        self.set_head(0);
         if !old.is_empty() {
             pool::give_local(old);
         }
@@ -628,14 +654,14 @@ impl RingBuffer {
 
     #[inline]
     fn release_if_empty(&mut self) {
-        if self.release_when_empty && self.len == 0 {
+        if self.release_when_empty && self.is_empty() {
             self.release();
         }
     }
 
     fn release(&mut self) {
         let buf = mem::take(&mut self.buf);
-        self.head = 0;
+        self.set_head(0);
         if !buf.is_empty() {
             pool::give_local(buf);
         }
@@ -651,9 +677,9 @@ impl Drop for RingBuffer {
 impl fmt::Debug for RingBuffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RingBuffer")
-            .field("len", &self.len)
+            .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("max_capacity", &self.max_capacity)
+            .field("max_capacity", &self.max_capacity())
             .field("release_when_empty", &self.release_when_empty)
             .finish()
     }
@@ -690,9 +716,14 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "max_capacity is too large")]
-    fn max_capacity_overflow_panics() {
-        RingBuffer::new(usize::MAX);
+    fn max_capacity_is_capped_at_two_gib() {
+        for asked in [usize::MAX, RingBuffer::MAX_CAPACITY + 1] {
+            assert_eq!(
+                RingBuffer::new(asked).max_capacity(),
+                RingBuffer::MAX_CAPACITY
+            );
+        }
+        assert_eq!(std::mem::size_of::<RingBuffer>(), 32);
     }
 
     #[test]
