@@ -41,7 +41,7 @@ use crate::stream::{send_ring, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
 pub struct Conn {
     pub(super) inbound: Inbound,
     pub(super) outbound: Outbound,
-    pub(super) peer: SockAddr,
+    pub(super) peer: Peer,
     pub(super) context: Option<Box<dyn Any>>,
     pub(super) link: Rc<LoopLink>,
     pub(super) target: Target,
@@ -50,6 +50,24 @@ pub struct Conn {
     pub(super) close_requested: bool,
     /// The loop has closed it (`on_close` may still be running).
     pub(super) closed: bool,
+}
+
+/// A peer's address as a connection keeps it: an IP address in place (32
+/// bytes, where a `SockAddr` takes 136, which is most of an idle
+/// connection's state), anything else (a Unix path) boxed.
+#[derive(Debug, Clone)]
+pub(super) enum Peer {
+    Ip(std::net::SocketAddr),
+    Other(Box<SockAddr>),
+}
+
+impl From<SockAddr> for Peer {
+    fn from(addr: SockAddr) -> Peer {
+        match addr.as_socket() {
+            Some(ip) => Peer::Ip(ip),
+            None => Peer::Other(Box::new(addr)),
+        }
+    }
 }
 
 /// A connection's inbound buffer: the bytes read and not yet consumed.
@@ -612,8 +630,11 @@ impl Conn {
 
     /// The peer's address (for UDP: the datagram's sender). Use
     /// `as_socket()` for an IP address, `as_pathname()` for a Unix path.
-    pub fn peer_addr(&self) -> &SockAddr {
-        &self.peer
+    pub fn peer_addr(&self) -> SockAddr {
+        match &self.peer {
+            Peer::Ip(ip) => SockAddr::from(*ip),
+            Peer::Other(addr) => (**addr).clone(),
+        }
     }
 
     /// The local address of the socket.

@@ -17,7 +17,7 @@ use runtime_executor::{AsyncFd, Deferred, OnReady};
 use slab::Slab;
 use socket2::{SockAddr, Socket};
 
-use super::conn::{Conn, Inbound, Io, Outbound};
+use super::conn::{Conn, Inbound, Io, Outbound, Peer};
 use super::handle::{closed_error, Command, ConnHandle, StreamKind, Target};
 use super::{Action, Engine, EventHandler, Options};
 use crate::buffer::RingBuffer;
@@ -207,7 +207,7 @@ impl<H: EventHandler> Loop<H> {
                     shutdown_requested: false,
                     shut_down: false,
                 },
-                peer,
+                peer: Peer::from(peer),
                 context: None,
                 link: self.link.clone(),
                 target: Target::Stream { key, generation },
@@ -252,7 +252,7 @@ impl<H: EventHandler> Loop<H> {
                     shutdown_requested: false,
                     shut_down: false,
                 },
-                peer: unspecified.clone(),
+                peer: Peer::from(unspecified.clone()),
                 context: None,
                 link: self.link.clone(),
                 target: Target::Datagram {
@@ -863,7 +863,7 @@ impl<H: EventHandler> DatagramCell<H> {
     fn deliver(&self, peer: SockAddr) {
         let action = {
             let mut conn = self.conn.borrow_mut();
-            conn.peer = peer.clone();
+            conn.peer = Peer::from(peer.clone());
             if let Io::Datagram { peer: out_peer, .. } = &mut conn.outbound.io {
                 **out_peer = peer.clone();
             }
