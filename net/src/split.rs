@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
-use crate::stream::{self as buffered, FillBuf, ReadBuf, Shared, WriteAll, WriteHandle};
+use crate::io_future::{FillBuf, WriteAll};
+use crate::stream::{self as buffered, ReadBuf, Shared, WriteHandle};
 
 /// The read half of a stream's `split` ([`TcpStream::split`](crate::TcpStream::split),
 /// [`UnixStream::split`](crate::unix::UnixStream::split)).

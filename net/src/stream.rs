@@ -592,10 +592,10 @@ impl ReadBuf {
     }
 
     /// What [`poll_fill_buf`](Self::poll_fill_buf) returned, once it is
-    /// ready: for [`FillBuf`], which polls once where
-    /// `AsyncBufReadExt::fill_buf` polls twice.
+    /// ready: for [`FillBuf`](crate::io_future::FillBuf), which polls once
+    /// where `AsyncBufReadExt::fill_buf` polls twice.
     #[inline]
-    fn filled(&self) -> &[u8] {
+    pub(crate) fn filled(&self) -> &[u8] {
         self.inbound.as_slices().0
     }
 
@@ -711,71 +711,6 @@ impl ReadBuf {
             return Poll::Ready(Ok(0));
         }
         Poll::Ready(Ok(self.inbound.peek(dst)))
-    }
-}
-
-/// The future of the streams' inherent `fill_buf`: one poll of the stream
-/// per wait (`AsyncBufReadExt::fill_buf` makes two), and a `poll` the
-/// caller's future can inline (an `async fn` around `poll_fn` kept the read
-/// path in a function of its own).
-pub(crate) struct FillBuf<'a> {
-    read: Option<&'a mut ReadBuf>,
-    shared: &'a Rc<Shared>,
-}
-
-impl<'a> FillBuf<'a> {
-    #[inline]
-    pub(crate) fn new(read: &'a mut ReadBuf, shared: &'a Rc<Shared>) -> Self {
-        FillBuf {
-            read: Some(read),
-            shared,
-        }
-    }
-}
-
-impl<'a> std::future::Future for FillBuf<'a> {
-    type Output = io::Result<&'a [u8]>;
-
-    #[inline]
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let read = this
-            .read
-            .as_deref_mut()
-            .expect("`FillBuf` polled after completion");
-        ready!(read.poll_fill_buf(this.shared, cx))?;
-        let read: &'a ReadBuf = this.read.take().expect("checked above");
-        Poll::Ready(Ok(read.filled()))
-    }
-}
-
-/// The future of the streams' inherent `write_all`: `AsyncWriteExt::write_all`
-/// with a `poll` the caller's future can inline.
-pub(crate) struct WriteAll<'a> {
-    shared: &'a Rc<Shared>,
-    buf: &'a [u8],
-}
-
-impl<'a> WriteAll<'a> {
-    #[inline]
-    pub(crate) fn new(shared: &'a Rc<Shared>, buf: &'a [u8]) -> Self {
-        WriteAll { shared, buf }
-    }
-}
-
-impl std::future::Future for WriteAll<'_> {
-    type Output = io::Result<()>;
-
-    #[inline]
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        while !this.buf.is_empty() {
-            let n = ready!(poll_write(this.shared, cx, this.buf))?;
-            // `poll_write` takes at least one byte of a non-empty buffer
-            // (or waits, or fails), so this loop ends.
-            this.buf = &this.buf[n.min(this.buf.len())..];
-        }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -902,7 +837,7 @@ macro_rules! buffered_stream_api {
                 &mut self,
             ) -> impl std::future::Future<Output = std::io::Result<&[u8]>> + '_ {
                 let inner = &mut self.inner;
-                $crate::stream::FillBuf::new(&mut inner.read, &inner.write.0)
+                $crate::io_future::FillBuf::new(&mut inner.read, &inner.write.0)
             }
 
             /// Writes all of `buf` into the outbound ring; the core sends it
@@ -923,7 +858,7 @@ macro_rules! buffered_stream_api {
                 &'a mut self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                $crate::stream::WriteAll::new(&self.inner.write.0, buf)
+                $crate::io_future::WriteAll::new(&self.inner.write.0, buf)
             }
 
             /// Reads into `buf` without consuming: the next read returns the same
