@@ -456,3 +456,18 @@ fn inherent_write_all_waits_past_the_limit_and_delivers_every_byte() {
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     });
 }
+
+#[test]
+fn huge_buffer_limits_are_capped_not_a_panic() {
+    rt(1).block_on(async {
+        let (mut client, mut server) = pair().await;
+        // Rings are bounded at 2 GiB; a larger limit is taken as that.
+        client.set_write_buffer_limit(usize::MAX);
+        server.set_read_buffer_limit(usize::MAX);
+        client.write_all(b"still works").await.unwrap();
+        client.flush().await.unwrap();
+        let mut got = [0u8; 11];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"still works");
+    });
+}
