@@ -57,6 +57,7 @@ fn route(owner: &Arc<CoreShared>, runnable: Runnable) -> Result<(), Runnable> {
 }
 
 /// The schedule function of every task; see the module docs.
+#[inline]
 fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
     if let Err(runnable) = route(owner, runnable) {
         // The owner core is gone and this may be a foreign thread:

@@ -212,7 +212,7 @@ impl Shared {
     /// The usual case, in short: no error and no shutdown, one contiguous
     /// run, and the storage watched by the idle sweep. `None`: anything
     /// else (including an error from the kernel), for [`flush_all`](Self::flush_all).
-    #[inline]
+    #[inline(always)]
     fn flush_short(&self) -> Option<bool> {
         if self.error.get().is_some()
             || self.shutdown_requested.get()
@@ -275,6 +275,7 @@ impl Shared {
         Ok(true)
     }
 
+    #[inline]
     fn schedule_flush(self: &Rc<Self>) {
         if !self.flush_scheduled.replace(true) && !self.fd.defer(self.clone()) {
             // Outside a core (cannot happen for a registered socket): flush now.
