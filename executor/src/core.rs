@@ -226,19 +226,20 @@ impl Core {
         let remote = self.drain_remote();
         stats.add_foreign_wakes(remote as u64);
 
-        let deadline = self.timers.next_deadline();
-        if let Some(deadline) = deadline {
-            let now = Instant::now();
-            if deadline <= now {
-                stats.add_timers_fired(self.timers.fire_expired(now) as u64);
+        let mut now = None;
+        if let Some(deadline) = self.timers.next_deadline() {
+            let at = Instant::now();
+            if deadline <= at {
+                stats.add_timers_fired(self.timers.fire_expired(at) as u64);
             }
+            now = Some(at);
         }
 
         let idle = self.local.borrow().is_empty()
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed);
         if idle {
-            self.park(main_woken);
+            self.park(main_woken, now);
         } else if self.reactor.has_sources() {
             stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
         }
@@ -264,12 +265,14 @@ impl Core {
     }
 
     /// Blocks in the reactor until I/O, a timer, a notification or a wake of
-    /// the main future.
-    fn park(&self, main_woken: &AtomicBool) {
+    /// the main future. `now` is the clock as the tick read it, if it did:
+    /// a moment ago, so the timeout it gives is a little longer than
+    /// needed, never shorter (a timer is late by as much, never early).
+    fn park(&self, main_woken: &AtomicBool, now: Option<Instant>) {
         let timeout = self
             .timers
             .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            .map(|deadline| deadline.saturating_duration_since(now.unwrap_or_else(Instant::now)));
         if timeout == Some(Duration::ZERO) {
             if self.reactor.has_sources() {
                 let events = self.reactor.poll(Some(Duration::ZERO));
