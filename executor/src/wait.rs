@@ -140,6 +140,21 @@ impl Notifier {
     }
 }
 
+/// `epoll_wait`'s timeout: -1 for none, else milliseconds rounded up (a
+/// timer may fire up to 1 ms late, never early), at most `i32::MAX`.
+/// In `u64`: `Duration::as_nanos` is `u128`, whose division is a call.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => -1,
+        Some(t) => t
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(t.subsec_nanos().div_ceil(1_000_000)))
+            .min(i32::MAX as u64) as i32,
+    }
+}
+
 /// A core's wait: the poller, the notifier, and the event buffer.
 pub(crate) struct Waiter {
     poller: Arc<Poller>,
@@ -182,12 +197,7 @@ impl Waiter {
         mut each: impl FnMut(RawEvent),
     ) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
-        // Milliseconds, rounded up: a timer may fire up to 1 ms late,
-        // never early.
-        let timeout_ms = match timeout {
-            None => -1,
-            Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
-        };
+        let timeout_ms = timeout_ms(timeout);
         self.buf.clear();
         // SAFETY: the buffer has room for `capacity()` events, and the
         // kernel writes at most that many; `set_len` then covers only what
@@ -255,5 +265,22 @@ impl Waiter {
             });
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_millis(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_nanos(1_000_001))), 2);
+        assert_eq!(timeout_ms(Some(Duration::new(2, 999_999_999))), 3000);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(3_000_000))), i32::MAX);
+        assert_eq!(timeout_ms(Some(Duration::MAX)), i32::MAX);
     }
 }
