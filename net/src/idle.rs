@@ -34,8 +34,9 @@ pub(crate) trait Sweep {
 pub(crate) struct WatchKey(NonZeroUsize);
 
 impl WatchKey {
-    fn new(key: usize) -> Option<WatchKey> {
-        NonZeroUsize::new(key.wrapping_add(1)).map(WatchKey)
+    fn new(key: usize) -> WatchKey {
+        // A slab of `usize::MAX` entries cannot exist: never saturates.
+        WatchKey(NonZeroUsize::MIN.saturating_add(key))
     }
 
     fn get(self) -> usize {
@@ -60,19 +61,13 @@ pub(crate) fn watch(stream: Weak<dyn Sweep>) -> Option<WatchKey> {
     runtime_executor::try_current_core()?;
     WATCHED
         .try_with(|watched| {
-            let mut streams = watched.streams.borrow_mut();
-            let entry = streams.vacant_entry();
-            // A slab of `usize::MAX` entries cannot exist: never `None`.
-            let key = WatchKey::new(entry.key())?;
-            entry.insert(stream);
-            drop(streams);
+            let key = watched.streams.borrow_mut().insert(stream);
             if !watched.sweeping.replace(true) {
                 drop(runtime_executor::spawn(sweeper(Sweeping)));
             }
-            Some(key)
+            WatchKey::new(key)
         })
         .ok()
-        .flatten()
 }
 
 /// Stops watching the stream behind `key` (it is being dropped).

@@ -77,3 +77,60 @@ impl Future for WriteAll<'_> {
         Poll::Ready(Ok(()))
     }
 }
+
+/// The inherent `fill_buf` of a stream type or read half, whose read side is
+/// `$read` and shared state `$shared` (expressions of `$this`, the `&mut
+/// self`).
+macro_rules! impl_fill_buf {
+    ($ty:ty, |$this:ident| $read:expr, $shared:expr) => {
+        impl $ty {
+            /// Waits for buffered bytes and returns them, without consuming
+            /// them (call `consume`); empty at end of stream. The same as
+            /// `AsyncBufReadExt::fill_buf`, which this inherent method
+            /// shadows, but with one poll of the stream where that one makes
+            /// two.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe.
+            pub fn fill_buf(
+                &mut self,
+            ) -> impl std::future::Future<Output = std::io::Result<&[u8]>> + '_ {
+                let $this = self;
+                $crate::io_future::FillBuf::new($read, $shared)
+            }
+        }
+    };
+}
+
+/// The inherent `write_all` of a stream type or write half, whose shared
+/// state is `$shared` (an expression of `$this`, the `&mut self`).
+macro_rules! impl_write_all {
+    ($ty:ty, |$this:ident| $shared:expr) => {
+        impl $ty {
+            /// Writes all of `buf` into the outbound ring; the core sends it
+            /// when the task yields. The same as `AsyncWriteExt::write_all`,
+            /// which this inherent method shadows, in a future the caller's
+            /// own inlines. Past the write buffer limit it waits for the
+            /// peer to take bytes.
+            ///
+            /// # Errors
+            ///
+            /// The stream's stored write error, or `BrokenPipe` after
+            /// `shutdown`.
+            ///
+            /// # Cancel safety
+            ///
+            /// Not cancel safe: a dropped future may have queued part of `buf`.
+            pub fn write_all<'a>(
+                &'a mut self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                let $this = self;
+                $crate::io_future::WriteAll::new($shared, buf)
+            }
+        }
+    };
+}
+
+pub(crate) use {impl_fill_buf, impl_write_all};

@@ -1,6 +1,5 @@
 //! Read and write halves of a buffered stream (`TcpStream`, `UnixStream`).
 
-use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -8,7 +7,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
-use crate::io_future::{FillBuf, WriteAll};
+use crate::io_future::{impl_fill_buf, impl_write_all};
 use crate::stream::{self as buffered, ReadBuf, Shared, WriteHandle};
 
 /// The read half of a stream's `split` ([`TcpStream::split`](crate::TcpStream::split),
@@ -46,27 +45,8 @@ impl<'a> ReadHalf<'a> {
     }
 }
 
-macro_rules! impl_fill_buf {
-    ($ty:ty) => {
-        impl $ty {
-            /// Waits for buffered bytes and returns them, without consuming
-            /// them (call `consume`); empty at end of stream. The same as
-            /// `AsyncBufReadExt::fill_buf`, which this inherent method
-            /// shadows, but with one poll of the stream where that one makes
-            /// two.
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe.
-            pub fn fill_buf(&mut self) -> impl Future<Output = io::Result<&[u8]>> + '_ {
-                FillBuf::new(&mut self.read, &self.shared)
-            }
-        }
-    };
-}
-
-impl_fill_buf!(ReadHalf<'_>);
-impl_fill_buf!(OwnedReadHalf);
+impl_fill_buf!(ReadHalf<'_>, |this| this.read, this.shared);
+impl_fill_buf!(OwnedReadHalf, |this| &mut this.read, &this.shared);
 
 impl<'a> WriteHalf<'a> {
     pub(crate) fn new(shared: &'a Rc<Shared>) -> Self {
@@ -136,34 +116,6 @@ macro_rules! impl_read {
 
 impl_read!(ReadHalf<'_>);
 impl_read!(OwnedReadHalf);
-
-macro_rules! impl_write_all {
-    ($ty:ty, |$this:ident| $shared:expr) => {
-        impl $ty {
-            /// Writes all of `buf` into the outbound ring; the core sends it
-            /// when the task yields. The same as `AsyncWriteExt::write_all`,
-            /// which this inherent method shadows, in a future the caller's
-            /// own inlines. Past the write buffer limit it waits for the
-            /// peer to take bytes.
-            ///
-            /// # Errors
-            ///
-            /// The stream's stored write error, or `BrokenPipe` after
-            /// `shutdown`.
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe: a dropped future may have queued part of `buf`.
-            pub fn write_all<'a>(
-                &'a mut self,
-                buf: &'a [u8],
-            ) -> impl Future<Output = io::Result<()>> + 'a {
-                let $this = self;
-                WriteAll::new($shared, buf)
-            }
-        }
-    };
-}
 
 impl_write_all!(WriteHalf<'_>, |this| this.shared);
 impl_write_all!(OwnedWriteHalf, |this| &this.write.0);

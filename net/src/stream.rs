@@ -112,6 +112,13 @@ impl StoredError {
     }
 }
 
+/// The error of a write after `shutdown` (async streams and engine
+/// connections alike).
+#[cold]
+pub(crate) fn write_shut_down() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down")
+}
+
 /// The send of a ring whose bytes wrap around its end: out of the way of
 /// the usual, contiguous case.
 #[cold]
@@ -191,7 +198,7 @@ impl Shared {
     fn not_writable(&self) -> io::Error {
         match self.error.get() {
             Some(err) => err.to_io(),
-            None => io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down"),
+            None => write_shut_down(),
         }
     }
 
@@ -805,6 +812,9 @@ pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
 /// a field `inner: BufStream`.
 macro_rules! buffered_stream_api {
     ($name:ident) => {
+        $crate::io_future::impl_fill_buf!($name, |this| &mut this.inner.read, &this.inner.write.0);
+        $crate::io_future::impl_write_all!($name, |this| &this.inner.write.0);
+
         impl $name {
             /// The bound of the outbound ring: past it, writes wait for the peer.
             pub fn set_write_buffer_limit(&self, limit: usize) {
@@ -824,42 +834,6 @@ macro_rules! buffered_stream_api {
             /// Bytes written and not yet sent.
             pub fn outbound_buffered(&self) -> usize {
                 self.inner.write.0.outbound_len()
-            }
-
-            /// Waits for buffered bytes and returns them, without consuming
-            /// them (call `consume`); empty at end of stream. The same as
-            /// `AsyncBufReadExt::fill_buf`, which this inherent method shadows,
-            /// but with one poll of the stream where that one makes two.
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe.
-            pub fn fill_buf(
-                &mut self,
-            ) -> impl std::future::Future<Output = std::io::Result<&[u8]>> + '_ {
-                let inner = &mut self.inner;
-                $crate::io_future::FillBuf::new(&mut inner.read, &inner.write.0)
-            }
-
-            /// Writes all of `buf` into the outbound ring; the core sends it
-            /// when the task yields. The same as `AsyncWriteExt::write_all`,
-            /// which this inherent method shadows, in a future the caller's
-            /// own inlines. Past the write buffer limit it waits for the peer
-            /// to take bytes.
-            ///
-            /// # Errors
-            ///
-            /// The stream's stored write error, or `BrokenPipe` after
-            /// `shutdown`.
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe: a dropped future may have queued part of `buf`.
-            pub fn write_all<'a>(
-                &'a mut self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                $crate::io_future::WriteAll::new(&self.inner.write.0, buf)
             }
 
             /// Reads into `buf` without consuming: the next read returns the same

@@ -19,7 +19,7 @@ use socket2::{SockAddr, Socket, TcpKeepalive};
 use super::event_loop::LoopLink;
 use super::handle::{ConnHandle, Target};
 use crate::buffer::RingBuffer;
-use crate::stream::{send_ring, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
+use crate::stream::{send_ring, write_shut_down, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
 
 /// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
 ///
@@ -291,7 +291,7 @@ impl Outbound {
         } else if let Some(err) = self.error {
             err.to_io()
         } else {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down")
+            write_shut_down()
         }
     }
 
