@@ -364,7 +364,7 @@ impl Reactor {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => 0,
             Err(err) => {
                 // Unexpected; retrying at once would spin.
-                eprintln!("runtime: poller wait failed: {err}");
+                log::error!("poller wait failed: {err}");
                 std::thread::sleep(Duration::from_millis(1));
                 0
             }

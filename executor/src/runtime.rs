@@ -159,7 +159,7 @@ fn run_worker(core_shared: Arc<CoreShared>, runtime: Arc<RuntimeShared>, cpu: Op
     let index = core_shared.index();
     if let Some(cpu) = cpu {
         if let Err(err) = sys::pin_current_thread(cpu) {
-            eprintln!("runtime: could not pin core {index} to CPU {cpu}: {err}");
+            log::warn!("could not pin core {index} to CPU {cpu}: {err}");
         }
     }
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -391,7 +391,7 @@ impl Runtime {
         match sys::pin_current_thread(cpus[0]) {
             Ok(()) => Some(RestoreAffinity(before)),
             Err(err) => {
-                eprintln!("runtime: could not pin core 0 to CPU {}: {err}", cpus[0]);
+                log::warn!("could not pin core 0 to CPU {}: {err}", cpus[0]);
                 None
             }
         }

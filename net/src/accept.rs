@@ -62,8 +62,8 @@ pub(crate) fn poll_accept<T: AsFd, R>(
             Err(err) if is_exhausted(&err) => {
                 let mut backoff = backoff.borrow_mut();
                 if backoff.next == FIRST_BACKOFF {
-                    eprintln!(
-                        "runtime: accept on {} failed ({err}); backing off and retrying",
+                    log::error!(
+                        "accept on {} failed ({err}); backing off and retrying",
                         name()
                     );
                 }

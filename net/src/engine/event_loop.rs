@@ -100,8 +100,8 @@ impl<H: EventHandler> Loop<H> {
         match catch_unwind(AssertUnwindSafe(|| f(&mut handler))) {
             Ok(out) => Some(out),
             Err(payload) => {
-                eprintln!(
-                    "runtime engine: loop {}: {}",
+                log::error!(
+                    "engine loop {}: {}",
                     self.index(),
                     panicked(name, &*payload)
                 );
@@ -757,8 +757,8 @@ impl<H: EventHandler> ConnCell<H> {
         match action {
             Ok(Action::Shutdown) => lp.engine.stop(),
             Ok(_) => {}
-            Err(payload) => eprintln!(
-                "runtime engine: loop {}: {}",
+            Err(payload) => log::error!(
+                "engine loop {}: {}",
                 lp.index(),
                 panicked("on_close", &*payload)
             ),
@@ -883,8 +883,8 @@ impl<H: EventHandler> DatagramCell<H> {
         drop(conn);
         match action {
             Ok(action) => self.lp.apply_loop_action(Some(action)),
-            Err(payload) => eprintln!(
-                "runtime engine: loop {}: {} (the datagram is dropped)",
+            Err(payload) => log::error!(
+                "engine loop {}: {} (the datagram is dropped)",
                 self.lp.index(),
                 panicked("on_traffic", &*payload)
             ),

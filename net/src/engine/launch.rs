@@ -303,7 +303,7 @@ async fn loop_main<H: EventHandler>(
             Bound::Udp(socket) => lp.add_datagram_socket(socket).map(drop),
         };
         if let Err(err) = started {
-            eprintln!("runtime engine: loop {index}: cannot serve a listener: {err}");
+            log::error!("engine loop {index}: cannot serve a listener: {err}");
         }
     }
     if options.handle_signals && index == 0 {
@@ -479,8 +479,8 @@ async fn accept_loop<H: EventHandler>(
             }
             Err(err) => {
                 if backoff == FIRST_BACKOFF {
-                    eprintln!(
-                        "runtime engine: loop {}: accept failed ({err}); backing off and retrying",
+                    log::error!(
+                        "engine loop {}: accept failed ({err}); backing off and retrying",
                         lp.index()
                     );
                 }

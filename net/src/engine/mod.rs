@@ -141,7 +141,7 @@ pub fn start<H: EventHandler + Clone>(
         .name("engine".into())
         .spawn(move || {
             if let Err(err) = launch::run_loops(prepared, Some(started)) {
-                eprintln!("runtime engine: {err}");
+                log::error!("engine: {err}");
             }
         })?;
     ready
