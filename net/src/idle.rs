@@ -13,12 +13,26 @@
 use std::cell::{Cell, RefCell};
 use std::num::NonZeroUsize;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slab::Slab;
 
+use crate::buffer::BufferPool;
+
 /// How often each core sweeps.
 pub(crate) const PERIOD: Duration = Duration::from_millis(500);
+
+/// Bytes of ring storage a core hands back to the allocator before it asks
+/// the allocator to return its free pages to the OS.
+const TRIM_AFTER: usize = 1024 * 1024;
+
+/// Free ring storage a quiet core's pool keeps per size class.
+const IDLE_POOL_KEEP: usize = 64 * 1024;
+
+/// A trim is running on the blocking pool (one at a time, process-wide:
+/// it walks every core's heap).
+static TRIMMING: AtomicBool = AtomicBool::new(false);
 
 /// A stream the sweeper watches.
 pub(crate) trait Sweep {
@@ -110,8 +124,36 @@ async fn sweeper(_running: Sweeping) {
                 remove(key);
             }
         }
+        // The readers the sweep woke give their storage back when they run:
+        // they were scheduled first.
+        runtime_executor::yield_now().await;
+        release_to_os();
         if WATCHED.with(|watched| watched.streams.borrow().is_empty()) {
             return;
         }
     }
+}
+
+/// Once this core's pool has freed enough storage, has the allocator give
+/// its free pages back to the OS, off the core. Without it, storage an idle
+/// connection gave back stays resident (see [`crate::sys::release_free_memory`]).
+fn release_to_os() {
+    let freed = BufferPool::with_local(|pool| {
+        pool.shrink_if_unused(IDLE_POOL_KEEP);
+        let freed = pool.take_freed_bytes();
+        if freed < TRIM_AFTER {
+            // Not yet: keep counting.
+            pool.note_freed_bytes(freed);
+            return 0;
+        }
+        freed
+    });
+    if freed == 0 || TRIMMING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    log::trace!("idle sweep freed {freed} bytes of ring storage; trimming the heap");
+    drop(runtime_executor::spawn_blocking(|| {
+        crate::sys::release_free_memory();
+        TRIMMING.store(false, Ordering::Release);
+    }));
 }

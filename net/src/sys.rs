@@ -111,3 +111,18 @@ pub(crate) fn send(sock: &impl AsRawFd, buf: &[u8], flags: libc::c_int) -> io::R
         Ok(n as usize)
     }
 }
+
+/// Asks the C allocator to hand the free pages it keeps back to the OS
+/// (`malloc_trim(3)`: glibc releases whole free pages anywhere in its heaps,
+/// not only at the top). Ring storage freed by an idle sweep sits between
+/// live per-connection state, where glibc never returns it by itself.
+/// Another allocator (musl's, or a `#[global_allocator]` such as jemalloc)
+/// purges on its own schedule: there this does nothing.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes glibc's arena locks itself and may be
+    // called from any thread at any time; it only releases free pages.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -301,3 +301,87 @@ fn idle_connections_hold_little_heap() {
         "an idle connection holds {per_connection} B of heap"
     );
 }
+
+/// Connections that exchange one message and then go quiet (the net
+/// issue's "memory after traffic"; `benches/idle_memory.sh` measures 10 000
+/// out of process, this test's process holds both ends, two fds each).
+const SPOKE_ONCE: usize = 4_000;
+
+/// Resident set size of this process, in bytes.
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("statm's resident field");
+    // SAFETY: `sysconf` only reads a configuration value.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page as usize
+}
+
+#[test]
+fn connections_that_spoke_once_give_their_memory_back() {
+    let _turn = serial();
+    let fd_limit = util::raise_fd_limit();
+    assert!(
+        fd_limit >= 2 * SPOKE_ONCE + 100,
+        "RLIMIT_NOFILE hard limit {fd_limit} is too low for {SPOKE_ONCE} connections"
+    );
+
+    let server = server();
+    let observer = server.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = started.clone();
+    let (idle_heap, spoke_heap, idle_rss, spoke_rss) =
+        run_with_client(&server, &started, move |addr, rt| {
+            let mut clients = Vec::with_capacity(SPOKE_ONCE);
+            for _ in 0..SPOKE_ONCE {
+                clients.push(connect(addr));
+            }
+            util::wait_until(DEADLINE, "the server to serve every connection", || {
+                counter.load(Ordering::Relaxed) == SPOKE_ONCE
+            });
+            let idle_heap = live_bytes_less_pools(&rt);
+            let idle_rss = rss_bytes();
+            for client in &mut clients {
+                client.write_all(&[7; 64]).unwrap();
+                let mut echoed = [0; 64];
+                client.read_exact(&mut echoed).unwrap();
+                assert_eq!(echoed, [7; 64]);
+            }
+            // Right after the echoes each connection holds its ring
+            // storage; the idle sweep takes it back within two periods.
+            let busy_rss = rss_bytes();
+            assert!(
+                busy_rss > idle_rss + SPOKE_ONCE * 4096,
+                "the echoes took no ring storage ({idle_rss} -> {busy_rss} B): \
+                 this test measures nothing"
+            );
+            util::wait_until(DEADLINE, "the ring storage to go back", || {
+                live_bytes_less_pools(&rt) <= idle_heap + SPOKE_ONCE * 64
+            });
+            let spoke_heap = live_bytes_less_pools(&rt);
+            // What the allocator keeps counts too: wait for the pages to go
+            // back to the OS (glibc; another allocator purges on its own
+            // schedule).
+            if cfg!(target_env = "gnu") {
+                util::wait_until(DEADLINE, "the freed pages to leave the RSS", || {
+                    rss_bytes() <= idle_rss + SPOKE_ONCE * 512
+                });
+            }
+            let spoke_rss = rss_bytes();
+            assert_eq!(observer.stats().open, SPOKE_ONCE);
+            drop(clients);
+            util::wait_until(DEADLINE, "server connections to close", || {
+                observer.stats().open == 0
+            });
+            (idle_heap, spoke_heap, idle_rss, spoke_rss)
+        });
+    eprintln!(
+        "{SPOKE_ONCE} connections, idle then after one echoed message: heap {idle_heap} -> \
+         {spoke_heap} B, RSS {idle_rss} -> {spoke_rss} B ({:.2} KiB more per connection)",
+        (spoke_rss as f64 - idle_rss as f64) / SPOKE_ONCE as f64 / 1024.0
+    );
+    assert_eq!(server.stats().errors, 0);
+}

@@ -58,6 +58,11 @@ pub struct BufferPool {
     /// Sum of the lengths of all buffers in `classes`.
     pooled_bytes: usize,
     max_bytes_per_class: usize,
+    /// Bytes handed back to the allocator since the last
+    /// [`take_freed_bytes`](Self::take_freed_bytes).
+    freed_bytes: usize,
+    /// A buffer was taken since the last [`shrink_if_unused`](Self::shrink_if_unused).
+    taken: bool,
 }
 
 impl BufferPool {
@@ -106,6 +111,8 @@ impl BufferPool {
             classes: [const { Vec::new() }; CLASSES],
             pooled_bytes: 0,
             max_bytes_per_class: max_bytes,
+            freed_bytes: 0,
+            taken: false,
         }
     }
 
@@ -146,6 +153,7 @@ impl BufferPool {
     /// assert_eq!(buf.len(), 4096);
     /// ```
     pub fn take(&mut self, capacity: usize) -> Box<[u8]> {
+        self.taken = true;
         if let Some(class) = class_of(capacity) {
             if let Some(buf) = self.classes[class].pop() {
                 self.pooled_bytes -= buf.len();
@@ -172,13 +180,78 @@ impl BufferPool {
     /// ```
     pub fn give(&mut self, buf: Box<[u8]>) {
         let Some(class) = class_of(buf.len()) else {
+            self.freed_bytes += buf.len();
             return;
         };
         let class_bytes = self.classes[class].len() * buf.len();
         if class_bytes + buf.len() <= self.max_bytes_per_class {
             self.pooled_bytes += buf.len();
             self.classes[class].push(buf);
+        } else {
+            self.freed_bytes += buf.len();
         }
+    }
+
+    /// Returns how many bytes of buffers this pool has handed back to the
+    /// allocator (its size classes were full) since the last call, and
+    /// starts counting again from zero.
+    ///
+    /// The allocator may keep those pages resident; the idle sweep uses this
+    /// count to decide when to ask it to return them to the OS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime_net::buffer::BufferPool;
+    ///
+    /// let mut pool = BufferPool::with_max_bytes_per_class(4096);
+    /// pool.give(vec![0; 4096].into_boxed_slice()); // kept
+    /// pool.give(vec![0; 4096].into_boxed_slice()); // the class is full: freed
+    /// assert_eq!(pool.take_freed_bytes(), 4096);
+    /// assert_eq!(pool.take_freed_bytes(), 0);
+    /// ```
+    pub fn take_freed_bytes(&mut self) -> usize {
+        std::mem::take(&mut self.freed_bytes)
+    }
+
+    /// Frees the free buffers past `keep_bytes` per size class, if no buffer
+    /// was taken since the last call; returns how many bytes it freed.
+    ///
+    /// The idle sweep calls it once a period: a pool sized for a burst keeps
+    /// that size while buffers are in demand, and shrinks once the core goes
+    /// quiet, so the memory of a burst does not stay resident for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime_net::buffer::BufferPool;
+    ///
+    /// let mut pool = BufferPool::new();
+    /// let bufs: Vec<_> = (0..4).map(|_| pool.take(4096)).collect();
+    /// bufs.into_iter().for_each(|b| pool.give(b));
+    /// assert_eq!(pool.shrink_if_unused(4096), 0); // buffers were taken: kept
+    /// assert_eq!(pool.shrink_if_unused(4096), 3 * 4096); // quiet since: shrunk
+    /// assert_eq!(pool.pooled_bytes(), 4096);
+    /// ```
+    pub fn shrink_if_unused(&mut self, keep_bytes: usize) -> usize {
+        if std::mem::take(&mut self.taken) {
+            return 0;
+        }
+        let mut freed = 0;
+        for (class, free) in self.classes.iter_mut().enumerate() {
+            let keep = keep_bytes / (BufferPool::MIN_BUFFER_SIZE << class);
+            if free.len() > keep {
+                freed += free.drain(keep..).map(|buf| buf.len()).sum::<usize>();
+            }
+        }
+        self.pooled_bytes -= freed;
+        self.freed_bytes += freed;
+        freed
+    }
+
+    /// Puts back a count [`take_freed_bytes`](Self::take_freed_bytes) took.
+    pub(crate) fn note_freed_bytes(&mut self, bytes: usize) {
+        self.freed_bytes += bytes;
     }
 
     /// Returns the total size of the free buffers this pool holds.
@@ -247,7 +320,9 @@ impl BufferPool {
             let size = BufferPool::MIN_BUFFER_SIZE << class;
             let keep = max_bytes / size;
             if free.len() > keep {
-                self.pooled_bytes -= (free.len() - keep) * size;
+                let freed = (free.len() - keep) * size;
+                self.pooled_bytes -= freed;
+                self.freed_bytes += freed;
                 free.truncate(keep);
             }
         }
@@ -267,6 +342,7 @@ impl BufferPool {
     /// ```
     pub fn clear(&mut self) {
         self.classes.iter_mut().for_each(Vec::clear);
+        self.freed_bytes += self.pooled_bytes;
         self.pooled_bytes = 0;
     }
 }
