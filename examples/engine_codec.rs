@@ -134,7 +134,7 @@ fn peer(conn: &Conn) -> String {
 
 /// The options of the server, but for the signals.
 fn options(loops: usize) -> Options {
-    Options::new().loops(loops).read_buffer_cap(MAX_FRAME)
+    Options::new().loops(loops).max_read_buffer(MAX_FRAME)
 }
 
 fn main() -> io::Result<()> {

@@ -307,19 +307,6 @@ fn idle_connections_hold_little_heap() {
 /// out of process, this test's process holds both ends, two fds each).
 const SPOKE_ONCE: usize = 4_000;
 
-/// Resident set size of this process, in bytes.
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|field| field.parse().ok())
-        .expect("statm's resident field");
-    // SAFETY: `sysconf` only reads a configuration value.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages * page as usize
-}
-
 #[test]
 fn connections_that_spoke_once_give_their_memory_back() {
     let _turn = serial();
@@ -343,7 +330,7 @@ fn connections_that_spoke_once_give_their_memory_back() {
                 counter.load(Ordering::Relaxed) == SPOKE_ONCE
             });
             let idle_heap = live_bytes_less_pools(&rt);
-            let idle_rss = rss_bytes();
+            let idle_rss = util::rss_bytes();
             for client in &mut clients {
                 client.write_all(&[7; 64]).unwrap();
                 let mut echoed = [0; 64];
@@ -352,7 +339,7 @@ fn connections_that_spoke_once_give_their_memory_back() {
             }
             // Right after the echoes each connection holds its ring
             // storage; the idle sweep takes it back within two periods.
-            let busy_rss = rss_bytes();
+            let busy_rss = util::rss_bytes();
             assert!(
                 busy_rss > idle_rss + SPOKE_ONCE * 4096,
                 "the echoes took no ring storage ({idle_rss} -> {busy_rss} B): \
@@ -367,10 +354,10 @@ fn connections_that_spoke_once_give_their_memory_back() {
             // schedule).
             if cfg!(target_env = "gnu") {
                 util::wait_until(DEADLINE, "the freed pages to leave the RSS", || {
-                    rss_bytes() <= idle_rss + SPOKE_ONCE * 512
+                    util::rss_bytes() <= idle_rss + SPOKE_ONCE * 512
                 });
             }
-            let spoke_rss = rss_bytes();
+            let spoke_rss = util::rss_bytes();
             assert_eq!(observer.stats().open, SPOKE_ONCE);
             drop(clients);
             util::wait_until(DEADLINE, "server connections to close", || {

@@ -1951,7 +1951,7 @@ fn tiny_socket_buffers_lose_nothing() {
             }),
         Options::new()
             .socket_send_buffer(4096)
-            .read_buffer_cap(4096)
+            .max_read_buffer(4096)
             .write_buffer_cap(4096),
     );
     let mut peer = connect(&engine);

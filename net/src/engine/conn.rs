@@ -180,8 +180,8 @@ impl Inbound {
     /// The codec's error for bad input.
     pub fn decode<D: BufDecoder>(&mut self, codec: &mut D) -> Result<Option<D::Item>, D::Error> {
         // Contiguous first, so the codec decodes in place and never stages a
-        // copy: the read buffer's cap is then the bound on a frame, wherever
-        // the ring happened to wrap.
+        // copy: the buffer's maximum (`Options::max_read_buffer`) is then
+        // the bound on a frame, wherever the ring happened to wrap.
         self.ring.make_contiguous();
         codec.decode_buf(self)
     }

@@ -194,7 +194,7 @@ impl<H: EventHandler> Loop<H> {
             watch_key: Cell::new(None),
             conn: RefCell::new(Conn {
                 inbound: Inbound {
-                    ring: kept_ring(options.read_buffer_cap.max(1)),
+                    ring: kept_ring(options.max_read_buffer),
                 },
                 outbound: Outbound {
                     io: Io::Stream(fd.clone()),
@@ -399,6 +399,17 @@ impl<H: EventHandler> Loop<H> {
     }
 }
 
+#[cold]
+fn frame_too_large(max: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "a frame larger than the inbound buffer's maximum of {max} bytes \
+             (Options::max_read_buffer)"
+        ),
+    )
+}
+
 /// A stream connection of a loop.
 struct ConnCell<H: EventHandler> {
     lp: Rc<Loop<H>>,
@@ -563,13 +574,10 @@ impl<H: EventHandler> ConnCell<H> {
             if self.paused.get() || !ready {
                 return;
             }
-            if full && self.conn.borrow().inbound.len() >= lp.options.read_buffer_cap {
-                // The handler leaves a full buffer untouched: the message
-                // can never fit. Closing beats growing without bound.
-                self.close(Some(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "a message larger than the read buffer (Options::read_buffer_cap)",
-                )));
+            if full && self.conn.borrow().inbound.len() >= lp.options.max_read_buffer {
+                // The handler leaves a full buffer untouched: the frame can
+                // never fit. Closing beats growing without bound.
+                self.close(Some(frame_too_large(lp.options.max_read_buffer)));
                 return;
             }
             if budget == 0 {

@@ -46,7 +46,7 @@ pub struct Options {
     pub(crate) ticker: bool,
     pub(crate) tcp_nodelay: bool,
     pub(crate) tcp_keepalive: Option<TcpKeepalive>,
-    pub(crate) read_buffer_cap: usize,
+    pub(crate) max_read_buffer: usize,
     pub(crate) write_buffer_cap: usize,
     pub(crate) socket_recv_buffer: Option<usize>,
     pub(crate) socket_send_buffer: Option<usize>,
@@ -70,7 +70,7 @@ impl Default for Options {
             ticker: false,
             tcp_nodelay: true,
             tcp_keepalive: None,
-            read_buffer_cap: 64 * 1024,
+            max_read_buffer: 64 * 1024 * 1024,
             write_buffer_cap: 64 * 1024,
             socket_recv_buffer: None,
             socket_send_buffer: None,
@@ -89,8 +89,9 @@ impl Default for Options {
 
 impl Options {
     /// The defaults: one loop, `SO_REUSEPORT`, no ticker, `TCP_NODELAY` on,
-    /// 64 KiB read and write buffers, a 256 KiB outbound high watermark, a
-    /// 30 s close deadline, no connection limit, no idle timeout.
+    /// an inbound buffer that grows up to 64 MiB, a 64 KiB outbound ring, a
+    /// 256 KiB outbound high watermark, a 30 s close deadline, no connection
+    /// limit, no idle timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -147,12 +148,39 @@ impl Options {
         self
     }
 
-    /// The bound of each connection's inbound buffer. A message that does
-    /// not fit, once the handler stops consuming, closes the connection with
-    /// an `InvalidData` error rather than growing it.
-    pub fn read_buffer_cap(mut self, bytes: usize) -> Self {
-        self.read_buffer_cap = bytes.max(1);
+    /// The most each connection's inbound buffer grows to (64 MiB by
+    /// default). The buffer is elastic, as gnet's is: it holds no storage
+    /// while empty, and grows while a handler leaves bytes in it to wait for
+    /// the rest of a larger frame. A connection whose handler leaves a full
+    /// buffer untouched is closed, and `on_close` gets an `InvalidData`
+    /// error: the frame can never fit.
+    ///
+    /// Raising it does not weaken backpressure: a connection is not read
+    /// while its outbound buffer is above the
+    /// [high watermark](Self::write_high_watermark).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::engine::Options;
+    ///
+    /// // A protocol whose frames never exceed 1 MiB.
+    /// let options = Options::new().max_read_buffer(1024 * 1024);
+    /// # let _ = options;
+    /// ```
+    pub fn max_read_buffer(mut self, bytes: usize) -> Self {
+        self.max_read_buffer = bytes.max(1);
         self
+    }
+
+    /// The former name of [`max_read_buffer`](Self::max_read_buffer), which
+    /// was also the buffer's fixed bound: it is now only the maximum.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `max_read_buffer`: the inbound buffer is elastic up to it"
+    )]
+    pub fn read_buffer_cap(self, bytes: usize) -> Self {
+        self.max_read_buffer(bytes)
     }
 
     /// The size of each connection's outbound ring; what is written past it

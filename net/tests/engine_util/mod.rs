@@ -15,6 +15,7 @@ use runtime_net::engine::Engine;
 
 /// The helpers the other socket tests share (every file that uses this
 /// module also declares `mod util;`).
+#[allow(unused_imports)]
 pub use crate::util::{temp_dir, wait_until};
 
 /// The read and write timeout of every client socket: a lost byte or a
