@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use event_listener::Event;
 use runtime_executor::channel::mpsc::UnboundedSender;
 
 use super::handle::Command;
@@ -25,6 +26,8 @@ pub(crate) struct EngineInner {
     addrs: Vec<String>,
     finished: Mutex<bool>,
     finished_cv: Condvar,
+    /// Wakes [`Engine::finished`]'s waiters.
+    finished_event: Event,
 }
 
 impl EngineInner {
@@ -43,6 +46,7 @@ impl EngineInner {
             addrs,
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
+            finished_event: Event::new(),
         }
     }
 
@@ -77,6 +81,11 @@ impl EngineInner {
         self.stopped.store(true, Ordering::Release);
         *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.finished_cv.notify_all();
+        self.finished_event.notify(usize::MAX);
+    }
+
+    fn is_finished(&self) -> bool {
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -100,7 +109,29 @@ impl Engine {
         self.inner.stopped.load(Ordering::Acquire)
     }
 
+    /// Waits until every loop has returned: [`wait`](Self::wait) for async
+    /// code, such as a task on the runtime that
+    /// [`serve_on`](super::serve_on) started the engine on (blocking that
+    /// runtime's thread would stop its loop).
+    pub async fn finished(&self) {
+        loop {
+            if self.inner.is_finished() {
+                return;
+            }
+            let listener = self.inner.finished_event.listen();
+            if self.inner.is_finished() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
     /// Blocks until every loop has returned.
+    ///
+    /// # Panics
+    ///
+    /// Never, but it blocks the calling thread: from a task on the runtime
+    /// the engine runs on, await [`finished`](Self::finished) instead.
     pub fn wait(&self) {
         let mut finished = self
             .inner

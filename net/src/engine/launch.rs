@@ -1,17 +1,18 @@
 //! Starting an engine: binding its addresses, one runtime core per loop,
 //! and each loop's accept tasks, ticker and idle sweep.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use runtime_executor::channel::mpsc::{unbounded, UnboundedReceiver};
-use runtime_executor::Runtime;
+use runtime_executor::{Handle, Runtime};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{parse, EngineAddr};
@@ -175,15 +176,20 @@ pub(crate) fn prepare<H: EventHandler + Clone>(
 }
 
 std::thread_local! {
-    /// The engine whose loop runs on this thread, if any (its `Arc` address).
-    static LOOP_OF: Cell<usize> = const { Cell::new(0) };
+    /// The engines whose loops run on this thread (their `Arc` addresses):
+    /// several, when engines share a runtime ([`serve_on`]).
+    static LOOPS_OF: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn engine_id(engine: &Engine) -> usize {
+    Arc::as_ptr(&engine.inner) as usize
 }
 
 /// The index of the engine loop running on this thread, if any: for
 /// loop-wide callbacks (`on_boot`, `on_tick`) that act on one loop only.
 /// A connection's loop is also [`Conn::loop_index`](super::Conn::loop_index).
 pub fn current_loop() -> Option<usize> {
-    if LOOP_OF.with(Cell::get) == 0 {
+    if LOOPS_OF.with_borrow(Vec::is_empty) {
         return None;
     }
     runtime_executor::try_current_core()
@@ -191,7 +197,53 @@ pub fn current_loop() -> Option<usize> {
 
 /// Whether the current thread runs a loop of `engine`.
 pub(crate) fn on_loop_of(engine: &Engine) -> bool {
-    LOOP_OF.with(|id| id.get() == Arc::as_ptr(&engine.inner) as usize)
+    let id = engine_id(engine);
+    LOOPS_OF.with_borrow(|ids| ids.contains(&id))
+}
+
+/// Runs every loop of `prepared` on the cores of an existing runtime, one
+/// loop per core, as tasks beside that runtime's own; returns at once.
+/// The engine is finished once every loop has returned (or the runtime has
+/// stopped).
+pub(crate) fn spawn_loops<H: EventHandler>(runtime: &Handle, prepared: Prepared<H>) -> Engine {
+    let Prepared {
+        engine,
+        setups,
+        options,
+    } = prepared;
+    let running = Arc::new(LoopsRunning {
+        engine: engine.clone(),
+        left: AtomicUsize::new(setups.len()),
+    });
+    for (index, setup) in setups.into_iter().enumerate() {
+        let (engine, options) = (engine.clone(), options.clone());
+        // Owned by the task from the start: a loop whose task never runs
+        // (the runtime stopped first) still counts as returned.
+        let running = LoopDone(running.clone());
+        drop(runtime.spawn_on(index, move || async move {
+            let _running = running;
+            loop_main(index, setup, engine, options).await;
+        }));
+    }
+    engine
+}
+
+/// The loops of a [`spawn_loops`] engine not yet returned.
+struct LoopsRunning {
+    engine: Engine,
+    left: AtomicUsize,
+}
+
+/// One loop of a [`spawn_loops`] engine: the last one to return (or to be
+/// dropped unrun) finishes the engine.
+struct LoopDone(Arc<LoopsRunning>);
+
+impl Drop for LoopDone {
+    fn drop(&mut self) {
+        if self.0.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.engine.inner.set_finished();
+        }
+    }
 }
 
 /// Builds the runtime and runs every loop on it until the engine stops.
@@ -259,7 +311,7 @@ async fn loop_main<H: EventHandler>(
     engine: Engine,
     options: Arc<Options>,
 ) {
-    LOOP_OF.with(|id| id.set(Arc::as_ptr(&engine.inner) as usize));
+    LOOPS_OF.with_borrow_mut(|ids| ids.push(engine_id(&engine)));
     let LoopSetup {
         handler,
         mut receiver,
@@ -350,7 +402,8 @@ async fn loop_main<H: EventHandler>(
             _ => {}
         }
     }
-    LOOP_OF.with(|id| id.set(0));
+    let id = engine_id(&engine);
+    LOOPS_OF.with_borrow_mut(|ids| ids.retain(|&other| other != id));
 }
 
 async fn ticker<H: EventHandler>(lp: Rc<Loop<H>>) {

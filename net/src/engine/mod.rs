@@ -150,6 +150,81 @@ pub fn start<H: EventHandler + Clone>(
     Ok(engine)
 }
 
+/// Runs `handler` on `addrs` on the cores of a runtime that already runs:
+/// one loop on each of its cores, beside that runtime's async tasks, on the
+/// same reactor, timers and buffers. Returns at once, once every address is
+/// bound; the loops serve until the engine is stopped (or the runtime is).
+///
+/// This is how one program serves callbacks and async code on the same
+/// cores: callbacks may [`spawn`](runtime_executor::spawn) local tasks on
+/// their loop, and a task on a loop's core hands bytes to a connection of
+/// that loop through a [`ConnHandle`] without crossing threads.
+///
+/// Loop `i` runs on core `i`. Core 0 is the thread that drives the runtime
+/// (in [`Runtime::block_on`](runtime_executor::Runtime::block_on),
+/// `run_on_all_cores` or a [`Server`](crate::Server)'s `run`), so loop 0
+/// serves while that thread does, as the runtime's other tasks on core 0 do.
+///
+/// [`Options::loops`], [`Options::pin_loops`] and
+/// [`Options::handle_signals`] are the runtime's business here: the engine
+/// has as many loops as the runtime has cores, and stops on
+/// [`Engine::stop`] (from a signal handler of the application's own, say).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
+///
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl EventHandler for Echo {
+///     fn on_traffic(&mut self, conn: &mut Conn) -> Action {
+///         let (inbound, outbound) = conn.split();
+///         let _ = outbound.write(inbound.next(usize::MAX));
+///         Action::None
+///     }
+/// }
+///
+/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let engine = engine::serve_on(&rt.handle(), Echo, &["tcp://127.0.0.1:0"], Options::new())
+///     .unwrap();
+/// let addr = engine.addrs()[0].trim_start_matches("tcp://").to_owned();
+/// // Async code on the same cores, meanwhile.
+/// let reply = rt.block_on(async move {
+///     runtime_executor::spawn_blocking(move || {
+///         let mut client = std::net::TcpStream::connect(addr).unwrap();
+///         client.write_all(b"hello").unwrap();
+///         let mut echo = [0; 5];
+///         client.read_exact(&mut echo).unwrap();
+///         echo
+///     })
+///     .await
+///     .unwrap()
+/// });
+/// assert_eq!(&reply, b"hello");
+/// engine.stop();
+/// rt.block_on(engine.finished());
+/// ```
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn serve_on<H: EventHandler + Clone>(
+    runtime: &runtime_executor::Handle,
+    handler: H,
+    addrs: &[&str],
+    options: Options,
+) -> io::Result<Engine> {
+    no_address(addrs)?;
+    let options = options.loops(runtime.cores());
+    Ok(launch::spawn_loops(
+        runtime,
+        launch::prepare(handler, addrs, options)?,
+    ))
+}
+
 fn no_address(addrs: &[&str]) -> io::Result<()> {
     if addrs.is_empty() {
         return Err(io::Error::new(
