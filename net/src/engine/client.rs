@@ -1,17 +1,21 @@
 //! `Client`: outbound connections served by the same kind of loops and
 //! handler as a server's (gnet's `Client`).
 
+use std::any::Any;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use futures_lite::future::block_on;
+use runtime_executor::channel::oneshot;
+use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{parse, EngineAddr, UnixName};
 use super::handle::{closed_error, Command, ConnHandle, StreamKind};
-use super::launch::{on_loop_of, prepare, run_loops};
+use super::launch::{on_loop_of, prepare, run_loops, spawn_loops};
 use super::{Engine, EventHandler, Options};
 
 const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,10 +75,35 @@ impl Client {
         })
     }
 
+    /// Runs a client's loops on the cores of a runtime that already runs,
+    /// one per core, as [`serve_on`](super::serve_on) does for a server:
+    /// an engine's callbacks can then dial a backend into their own loop
+    /// ([`dial_async`](Self::dial_async) from a task on that core), and
+    /// forward between the two connections without crossing threads.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn serve_on<H: EventHandler + Clone>(
+        runtime: &runtime_executor::Handle,
+        handler: H,
+        options: Options,
+    ) -> io::Result<Client> {
+        let options = options.loops(runtime.cores());
+        let engine = spawn_loops(runtime, prepare(handler, &[], options)?);
+        Ok(Client {
+            engine,
+            thread: Mutex::new(None),
+            next: AtomicUsize::new(0),
+        })
+    }
+
     /// Connects to `tcp://host:port` (also `tcp4`, `tcp6`), `unix:///path`,
     /// `unix://@abstract` or `udp://host:port` (a connected UDP socket), and
     /// serves the connection on one of the loops (in turn). Blocks until
-    /// `on_open` has run; returns the connection's handle.
+    /// `on_open` has run; returns the connection's handle. From async code,
+    /// or from a callback, use [`dial_async`](Self::dial_async), which
+    /// blocks nothing.
     ///
     /// # Errors
     ///
@@ -90,47 +119,84 @@ impl Client {
     ///
     /// As [`dial`](Self::dial); `TimedOut` past the deadline.
     pub fn dial_timeout(&self, addr: &str, timeout: Duration) -> io::Result<ConnHandle> {
-        match parse(addr)? {
+        self.check_caller()?;
+        let socket = match parse(addr)? {
             EngineAddr::Tcp(addr) => {
                 let stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
-                self.adopt(Socket::from(stream), StreamKind::Tcp)
+                (Socket::from(stream), StreamKind::Tcp)
             }
-            EngineAddr::Unix(UnixName::Path(path)) => {
-                let stream = std::os::unix::net::UnixStream::connect(path)?;
-                self.adopt(Socket::from(stream), StreamKind::Unix)
-            }
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            EngineAddr::Unix(UnixName::Abstract(name)) => {
-                use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-                let stream = std::os::unix::net::UnixStream::connect_addr(&addr)?;
-                self.adopt(Socket::from(stream), StreamKind::Unix)
-            }
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            EngineAddr::Unix(UnixName::Abstract(_)) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "abstract Unix socket names exist on Linux only",
-            )),
+            EngineAddr::Unix(name) => (connect_unix(&name, false)?, StreamKind::Unix),
             EngineAddr::Udp(addr) => {
-                let socket = Socket::new(
-                    Domain::for_address(addr),
-                    Type::DGRAM.cloexec(),
-                    Some(Protocol::UDP),
-                )?;
-                socket.connect(&addr.into())?;
-                self.check_caller()?;
-                let (reply, handle) = std::sync::mpsc::channel();
-                let target = self.next_loop();
-                let command = Command::AdoptDatagram {
-                    socket,
-                    peer: SockAddr::from(addr),
-                    reply,
-                };
-                self.engine.inner.senders[target]
-                    .send(command)
-                    .map_err(|_| closed_error())?;
-                handle.recv().unwrap_or_else(|_| Err(closed_error()))
+                let reply = self.adopt_datagram(connect_udp(addr)?, addr, None)?;
+                return block_on(reply).unwrap_or_else(|_| Err(closed_error()));
             }
+        };
+        let reply = self.adopt(socket, None, None)?;
+        block_on(reply).unwrap_or_else(|_| Err(closed_error()))
+    }
+
+    /// Connects without blocking its caller, and serves the connection on
+    /// one of the loops: on the caller's own core if this client has a loop
+    /// there (so a callback's task dials into its own loop), else on the
+    /// loops in turn. Names are resolved on the blocking pool, and the
+    /// connect completes through the caller's reactor; the future resolves
+    /// once `on_open` has run. Must be awaited on a runtime core.
+    ///
+    /// # Errors
+    ///
+    /// As [`dial`](Self::dial), and `TimedOut` after 30 s (wrap the call in
+    /// [`timeout`](runtime_executor::time::timeout) for another deadline).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before the connection reaches its loop, the
+    /// socket is closed; after, the connection is served and closed by its
+    /// loop as any other.
+    pub async fn dial_async(&self, addr: &str) -> io::Result<ConnHandle> {
+        self.dial_context_async(addr, None::<()>).await
+    }
+
+    /// [`dial_async`](Self::dial_async), and the connection's
+    /// [context](super::Conn::set_context) is `context` from the start: it is
+    /// there in `on_open` (gnet's `DialContext`). `None` sets no context.
+    ///
+    /// # Errors
+    ///
+    /// As [`dial_async`](Self::dial_async).
+    pub async fn dial_context_async<T: Any + Send>(
+        &self,
+        addr: &str,
+        context: Option<T>,
+    ) -> io::Result<ConnHandle> {
+        let context = context.map(|c| Box::new(c) as Box<dyn Any + Send>);
+        let parsed = if addr.starts_with("unix://") {
+            parse(addr)?
+        } else {
+            // `tcp://name:port` resolves a name: never on a core.
+            let owned = addr.to_owned();
+            runtime_executor::spawn_blocking(move || parse(&owned))
+                .await
+                .map_err(|err| io::Error::other(err.to_string()))??
+        };
+        let dial = async {
+            let reply = match parsed {
+                EngineAddr::Tcp(addr) => {
+                    self.adopt(connect_tcp(addr).await?, Some(addr), context)?
+                }
+                EngineAddr::Unix(name) => {
+                    let socket = (connect_unix(&name, true)?, StreamKind::Unix);
+                    self.adopt(socket, None, context)?
+                }
+                EngineAddr::Udp(addr) => self.adopt_datagram(connect_udp(addr)?, addr, context)?,
+            };
+            reply.await.unwrap_or_else(|_| Err(closed_error()))
+        };
+        match runtime_executor::time::timeout(DIAL_TIMEOUT, dial).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the dial timed out",
+            )),
         }
     }
 
@@ -141,13 +207,15 @@ impl Client {
     ///
     /// As [`dial`](Self::dial), without the connect.
     pub fn enroll(&self, stream: impl Into<Socket>) -> io::Result<ConnHandle> {
+        self.check_caller()?;
         let socket = stream.into();
         let kind = if socket.local_addr()?.family() == libc::AF_UNIX as libc::sa_family_t {
             StreamKind::Unix
         } else {
             StreamKind::Tcp
         };
-        self.adopt(socket, kind)
+        let reply = self.adopt((socket, kind), None, None)?;
+        block_on(reply).unwrap_or_else(|_| Err(closed_error()))
     }
 
     fn check_caller(&self) -> io::Result<()> {
@@ -155,38 +223,81 @@ impl Client {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "dial and enroll wait for a loop to open the connection: call them from \
-                 outside the client's own loops",
+                 outside the client's own loops, or use dial_async",
             ));
         }
         Ok(())
     }
 
+    /// The loop for a new connection: the caller's core's own, if this
+    /// client has a loop there, else the next in turn.
     fn next_loop(&self) -> usize {
+        if on_loop_of(&self.engine) {
+            if let Some(core) = runtime_executor::try_current_core() {
+                if core < self.engine.num_loops() {
+                    return core;
+                }
+            }
+        }
         self.next.fetch_add(1, Ordering::Relaxed) % self.engine.num_loops()
     }
 
-    fn adopt(&self, socket: Socket, kind: StreamKind) -> io::Result<ConnHandle> {
-        self.check_caller()?;
+    /// Hands a connected socket to a loop; its reply says when `on_open`
+    /// has run.
+    fn adopt(
+        &self,
+        (socket, kind): (Socket, StreamKind),
+        peer: Option<std::net::SocketAddr>,
+        context: Option<Box<dyn Any + Send>>,
+    ) -> io::Result<oneshot::Receiver<io::Result<ConnHandle>>> {
         socket.set_nonblocking(true)?;
-        let peer = socket.peer_addr()?;
+        let peer = match peer {
+            Some(peer) => SockAddr::from(peer),
+            None => socket.peer_addr()?,
+        };
         let inner = &self.engine.inner;
         if !inner.reserve() {
             return Err(io::Error::other("max_connections connections are open"));
         }
         let target = self.next_loop();
         inner.assign(target);
-        let (reply, handle) = std::sync::mpsc::channel();
+        let (reply, handle) = oneshot::channel();
         let command = Command::Adopt {
             socket,
             kind,
             peer,
             reply: Some(reply),
+            context,
         };
         if inner.senders[target].send(command).is_err() {
             inner.connection_closed(target);
             return Err(closed_error());
         }
-        handle.recv().unwrap_or_else(|_| Err(closed_error()))
+        Ok(handle)
+    }
+
+    fn adopt_datagram(
+        &self,
+        socket: Socket,
+        peer: std::net::SocketAddr,
+        context: Option<Box<dyn Any + Send>>,
+    ) -> io::Result<oneshot::Receiver<io::Result<ConnHandle>>> {
+        if context.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a UDP connection has no context: each datagram is a Conn of its own",
+            ));
+        }
+        let (reply, handle) = oneshot::channel();
+        let command = Command::AdoptDatagram {
+            socket,
+            peer: SockAddr::from(peer),
+            reply,
+        };
+        self.engine.inner.senders[self.next_loop()]
+            .send(command)
+            .map_err(|_| closed_error())?;
+        Ok(handle)
     }
 
     /// The engine handle of the client's loops.
@@ -195,14 +306,18 @@ impl Client {
     }
 
     /// Closes every connection (`on_close` runs) and stops the loops;
-    /// returns once they have. Calling it again is fine.
+    /// returns once they have. Calling it again is fine. A client started
+    /// with [`serve_on`](Self::serve_on) only asks its loops to stop: await
+    /// [`Engine::finished`] on [`engine`](Self::engine) for the end (this
+    /// thread may be the one that runs them).
     pub fn stop(&self) {
         self.engine.stop();
-        self.engine.wait();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
+        let Some(thread) = thread else {
+            return;
+        };
+        self.engine.wait();
+        let _ = thread.join();
     }
 }
 
@@ -218,4 +333,68 @@ impl std::fmt::Debug for Client {
             .field("engine", &self.engine)
             .finish()
     }
+}
+
+/// A non-blocking TCP connect through the current core's reactor; the
+/// socket comes back deregistered, for a loop to adopt.
+async fn connect_tcp(addr: std::net::SocketAddr) -> io::Result<(Socket, StreamKind)> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => return Ok((socket, StreamKind::Tcp)),
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(err) => return Err(err),
+    }
+    let fd = AsyncFd::new(socket)?;
+    // Writable once the handshake completes or fails.
+    fd.clear_write_ready();
+    fd.writable().await?;
+    let socket = fd.into_inner();
+    match socket.take_error()? {
+        Some(err) => Err(err),
+        None => Ok((socket, StreamKind::Tcp)),
+    }
+}
+
+/// A Unix stream connect. Local: it completes at once, or (non-blocking,
+/// with the listener's backlog full) fails with `WouldBlock`.
+fn connect_unix(name: &UnixName, nonblocking: bool) -> io::Result<Socket> {
+    let addr = match name {
+        UnixName::Path(path) => SockAddr::unix(path)?,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        UnixName::Abstract(name) => {
+            // A path that starts with a NUL byte names an abstract socket.
+            use std::os::unix::ffi::OsStrExt;
+            let path = [&[0][..], name].concat();
+            SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        UnixName::Abstract(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "abstract Unix socket names exist on Linux only",
+            ))
+        }
+    };
+    let ty = if nonblocking {
+        Type::STREAM.nonblocking()
+    } else {
+        Type::STREAM
+    };
+    let socket = Socket::new(Domain::UNIX, ty.cloexec(), None)?;
+    socket.connect(&addr)?;
+    Ok(socket)
+}
+
+fn connect_udp(addr: std::net::SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM.cloexec(),
+        Some(Protocol::UDP),
+    )?;
+    socket.connect(&addr.into())?;
+    Ok(socket)
 }

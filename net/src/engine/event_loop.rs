@@ -18,7 +18,7 @@ use slab::Slab;
 use socket2::{SockAddr, Socket};
 
 use super::conn::{Conn, Inbound, Io, Outbound, Peer};
-use super::handle::{closed_error, Command, ConnHandle, StreamKind, Target};
+use super::handle::{closed_error, Command, ConnHandle, Reply, StreamKind, Target};
 use super::{Action, Engine, EventHandler, Options};
 use crate::buffer::RingBuffer;
 use crate::idle;
@@ -123,7 +123,8 @@ impl<H: EventHandler> Loop<H> {
         socket: Socket,
         kind: StreamKind,
         peer: SockAddr,
-        reply: Option<std::sync::mpsc::Sender<io::Result<ConnHandle>>>,
+        reply: Option<Reply>,
+        context: Option<Box<dyn std::any::Any + Send>>,
     ) {
         let cell = match self.register(socket, kind, peer) {
             Ok(cell) => cell,
@@ -138,6 +139,9 @@ impl<H: EventHandler> Loop<H> {
         let opened = {
             let mut handler = self.handler.borrow_mut();
             let mut conn = cell.conn.borrow_mut();
+            if let Some(context) = context {
+                conn.context = Some(context);
+            }
             catch_unwind(AssertUnwindSafe(|| handler.on_open(&mut conn)))
         };
         if let Some(reply) = reply {
@@ -335,7 +339,8 @@ impl<H: EventHandler> Loop<H> {
                 kind,
                 peer,
                 reply,
-            } => self.open(socket, kind, peer, reply),
+                context,
+            } => self.open(socket, kind, peer, reply, context),
             Command::AdoptDatagram {
                 socket,
                 peer,

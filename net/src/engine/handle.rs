@@ -37,6 +37,11 @@ pub(crate) enum StreamKind {
     Unix,
 }
 
+/// Where a loop answers a dial with the new connection's handle (or why
+/// it could not serve it): awaited by an async dial, blocked on by a
+/// blocking one.
+pub(crate) type Reply = runtime_executor::channel::oneshot::Sender<io::Result<ConnHandle>>;
+
 /// What other threads (and loop 0's acceptor) ask of a loop.
 pub(crate) enum Command {
     Write {
@@ -52,13 +57,15 @@ pub(crate) enum Command {
         socket: Socket,
         kind: StreamKind,
         peer: SockAddr,
-        reply: Option<std::sync::mpsc::Sender<io::Result<ConnHandle>>>,
+        reply: Option<Reply>,
+        /// The connection's context, set before `on_open` (a dial's).
+        context: Option<Box<dyn std::any::Any + Send>>,
     },
     /// A connected UDP socket (a client's dial) for this loop to serve.
     AdoptDatagram {
         socket: Socket,
         peer: SockAddr,
-        reply: std::sync::mpsc::Sender<io::Result<ConnHandle>>,
+        reply: Reply,
     },
     Stop,
 }

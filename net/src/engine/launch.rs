@@ -511,13 +511,14 @@ async fn accept_loop<H: EventHandler>(
                         .map_or(lp.index(), |b| b.pick(inner, &peer));
                     inner.assign(target);
                     if target == lp.index() {
-                        lp.open(socket, kind, peer, None);
+                        lp.open(socket, kind, peer, None, None);
                     } else {
                         let command = Command::Adopt {
                             socket,
                             kind,
                             peer,
                             reply: None,
+                            context: None,
                         };
                         if inner.senders[target].send(command).is_err() {
                             inner.connection_closed(target);

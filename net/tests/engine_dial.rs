@@ -1,0 +1,205 @@
+//! `Client::dial_async`: a dial that blocks nothing, from a callback's
+//! task into the caller's own loop, with a context set before `on_open`.
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use runtime_executor::Runtime;
+use runtime_net::engine::{self, Action, Client, Conn, Engine, EventHandler, Options};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn addr_of(engine: &Engine) -> SocketAddr {
+    engine.addrs()[0]
+        .trim_start_matches("tcp://")
+        .parse()
+        .unwrap()
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+/// A loopback address whose connects stall: a listener with a full
+/// accept queue drops new SYNs, so a connect neither succeeds nor fails
+/// until the dialer gives up. The returned sockets fill its queue.
+fn stalling_address() -> (TcpListener, Vec<socket2::Socket>, SocketAddr) {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let fillers = (0..4)
+        .map(|_| {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_nonblocking(true).unwrap();
+            let _ = s.connect(&addr.into());
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    (listener.into(), fillers, addr)
+}
+
+/// Echoes; a line `dial` makes a callback task dial the stalling address
+/// with a 2 s deadline and report how it ended.
+#[derive(Clone)]
+struct EchoAndDial {
+    client: Arc<Mutex<Option<Arc<Client>>>>,
+    target: String,
+    ended: Arc<Mutex<mpsc::Sender<io::Result<()>>>>,
+}
+
+impl EventHandler for EchoAndDial {
+    fn on_traffic(&mut self, conn: &mut Conn) -> Action {
+        let data = conn.next(usize::MAX).to_vec();
+        if data == b"dial" {
+            let client = self.client.lock().unwrap().clone().unwrap();
+            let (target, ended) = (self.target.clone(), self.ended.clone());
+            drop(runtime_executor::spawn(async move {
+                let dialed = runtime_executor::time::timeout(
+                    Duration::from_secs(2),
+                    client.dial_async(&target),
+                )
+                .await;
+                let result = match dialed {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(err)) => Err(err),
+                    Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
+                };
+                let _ = ended.lock().unwrap().send(result);
+            }));
+            let _ = conn.write(b"dialing");
+        } else {
+            let _ = conn.write(&data);
+        }
+        Action::None
+    }
+}
+
+#[derive(Clone)]
+struct Quiet;
+
+impl EventHandler for Quiet {}
+
+#[test]
+fn a_callback_dials_a_stalled_address_and_the_loop_keeps_serving() {
+    let (_listener, _fillers, stalled) = stalling_address();
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let client = Arc::new(Client::serve_on(&rt.handle(), Quiet, Options::new()).unwrap());
+    let (ended_tx, ended) = mpsc::channel();
+    let engine = engine::serve_on(
+        &rt.handle(),
+        EchoAndDial {
+            client: Arc::new(Mutex::new(Some(client.clone()))),
+            target: format!("tcp://{stalled}"),
+            ended: Arc::new(Mutex::new(ended_tx)),
+        },
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .unwrap();
+    let addr = addr_of(&engine);
+    // One core: the loop, the dial and this check all share it.
+    let served = rt.block_on(runtime_executor::spawn_blocking(move || {
+        let mut dialer = connect(addr);
+        dialer.write_all(b"dial").unwrap();
+        let mut ack = [0; 7];
+        dialer.read_exact(&mut ack).unwrap();
+        assert_eq!(&ack, b"dialing");
+        // The dial is pending now; the loop must go on serving.
+        let mut echoes = 0;
+        for i in 0..50u8 {
+            let mut other = connect(addr);
+            other.write_all(&[i; 8]).unwrap();
+            let mut back = [0; 8];
+            other.read_exact(&mut back).unwrap();
+            assert_eq!(back, [i; 8]);
+            echoes += 1;
+        }
+        let still_pending = matches!(ended.try_recv(), Err(mpsc::TryRecvError::Empty));
+        let outcome = ended.recv_timeout(TIMEOUT).expect("the dial ends");
+        (echoes, still_pending, outcome)
+    }));
+    let (echoes, still_pending, outcome) = served.unwrap();
+    assert_eq!(echoes, 50);
+    assert!(
+        still_pending,
+        "the dial ended before the echoes: this test proves nothing"
+    );
+    assert_eq!(
+        outcome
+            .expect_err("a stalled connect cannot succeed")
+            .kind(),
+        io::ErrorKind::TimedOut
+    );
+    engine.stop();
+    client.stop();
+    rt.block_on(async {
+        engine.finished().await;
+        client.engine().finished().await;
+    });
+}
+
+/// Records the context each connection had in `on_open`, and its loop.
+#[derive(Clone)]
+struct SeesContext(Arc<Mutex<Vec<(Option<String>, usize)>>>);
+
+impl EventHandler for SeesContext {
+    fn on_open(&mut self, conn: &mut Conn) -> (Option<engine::Bytes>, Action) {
+        let context = conn.context::<String>().cloned();
+        self.0.lock().unwrap().push((context, conn.loop_index()));
+        (None, Action::None)
+    }
+}
+
+#[test]
+fn dial_async_resolves_names_off_the_loop_and_sets_the_context_before_on_open() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepter = thread::spawn(move || {
+        (0..2)
+            .map(|_| listener.accept().unwrap().0)
+            .collect::<Vec<_>>()
+    });
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let client = Client::serve_on(&rt.handle(), SeesContext(seen.clone()), Options::new()).unwrap();
+    let loops = rt.block_on(async {
+        // `localhost` is a name: resolved on the blocking pool.
+        let named = client
+            .dial_context_async(
+                &format!("tcp://localhost:{port}"),
+                Some("backend".to_owned()),
+            )
+            .await
+            .expect("dial by name");
+        let plain = client
+            .dial_async(&format!("tcp://127.0.0.1:{port}"))
+            .await
+            .expect("dial by address");
+        let core = runtime_executor::current_core();
+        let _ = named.close();
+        let _ = plain.close();
+        client.stop();
+        client.engine().finished().await;
+        core
+    });
+    let _peers = accepter.join().unwrap();
+    // Both on the dialing task's own core: not the loops in turn.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(Some("backend".to_owned()), loops), (None, loops)],
+        "the context is there in on_open, and the caller's loop serves both"
+    );
+}
