@@ -151,9 +151,12 @@ fn a_callback_dials_a_stalled_address_and_the_loop_keeps_serving() {
     });
 }
 
-/// Records the context each connection had in `on_open`, and its loop.
+/// The context each connection had in `on_open`, and its loop.
+type Opened = Arc<Mutex<Vec<(Option<String>, usize)>>>;
+
+/// Records every connection's [`Opened`] entry.
 #[derive(Clone)]
-struct SeesContext(Arc<Mutex<Vec<(Option<String>, usize)>>>);
+struct SeesContext(Opened);
 
 impl EventHandler for SeesContext {
     fn on_open(&mut self, conn: &mut Conn) -> (Option<engine::Bytes>, Action) {
