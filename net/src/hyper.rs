@@ -56,7 +56,7 @@ use ::hyper::rt::{self, ReadBufCursor};
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use runtime_executor::time;
 
-use crate::stream::DIRECT_READ;
+use crate::io::DIRECT_READ;
 use crate::tcp;
 use crate::{TcpStream, UnixStream};
 
@@ -141,7 +141,7 @@ impl rt::Sleep for HyperSleep {}
 
 /// The most of hyper's buffer zeroed for one direct read: as much as the
 /// inbound ring would hold.
-const DIRECT_READ_MAX: usize = crate::stream::DEFAULT_READ_BUFFER;
+const DIRECT_READ_MAX: usize = crate::io::DEFAULT_READ_BUFFER;
 
 /// hyper's `Read` for a stream. A cursor of 16 KiB or more over an empty
 /// inbound ring gets one `read` straight into hyper's buffer; anything else

@@ -28,6 +28,7 @@ pub mod engine;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod idle;
+mod io;
 mod io_future;
 mod serve;
 mod split;

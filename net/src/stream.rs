@@ -28,23 +28,13 @@ use socket2::{SockAddr, Socket};
 
 use crate::buffer::RingBuffer;
 use crate::idle;
+use crate::io::{
+    kept_ring, send_ring, write_shut_down, Sent, StoredError, DEFAULT_READ_BUFFER,
+    DEFAULT_WRITE_BUFFER, DIRECT_READ, READ_CHUNK, SEND_FLAGS,
+};
 
-/// Bytes asked of the kernel per read into the inbound ring.
-pub(crate) const READ_CHUNK: usize = 16 * 1024;
-/// Reads at least this large bypass the inbound ring.
-pub(crate) const DIRECT_READ: usize = 16 * 1024;
-/// Default bound of the inbound ring.
-pub(crate) const DEFAULT_READ_BUFFER: usize = 64 * 1024;
-/// Default bound of the outbound ring: the high watermark past which writes
-/// wait for the peer.
-pub(crate) const DEFAULT_WRITE_BUFFER: usize = 256 * 1024;
 /// How long a dropped stream keeps trying to deliver what was written.
 const LINGER: Duration = Duration::from_secs(30);
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) const SEND_FLAGS: libc::c_int = 0;
 
 /// The write side, shared by the stream, its write half, the end-of-tick
 /// flush and the drain task.
@@ -82,95 +72,6 @@ impl std::fmt::Debug for Shared {
             .field("error", &self.error.get())
             .field("shutdown_requested", &self.shutdown_requested.get())
             .finish_non_exhaustive()
-    }
-}
-
-/// A socket error kept to be reported again by every later write.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum StoredError {
-    Os(i32),
-    Kind(io::ErrorKind),
-}
-
-impl StoredError {
-    pub(crate) fn from_io(err: &io::Error) -> Self {
-        match err.raw_os_error() {
-            Some(code) => StoredError::Os(code),
-            None => StoredError::Kind(err.kind()),
-        }
-    }
-
-    pub(crate) fn to_io(self) -> io::Error {
-        match self {
-            StoredError::Os(code) => io::Error::from_raw_os_error(code),
-            StoredError::Kind(io::ErrorKind::WriteZero) => io::Error::new(
-                io::ErrorKind::WriteZero,
-                "the socket accepted no bytes (write returned 0)",
-            ),
-            StoredError::Kind(kind) => io::Error::from(kind),
-        }
-    }
-}
-
-/// The error of a write after `shutdown` (async streams and engine
-/// connections alike).
-#[cold]
-pub(crate) fn write_shut_down() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the write side was shut down")
-}
-
-/// The send of a ring whose bytes wrap around its end: out of the way of
-/// the usual, contiguous case.
-#[cold]
-#[inline(never)]
-fn send_wrapped(sock: &Socket, front: &[u8], back: &[u8]) -> io::Result<usize> {
-    sock.send_vectored_with_flags(&[IoSlice::new(front), IoSlice::new(back)], SEND_FLAGS)
-}
-
-/// What one [`send_ring`] did.
-pub(crate) enum Sent {
-    /// The kernel took all of it.
-    All,
-    /// The socket's buffer is full (write readiness is cleared).
-    Full,
-    /// A signal interrupted the call: try again.
-    Interrupted,
-    /// The send failed; the socket is unusable for writing.
-    Failed(io::Error),
-}
-
-/// Sends what `ring` holds once (`send`, or `sendmsg` when it wraps) with
-/// `MSG_NOSIGNAL`, and discards what the kernel took. A stream socket
-/// takes less than it is offered only when its buffer is full, so a short
-/// send clears write readiness as `WouldBlock` does: the next send would
-/// only say `WouldBlock`, and writability brings a new edge.
-#[inline]
-pub(crate) fn send_ring(fd: &AsyncFd<Socket>, ring: &mut RingBuffer) -> Sent {
-    let (front, back) = ring.as_slices();
-    let asked = front.len() + back.len();
-    let sock = fd.get_ref();
-    let sent = if back.is_empty() {
-        crate::sys::send(sock, front, SEND_FLAGS)
-    } else {
-        send_wrapped(sock, front, back)
-    };
-    match sent {
-        Ok(0) if asked > 0 => Sent::Failed(StoredError::Kind(io::ErrorKind::WriteZero).to_io()),
-        Ok(n) => {
-            ring.discard(n);
-            if n < asked {
-                fd.clear_write_ready();
-                Sent::Full
-            } else {
-                Sent::All
-            }
-        }
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-            fd.clear_write_ready();
-            Sent::Full
-        }
-        Err(err) if err.kind() == io::ErrorKind::Interrupted => Sent::Interrupted,
-        Err(err) => Sent::Failed(err),
     }
 }
 
@@ -478,14 +379,6 @@ impl BufStream {
         }
         Ok(stream)
     }
-}
-
-/// A ring that keeps its storage when it empties: the idle sweep
-/// ([`crate::idle`]) gives it back once the stream stops being used.
-pub(crate) fn kept_ring(max_capacity: usize) -> RingBuffer {
-    let mut ring = RingBuffer::new(max_capacity);
-    ring.set_release_when_empty(false);
-    ring
 }
 
 /// A copy of `ring` bounded by `limit`, but never below what it already

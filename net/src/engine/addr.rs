@@ -2,6 +2,8 @@
 //! `unix:///tmp/app.sock`, as gnet spells them.
 
 use std::fmt;
+
+use crate::unix::path::UnixName;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -13,12 +15,6 @@ pub(crate) enum EngineAddr {
     Udp(SocketAddr),
     /// A path, or a Linux abstract name written `unix://@name`.
     Unix(UnixName),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum UnixName {
-    Path(PathBuf),
-    Abstract(Vec<u8>),
 }
 
 impl fmt::Display for EngineAddr {

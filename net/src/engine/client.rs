@@ -13,10 +13,11 @@ use runtime_executor::channel::oneshot;
 use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::addr::{parse, EngineAddr, UnixName};
+use super::addr::{parse, EngineAddr};
 use super::handle::{closed_error, Command, ConnHandle, StreamKind};
 use super::launch::{on_loop_of, prepare, run_loops, spawn_loops};
 use super::{Engine, EventHandler, Options};
+use crate::unix::path::UnixName;
 
 const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
 

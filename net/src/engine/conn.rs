@@ -16,10 +16,9 @@ use runtime_codec::BufDecoder;
 use runtime_executor::AsyncFd;
 use socket2::{SockAddr, Socket, TcpKeepalive};
 
-use super::event_loop::LoopLink;
-use super::handle::{ConnHandle, Target};
+use super::handle::{ConnHandle, LoopLink, Target};
 use crate::buffer::RingBuffer;
-use crate::stream::{send_ring, write_shut_down, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
+use crate::io::{send_ring, write_shut_down, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
 
 /// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
 ///

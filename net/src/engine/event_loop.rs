@@ -18,23 +18,16 @@ use slab::Slab;
 use socket2::{SockAddr, Socket};
 
 use super::conn::{Conn, Inbound, Io, Outbound, Peer};
-use super::handle::{closed_error, Command, ConnHandle, Reply, StreamKind, Target};
+use super::handle::{closed_error, Command, ConnHandle, LoopLink, Reply, StreamKind, Target};
 use super::{Action, Engine, EventHandler, Options};
 use crate::buffer::RingBuffer;
 use crate::idle;
-use crate::stream::kept_ring;
+use crate::io::kept_ring;
 
 /// Datagrams read per readiness event before the loop serves the others.
 const DATAGRAM_BUDGET: usize = 64;
 /// The largest UDP payload.
 const DATAGRAM_MAX: usize = 64 * 1024;
-
-/// What a `Conn` needs of its loop: where to send commands for a handle.
-#[derive(Debug)]
-pub(crate) struct LoopLink {
-    pub(crate) index: usize,
-    pub(crate) sender: UnboundedSender<Command>,
-}
 
 pub(crate) struct Loop<H: EventHandler> {
     pub(crate) link: Rc<LoopLink>,

@@ -37,6 +37,13 @@ pub(crate) enum StreamKind {
     Unix,
 }
 
+/// What a `Conn` needs of its loop: where to send commands for a handle.
+#[derive(Debug)]
+pub(crate) struct LoopLink {
+    pub(crate) index: usize,
+    pub(crate) sender: UnboundedSender<Command>,
+}
+
 /// Where a loop answers a dial with the new connection's handle (or why
 /// it could not serve it): awaited by an async dial, blocked on by a
 /// blocking one.

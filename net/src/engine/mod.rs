@@ -80,7 +80,6 @@ mod options;
 
 use std::io;
 
-pub(crate) use addr::UnixName;
 /// The byte buffers of the engine's signatures (`on_open`'s greeting,
 /// async writes) and of the codec crate's encoders, re-exported so that a
 /// crate depending only on `runtime` can name them.

@@ -79,22 +79,22 @@ impl UnixListener {
     /// Binds a path or an abstract name without registering: the callback
     /// engine binds before its loops start, then calls [`from_parts`](Self::from_parts).
     pub(crate) fn bind_std(
-        name: &crate::engine::UnixName,
+        name: &crate::unix::path::UnixName,
     ) -> io::Result<(std::os::unix::net::UnixListener, Option<SocketFile>)> {
         match name {
-            crate::engine::UnixName::Path(path) => {
+            crate::unix::path::UnixName::Path(path) => {
                 let (listener, file) =
                     SocketFile::bind(path, std::os::unix::net::UnixListener::bind)?;
                 Ok((listener, Some(file)))
             }
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            crate::engine::UnixName::Abstract(name) => {
+            crate::unix::path::UnixName::Abstract(name) => {
                 use std::os::linux::net::SocketAddrExt;
                 let addr = SocketAddr::from_abstract_name(name)?;
                 Ok((std::os::unix::net::UnixListener::bind_addr(&addr)?, None))
             }
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            crate::engine::UnixName::Abstract(_) => Err(io::Error::new(
+            crate::unix::path::UnixName::Abstract(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "abstract Unix socket names exist on Linux only",
             )),

@@ -5,6 +5,13 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+/// A Unix socket's name: a path on disk, or a Linux abstract name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UnixName {
+    Path(PathBuf),
+    Abstract(Vec<u8>),
+}
+
 /// The socket file a socket bound, removed on drop if it is still the file we
 /// bound (same device and inode, still a socket): never something that
 /// replaced it.
