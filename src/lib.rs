@@ -10,14 +10,17 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! #[runtime::main(cores = 2)]
-//! async fn main() {
-//!     let core = runtime::current_core();
-//!     let task = runtime::spawn(async move {
+//! #[runtime::main(cores = 2)] // the body runs once, on core 0
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let task = runtime::spawn(async {
+//!         // A local task: it may hold `Rc`s and `RefCell` borrows.
 //!         runtime::time::sleep(Duration::from_millis(1)).await;
-//!         core * 10
+//!         runtime::current_core()
 //!     });
-//!     assert_eq!(task.await.unwrap(), core * 10);
+//!     assert_eq!(task.await?, 0);
+//!     // Core 1 serves what is sent to it.
+//!     assert_eq!(runtime::spawn_on(1, || async { runtime::current_core() }).await?, 1);
+//!     Ok(())
 //! }
 //! ```
 //!
