@@ -199,3 +199,10 @@ async fn test_with_cores_runs_once_on_core_zero() {
     let other = runtime::spawn_on(1, || async { runtime::current_core() });
     assert_eq!(other.await.unwrap(), 1);
 }
+#[runtime::test(start_paused = true)]
+async fn test_start_paused_pauses_the_clock() {
+    let before = runtime::time::now();
+    runtime::time::sleep(Duration::from_secs(3600)).await;
+    // Auto-advanced: an hour on the core's clock, none on the wall clock.
+    assert!(runtime::time::now() - before >= Duration::from_secs(3600));
+}

@@ -36,7 +36,7 @@ const MISSED_TICK_SLACK: Duration = Duration::from_millis(5);
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -199,7 +199,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.delay.deadline();
-        let now = Instant::now();
+        let now = super::now();
         let next = if now > scheduled + MISSED_TICK_SLACK {
             self.missed_tick_behavior
                 .next_deadline(scheduled, now, self.period)
@@ -229,7 +229,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.reset_at(super::deadline_after(Instant::now(), self.period));
+        self.reset_at(super::deadline_after(super::now(), self.period));
     }
 
     /// Restarts the schedule: the next tick is due at once.
@@ -249,7 +249,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_immediately(&mut self) {
-        self.reset_at(Instant::now());
+        self.reset_at(super::now());
     }
 
     /// Restarts the schedule: the next tick is due `after` from now.
@@ -270,7 +270,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_after(&mut self, after: Duration) {
-        self.reset_at(super::deadline_after(Instant::now(), after));
+        self.reset_at(super::deadline_after(super::now(), after));
     }
 
     /// Restarts the schedule: the next tick is due at `deadline`.

@@ -34,7 +34,7 @@ use crate::context;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(super::deadline_after(Instant::now(), duration))
+    sleep_until(super::deadline_after(super::now(), duration))
 }
 
 /// Waits until `deadline` has passed.
@@ -137,7 +137,7 @@ impl Sleep {
     /// assert!(!sleep(Duration::from_secs(60)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        self.elapsed || Instant::now() >= self.deadline
+        self.elapsed || super::now() >= self.deadline
     }
 
     /// Moves the deadline to `deadline`, whether or not this sleep has
@@ -215,7 +215,7 @@ impl Future for Sleep {
         if this.update_waker(cx.waker()) {
             return Poll::Pending;
         }
-        if Instant::now() >= this.deadline {
+        if super::now() >= this.deadline {
             // Usually the timer has fired and this finds nothing to cancel.
             this.deregister();
             this.elapsed = true;

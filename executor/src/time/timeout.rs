@@ -40,7 +40,7 @@ use super::sleep::{sleep_until, Sleep};
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(super::deadline_after(Instant::now(), duration), future)
+    timeout_at(super::deadline_after(super::now(), duration), future)
 }
 
 /// Runs `future` until `deadline` at the latest; see [`timeout`].
