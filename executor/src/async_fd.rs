@@ -86,6 +86,18 @@ impl<T: AsFd> AsyncFd<T> {
         inner
     }
 
+    /// `Ok` while this fd's core runs; once the core has shut down (its
+    /// runtime was dropped or stopped), the error every operation on the fd
+    /// returns from then on: "the runtime core owning this I/O object has
+    /// shut down", of kind `Other`.
+    ///
+    /// # Errors
+    ///
+    /// As above.
+    pub fn check_core(&self) -> io::Result<()> {
+        self.check()
+    }
+
     fn check(&self) -> io::Result<()> {
         if self.reactor.is_shut_down() {
             Err(shut_down_error())

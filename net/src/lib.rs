@@ -38,6 +38,21 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
+
+/// `Ok` on a `runtime` core; otherwise the error naming `call`, which
+/// needs one (its socket registers with the core's reactor).
+pub(crate) fn on_a_core(call: &str) -> std::io::Result<()> {
+    match runtime_executor::try_current_core() {
+        Some(_) => Ok(()),
+        None => Err(outside_runtime(call)),
+    }
+}
+
+/// The error of an I/O call made outside a `runtime` core, naming `call`
+/// (the user's call, not the internals that found out).
+pub(crate) fn outside_runtime(call: &str) -> std::io::Error {
+    std::io::Error::other(format!("`{call}` called outside of a `runtime` core"))
+}
 pub use serve::{serve, Server, ServerStats, Service, ShutdownHandle};
 pub use socket2::TcpKeepalive;
 pub use tcp::{TcpListener, TcpStream};

@@ -283,12 +283,14 @@ impl Shared {
     }
 
     #[inline]
-    fn schedule_flush(self: &Rc<Self>) {
+    /// Fails once the socket's core has shut down (the runtime was
+    /// dropped): the bytes would never leave.
+    fn schedule_flush(self: &Rc<Self>) -> io::Result<()> {
         if !self.flush_scheduled.replace(true) && !self.fd.defer(self.clone()) {
-            // Outside a core (cannot happen for a registered socket): flush now.
             self.flush_scheduled.set(false);
-            let _ = self.flush_now();
+            return self.fd.check_core();
         }
+        Ok(())
     }
 
     /// Registers the task that waits for the outbound ring to drain, and
@@ -771,7 +773,7 @@ fn poll_write_with(
         let written = put(&mut shared.outbound.borrow_mut());
         if written > 0 {
             shared.used.set(true);
-            shared.schedule_flush();
+            shared.schedule_flush()?;
             return Poll::Ready(Ok(written));
         }
         if shared.flush_now()? {
@@ -783,6 +785,7 @@ fn poll_write_with(
 }
 
 pub(crate) fn poll_flush(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    shared.fd.check_core()?;
     if shared.flush_now()? {
         return Poll::Ready(Ok(()));
     }

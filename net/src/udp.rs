@@ -69,6 +69,7 @@ impl UdpSocket {
     ///
     /// The last bind error, or a lookup error.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::bind")?;
         let mut last_err = None;
         for addr in resolve(addr).await? {
             match UdpSocket::bind_addr(addr, false) {
@@ -87,6 +88,7 @@ impl UdpSocket {
     ///
     /// As `bind(2)`.
     pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::bind_reuse_port")?;
         UdpSocket::bind_addr(addr, true)
     }
 
@@ -112,6 +114,7 @@ impl UdpSocket {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::from_std")?;
         socket.set_nonblocking(true)?;
         Ok(UdpSocket {
             fd: AsyncFd::new(socket)?,

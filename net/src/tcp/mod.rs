@@ -1,5 +1,6 @@
 //! TCP: listeners, streams and their halves.
 
+mod group;
 mod listener;
 mod stream;
 

@@ -59,6 +59,7 @@ impl TcpStream {
     ///
     /// The last connection error, or a lookup error.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        crate::on_a_core("TcpStream::connect")?;
         let mut last_err = None;
         for addr in resolve(addr).await? {
             match Self::connect_addr(addr).await {
@@ -114,6 +115,7 @@ impl TcpStream {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        crate::on_a_core("TcpStream::from_std")?;
         stream.set_nonblocking(true)?;
         TcpStream::from_socket(Socket::from(stream))
     }

@@ -53,6 +53,7 @@ impl UnixListener {
     /// `AddrInUse` if a live listener owns the path, `AlreadyExists` if the
     /// path is not a socket, or as `bind(2)`.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::bind")?;
         let (listener, file) =
             SocketFile::bind(path.as_ref(), std::os::unix::net::UnixListener::bind)?;
         listener.set_nonblocking(true)?;
@@ -70,6 +71,7 @@ impl UnixListener {
     /// As `bind(2)`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub fn bind_abstract(name: &[u8]) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::bind_abstract")?;
         use std::os::linux::net::SocketAddrExt;
         let addr = SocketAddr::from_abstract_name(name)?;
         let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
@@ -148,6 +150,7 @@ impl UnixListener {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::from_std")?;
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,

@@ -1,0 +1,60 @@
+//! Streams after their runtime is gone: reads and writes fail with one
+//! error, "the runtime core owning this I/O object has shut down"
+//! (`ErrorKind::Other`), whatever the buffers hold; I/O set up outside a
+//! runtime names the call that was made.
+
+use futures_lite::future::block_on;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use runtime::net::{TcpListener, TcpStream, UdpSocket};
+use runtime::Runtime;
+
+const SHUT_DOWN: &str = "the runtime core owning this I/O object has shut down";
+
+fn connected_pair(rt: &Runtime) -> (TcpStream, TcpStream) {
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    })
+}
+
+#[test]
+fn writes_after_the_runtime_is_dropped_fail() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (mut client, _server) = connected_pair(&rt);
+    drop(rt);
+    let err = block_on(client.write_all(b"late")).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+    let err = block_on(client.flush()).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+}
+
+#[test]
+fn reads_after_the_runtime_is_dropped_fail() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (mut client, mut server) = connected_pair(&rt);
+    // Data that arrived before the drop is not served either.
+    rt.block_on(async {
+        server.write_all(b"early").await.unwrap();
+        server.flush().await.unwrap();
+        runtime::time::sleep(std::time::Duration::from_millis(20)).await;
+    });
+    drop(rt);
+    let mut buf = [0u8; 8];
+    let err = block_on(client.read(&mut buf)).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+}
+
+#[test]
+fn io_outside_a_runtime_names_the_call() {
+    let err = block_on(TcpStream::connect("127.0.0.1:9")).unwrap_err();
+    assert!(err.to_string().contains("`TcpStream::connect`"), "{err}");
+    let err = block_on(UdpSocket::bind("127.0.0.1:0")).unwrap_err();
+    assert!(err.to_string().contains("`UdpSocket::bind`"), "{err}");
+    let std = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = TcpListener::from_std(std).unwrap_err();
+    assert!(err.to_string().contains("`TcpListener::from_std`"), "{err}");
+}
