@@ -29,6 +29,7 @@ pub mod engine;
 pub mod hyper;
 mod idle;
 mod io_future;
+mod lookup;
 mod serve;
 mod split;
 mod stream;
@@ -53,8 +54,9 @@ pub(crate) fn on_a_core(call: &str) -> std::io::Result<()> {
 pub(crate) fn outside_runtime(call: &str) -> std::io::Error {
     std::io::Error::other(format!("`{call}` called outside of a `runtime` core"))
 }
+pub use lookup::lookup_host;
 pub use serve::{serve, Server, ServerStats, Service, ShutdownHandle};
 pub use socket2::TcpKeepalive;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::{Datagram, UdpSocket};
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

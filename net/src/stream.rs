@@ -868,10 +868,16 @@ macro_rules! buffered_stream_api {
             }
 
             /// Borrowed read and write halves, for reading and writing from two
-            /// futures of one task.
+            /// futures of one task (tokio's `split`).
             ///
-            /// With `futures_lite::AsyncBufReadExt` in scope, `stream.split()` picks
-            /// that trait's by-value `split(byte)`; write `$name::split(&mut stream)`.
+            /// With `AsyncBufReadExt` in scope (`runtime::io`'s or futures-lite's),
+            /// `stream.split()` fails with "this method takes 1 argument": method
+            /// lookup tries `self` by value before `&mut self`, and the stream,
+            /// being buffered, is `AsyncBufRead`, so the trait's by-value
+            /// `split(self, byte)` is found first. Call this one with the receiver
+            /// already borrowed, `(&mut stream).split()`, or by its path:
+            #[doc = concat!("`", stringify!($name), "::split(&mut stream)`.")]
+            /// [`into_split`](Self::into_split) has no such clash.
             pub fn split(&mut self) -> ($crate::split::ReadHalf<'_>, $crate::split::WriteHalf<'_>) {
                 let $crate::stream::BufStream { read, write } = &mut self.inner;
                 (

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::addr::{resolve, ToSocketAddrs};
+use crate::addr::{resolve, resolve_first, ToSocketAddrs};
 use crate::sys::recv_from_trunc;
 
 /// What [`UdpSocket::recv_msg`] (or, with a Unix address,
@@ -161,13 +161,80 @@ impl UdpSocket {
         self.fd.write_with(|s| s.send(buf)).await
     }
 
-    /// Sends one datagram to `target`.
+    /// Sends one datagram to `target`: an address, or a name resolved off
+    /// the core (to its first address), as tokio's `send_to` takes.
     ///
     /// # Errors
     ///
-    /// As `sendto(2)`.
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+    /// A lookup error, or as `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        let target = resolve_first(target).await?;
         self.fd.write_with(|s| s.send_to(buf, target)).await
+    }
+
+    /// Sends one datagram to the connected peer if the socket can take it
+    /// now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the kernel's buffer is full; otherwise as `send(2)`.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.try_write_with(|s| s.send(buf))
+    }
+
+    /// Sends one datagram to `target` if the socket can take it now.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the kernel's buffer is full; otherwise as `sendto(2)`.
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.fd.try_write_with(|s| s.send_to(buf, target))
+    }
+
+    /// Receives one datagram from the connected peer if one is queued,
+    /// without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued; otherwise as `recv(2)`.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.try_read_with(|s| s.recv(buf))
+    }
+
+    /// Receives one datagram and its sender if one is queued.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued; otherwise as `recvfrom(2)`.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.fd.try_read_with(|s| s.recv_from(buf))
+    }
+
+    /// Waits until the socket may be readable; a `try_recv` may still say
+    /// `WouldBlock` (then wait again).
+    ///
+    /// # Errors
+    ///
+    /// Once the socket's runtime has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.fd.readable().await
+    }
+
+    /// Waits until the socket may be writable; see [`readable`](Self::readable).
+    ///
+    /// # Errors
+    ///
+    /// Once the socket's runtime has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.fd.writable().await
     }
 
     /// Receives one datagram from the connected peer.

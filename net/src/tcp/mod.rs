@@ -2,8 +2,10 @@
 
 mod group;
 mod listener;
+mod socket;
 mod stream;
 
 pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use listener::{Incoming, TcpListener, TcpListenerBuilder};
-pub use stream::TcpStream;
+pub use socket::TcpSocket;
+pub use stream::{IntoStdError, TcpStream};
