@@ -31,9 +31,9 @@ use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 /// ```
 /// use std::io::{Read, Write};
 /// use std::os::unix::net::UnixStream;
-/// use runtime_executor::AsyncFd;
+/// use runtime::AsyncFd;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let (a, mut b) = UnixStream::pair().unwrap();
 ///     a.set_nonblocking(true).unwrap();

@@ -25,7 +25,7 @@ const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder()
+/// let rt = runtime::Runtime::builder()
 ///     .cores(2)
 ///     .pin_cores(false)
 ///     .thread_name("my-server")
@@ -242,7 +242,7 @@ impl RuntimeShared {
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let answer = rt.block_on(async { 42 });
 /// assert_eq!(answer, 42);
 /// ```
@@ -311,8 +311,8 @@ impl Runtime {
     /// # Examples
     ///
     /// ```
-    /// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
-    /// let cores = rt.run_on_all_cores(|| async { runtime_executor::current_core() });
+    /// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
+    /// let cores = rt.run_on_all_cores(|| async { runtime::current_core() });
     /// assert_eq!(cores, vec![0, 1]);
     /// ```
     pub fn run_on_all_cores<F, Fut>(&self, entry: F) -> Vec<Fut::Output>
@@ -496,9 +496,9 @@ impl<T> Gather<T> {
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let handle = rt.handle();
-/// let on_core_1 = handle.spawn_on(1, || async { runtime_executor::current_core() });
+/// let on_core_1 = handle.spawn_on(1, || async { runtime::current_core() });
 /// assert_eq!(rt.block_on(on_core_1).unwrap(), 1);
 /// ```
 #[derive(Clone)]

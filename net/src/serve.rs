@@ -33,7 +33,7 @@ use crate::{TcpListener, TcpStream};
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{Service, TcpStream};
+/// use runtime::net::{Service, TcpStream};
 ///
 /// struct Greeter {
 ///     greeting: &'static str,
@@ -81,11 +81,11 @@ where
 ///
 /// ```no_run
 /// use futures_lite::io::{copy, split};
-/// use runtime_net::TcpStream;
+/// use runtime::net::TcpStream;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// rt.run_on_all_cores(|| {
-///     runtime_net::serve("127.0.0.1:7000", |stream: TcpStream| async move {
+///     runtime::net::serve("127.0.0.1:7000", |stream: TcpStream| async move {
 ///         let (reader, mut writer) = split(stream);
 ///         copy(reader, &mut writer).await.map(drop)
 ///     })
@@ -116,9 +116,9 @@ pub async fn serve<S: Service + 'static>(addr: impl ToSocketAddrs, service: S) -
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{Server, TcpStream};
+/// use runtime::net::{Server, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let server = Server::new("127.0.0.1:0".parse().unwrap())
 ///     .max_connections(1000)
 ///     .handle_signals(false);

@@ -4,7 +4,7 @@
 //!
 //! Reads: one large `read`/`readv` into the inbound ring serves many small
 //! reads. Writes: bytes go into the outbound ring and the stream registers
-//! itself (once) with [`runtime_executor::defer`]; when the task's poll returns
+//! itself (once) with [`runtime::defer`](runtime_executor::defer); when the task's poll returns
 //! the core sends everything in one `writev`. If the kernel's buffer is full, a
 //! small drain task finishes the job on writability, so nothing written is lost
 //! even if the caller never flushes, and even if it drops the stream (up to a

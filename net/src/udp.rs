@@ -46,9 +46,9 @@ impl<A> Datagram<A> {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::UdpSocket;
+/// use runtime::net::UdpSocket;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -24,9 +24,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use runtime_executor::time;
+//! use runtime::time;
 //!
-//! let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+//! let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 //! rt.block_on(async {
 //!     time::pause();
 //!     let start = time::now();
@@ -46,9 +46,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use runtime_executor::time::{self, Instant};
+//! use runtime::time::{self, Instant};
 //!
-//! let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+//! let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 //! rt.block_on(async {
 //!     let start = Instant::now();
 //!     time::sleep(Duration::from_millis(10)).await;
@@ -84,9 +84,9 @@ pub use self::timeout::{timeout, timeout_at, Elapsed, Timeout};
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time;
+/// use runtime::time;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     time::pause();
 ///     let before = time::now();
@@ -110,9 +110,9 @@ pub fn now() -> Instant {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time;
+/// use runtime::time;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     time::pause();
 ///     // Done at once: the core has nothing else to do, so its clock jumps.
@@ -135,9 +135,9 @@ pub fn pause() {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time;
+/// use runtime::time;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     time::pause();
 ///     time::advance(Duration::from_secs(60)).await;
@@ -162,13 +162,13 @@ pub fn resume() {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time;
+/// use runtime::time;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     time::pause();
-///     let sleeper = runtime_executor::spawn(time::sleep(Duration::from_secs(10)));
-///     runtime_executor::yield_now().await; // the sleeper registers its timer
+///     let sleeper = runtime::spawn(time::sleep(Duration::from_secs(10)));
+///     runtime::yield_now().await; // the sleeper registers its timer
 ///     time::advance(Duration::from_secs(10)).await;
 ///     assert!(sleeper.is_finished());
 /// });

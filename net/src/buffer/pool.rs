@@ -39,7 +39,7 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::buffer::BufferPool;
+/// use runtime::net::buffer::BufferPool;
 ///
 /// let mut pool = BufferPool::new();
 /// let buf = pool.take(8192);
@@ -78,7 +78,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let pool = BufferPool::new();
     /// assert_eq!(pool.pooled_bytes(), 0);
@@ -93,7 +93,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::with_max_bytes_per_class(8192);
     /// for _ in 0..3 {
@@ -123,7 +123,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// BufferPool::with_local(|pool| pool.set_max_bytes_per_class(256 * 1024));
     /// let pooled = BufferPool::with_local(|pool| pool.pooled_bytes());
@@ -139,7 +139,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// let buf = pool.take(4096);
@@ -163,7 +163,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -186,7 +186,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -202,7 +202,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -218,7 +218,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let pool = BufferPool::new();
     /// assert_eq!(pool.max_bytes_per_class(), BufferPool::DEFAULT_MAX_BYTES_PER_CLASS);
@@ -233,7 +233,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -258,7 +258,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());

@@ -25,9 +25,9 @@ use crate::TcpStream;
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
-///     let listener = runtime_net::TcpListener::builder()
+///     let listener = runtime::net::TcpListener::builder()
 ///         .backlog(4096)
 ///         .reuse_port(true)
 ///         .bind("127.0.0.1:0".parse().unwrap())
@@ -173,13 +173,13 @@ impl TcpListenerBuilder {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     let client = runtime_executor::spawn(async move { TcpStream::connect(addr).await });
+///     let client = runtime::spawn(async move { TcpStream::connect(addr).await });
 ///     let (conn, peer) = listener.accept().await.unwrap();
 ///     let client = client.await.unwrap().unwrap();
 ///     assert_eq!(peer, client.local_addr().unwrap());

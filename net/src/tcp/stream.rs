@@ -29,13 +29,13 @@ use crate::stream::BufStream;
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     runtime_executor::spawn(async move {
+///     runtime::spawn(async move {
 ///         let (mut conn, _) = listener.accept().await.unwrap();
 ///         let mut buf = [0u8; 5];
 ///         conn.read_exact(&mut buf).await.unwrap();

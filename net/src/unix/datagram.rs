@@ -35,12 +35,12 @@ pub type Datagram = crate::udp::Datagram<SocketAddr>;
 /// # Examples
 ///
 /// ```
-/// use runtime_net::UnixDatagram;
+/// use runtime::net::UnixDatagram;
 ///
 /// let dir = std::env::temp_dir().join(format!("doc-unix-dgram-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let (a_path, b_path) = (dir.join("a.sock"), dir.join("b.sock"));
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let a = UnixDatagram::bind(&a_path).unwrap();
 ///     let b = UnixDatagram::bind(&b_path).unwrap();

@@ -25,12 +25,12 @@ use crate::unix::UnixStream;
 /// # Examples
 ///
 /// ```
-/// use runtime_net::{UnixListener, UnixStream};
+/// use runtime::net::{UnixListener, UnixStream};
 ///
 /// let dir = std::env::temp_dir().join(format!("doc-unix-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("server.sock");
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = UnixListener::bind(&path).unwrap();
 ///     let client = UnixStream::connect(&path).await.unwrap();

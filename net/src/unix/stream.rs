@@ -19,9 +19,9 @@ use crate::stream::BufStream;
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::UnixStream;
+/// use runtime::net::UnixStream;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let (mut a, mut b) = UnixStream::pair().unwrap();
 ///     a.write_all(b"ping").await.unwrap();

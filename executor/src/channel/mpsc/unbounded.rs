@@ -17,7 +17,7 @@ use crate::channel::error::{SendError, TryRecvError};
 /// # Examples
 ///
 /// ```
-/// use runtime_executor::channel::mpsc;
+/// use runtime::channel::mpsc;
 ///
 /// let (tx, mut rx) = mpsc::unbounded_channel();
 /// let producer = std::thread::spawn(move || {
