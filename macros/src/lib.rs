@@ -4,9 +4,10 @@
 //! Both turn an `async fn` into a plain fn that builds a
 //! `runtime::Runtime` and drives the body on it. Use them through the facade
 //! (`runtime::main`, `runtime::test`); the expansion names `::runtime::...`
-//! paths, so this crate is not useful on its own.
+//! paths, so this crate is not useful on its own (its doc examples run
+//! through the facade, a dev-dependency).
 //!
-//! ```ignore
+//! ```
 //! #[runtime::main(cores = 4)]
 //! async fn main() {
 //!     // Runs once, on core 0; cores 1 to 3 serve `spawn_on` and servers.
@@ -35,7 +36,7 @@ use crate::entry::Entry;
 /// The function becomes a sync `fn main` with the same signature and return
 /// type, which builds a runtime and drives the body to completion:
 ///
-/// ```ignore
+/// ```
 /// #[runtime::main]
 /// async fn main() -> std::io::Result<()> {
 ///     runtime::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -45,7 +46,7 @@ use crate::entry::Entry;
 ///
 /// expands to roughly
 ///
-/// ```ignore
+/// ```
 /// fn main() -> std::io::Result<()> {
 ///     let body = async move {
 ///         runtime::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -77,7 +78,7 @@ use crate::entry::Entry;
 /// - `pin = true|false` pins each core's thread to a CPU
 ///   (`Builder::pin_cores`); when left out the builder's default applies.
 ///
-/// ```ignore
+/// ```
 /// #[runtime::main(cores = 4)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     // Runs once, on core 0.
@@ -87,7 +88,7 @@ use crate::entry::Entry;
 /// }
 /// ```
 ///
-/// ```ignore
+/// ```
 /// #[runtime::main(cores = 4, each_core, pin = true)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 ///     // Runs once on each of the 4 cores.
@@ -96,8 +97,7 @@ use crate::entry::Entry;
 /// }
 /// ```
 ///
-/// The examples are marked `ignore` because they need the `runtime` facade;
-/// `tests/macros.rs` and `examples/hello.rs` in the workspace run them.
+/// `tests/macros.rs` and `examples/hello.rs` in the workspace run more.
 ///
 /// # Panics
 ///
@@ -121,7 +121,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// comments and return type; every test gets its own runtime, so tests do
 /// not share state through it.
 ///
-/// ```ignore
+/// ```
 /// #[runtime::test]
 /// async fn sleeps() {
 ///     runtime::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -150,7 +150,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// by `runtime::time::advance`, or at once when every task of the core is
 /// idle, with no real sleep.
 ///
-/// ```ignore
+/// ```
 /// #[runtime::test(cores = 2, each_core)]
 /// async fn runs_on_every_core() {
 ///     assert!(runtime::current_core() < 2);
