@@ -206,3 +206,26 @@ async fn test_start_paused_pauses_the_clock() {
     // Auto-advanced: an hour on the core's clock, none on the wall clock.
     assert!(runtime::time::now() - before >= Duration::from_secs(3600));
 }
+
+/// Port 0 bound on every core is one port: the first bind picks it and the
+/// other cores' listeners join it.
+#[runtime::test(cores = 3)]
+async fn port_zero_on_several_cores_is_one_port() -> std::io::Result<()> {
+    use runtime::net::TcpListener;
+    let here = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = here.local_addr()?;
+    for core in 1..3 {
+        let there = runtime::spawn_on(core, || async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            // Kept open on its core while the next core binds.
+            runtime::spawn(async move {
+                runtime::time::sleep(Duration::from_millis(200)).await;
+                drop(listener);
+            });
+            std::io::Result::Ok(addr)
+        });
+        assert_eq!(there.await.unwrap()?, addr);
+    }
+    Ok(())
+}
