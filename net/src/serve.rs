@@ -330,7 +330,7 @@ impl Server {
             results.push((core, result));
         }
         results.sort_by_key(|(core, _)| *core);
-        results.into_iter().map(|(_, result)| result).collect()
+        results.into_iter().try_for_each(|(_, result)| result)
     }
 
     /// [`serve`](Self::serve), shutting every core down if this one fails.

@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use runtime_executor::{spawn_on, Runtime};
 use runtime_net::{lookup_host, TcpListener, TcpSocket, TcpStream};
 
