@@ -1,6 +1,6 @@
 //! `TcpListener`: one per core, all bound to the same address through
 //! `SO_REUSEPORT`, so the kernel spreads connections and none moves between
-//! cores.
+//! cores; `group` keeps a second bind of that address from joining them.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -162,7 +162,15 @@ impl TcpListenerBuilder {
 /// A TCP listening socket on the current core.
 ///
 /// Bind the same address on every core (it sets `SO_REUSEPORT` by default)
-/// and each core accepts its own share of connections.
+/// and each core accepts its own share of connections: the first bind
+/// picks the port (for port 0) and the other cores' listeners join it.
+/// Binds are honest all the same: a second bind of an address this core
+/// already listens on, or one that another runtime or program holds, fails
+/// with `AddrInUse` rather than silently sharing its traffic. (The first
+/// listener binds without `SO_REUSEPORT`, so the kernel refuses it if the
+/// address is taken, and turns the option on before `listen`, so that only
+/// binds made by this runtime for its other cores can join; no probe, so no
+/// race.)
 ///
 /// Accepting never spins and never gives up: when the process or system runs
 /// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
