@@ -58,3 +58,28 @@ fn io_outside_a_runtime_names_the_call() {
     let err = TcpListener::from_std(std).unwrap_err();
     assert!(err.to_string().contains("`TcpListener::from_std`"), "{err}");
 }
+
+#[test]
+fn accepts_and_datagrams_after_the_runtime_is_dropped_fail() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (listener, socket) = rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (listener, socket)
+    });
+    let addr = listener.local_addr().unwrap();
+    // A connection and a datagram wait in the kernel: still not served.
+    let _peer = std::net::TcpStream::connect(addr).unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender
+        .send_to(b"late", socket.local_addr().unwrap())
+        .unwrap();
+    drop(rt);
+    let err = block_on(listener.accept()).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+    let mut buf = [0u8; 8];
+    let err = block_on(socket.recv_from(&mut buf)).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+    let err = block_on(socket.send_to(b"x", sender.local_addr().unwrap())).unwrap_err();
+    assert_eq!(err.to_string(), SHUT_DOWN);
+}
