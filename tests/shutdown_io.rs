@@ -83,3 +83,15 @@ fn accepts_and_datagrams_after_the_runtime_is_dropped_fail() {
     let err = block_on(socket.send_to(b"x", sender.local_addr().unwrap())).unwrap_err();
     assert_eq!(err.to_string(), SHUT_DOWN);
 }
+
+#[test]
+fn serving_outside_a_runtime_names_the_call() {
+    let server = runtime::net::Server::new("127.0.0.1:0".parse().unwrap());
+    let err =
+        block_on(server.serve_on_all_cores(|| |_: TcpStream| async { std::io::Result::Ok(()) }))
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("`Server::serve_on_all_cores`"),
+        "{err}"
+    );
+}

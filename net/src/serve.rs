@@ -275,11 +275,7 @@ impl Server {
     /// # Errors
     ///
     /// The error of the lowest core that failed to bind or to install the
-    /// signal handlers.
-    ///
-    /// # Panics
-    ///
-    /// Outside a `runtime` core.
+    /// signal handlers; an error naming this call outside a `runtime` core.
     ///
     /// # Examples
     ///
@@ -302,8 +298,11 @@ impl Server {
         S: Service + 'static,
         F: Fn() -> S + Send + Sync + 'static,
     {
-        let handle = Handle::current();
-        let here = runtime_executor::current_core();
+        let (Some(handle), Some(here)) =
+            (Handle::try_current(), runtime_executor::try_current_core())
+        else {
+            return Err(crate::outside_runtime("Server::serve_on_all_cores"));
+        };
         let make_service = Arc::new(make_service);
         let others: Vec<_> = (0..handle.cores())
             .filter(|&core| core != here)
