@@ -234,8 +234,9 @@ impl RuntimeShared {
 /// destructors run on their own core) and I/O objects fail from then on:
 /// every read, write, flush, accept or readiness wait on a socket of this
 /// runtime returns an error of kind `Other` saying "the runtime core owning
-/// this I/O object has shut down" (see [`AsyncFd::check_core`]), also for
-/// bytes that were already buffered.
+/// this I/O object has shut down" (see [`AsyncFd::check_core`]), also when
+/// data waits in the kernel. (A `runtime::net` stream still hands out bytes
+/// it had already read into its own buffer.)
 ///
 /// [`AsyncFd::check_core`]: crate::AsyncFd::check_core
 ///
