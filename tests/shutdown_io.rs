@@ -1,7 +1,7 @@
-//! Streams after their runtime is gone: reads and writes fail with one
-//! error, "the runtime core owning this I/O object has shut down"
-//! (`ErrorKind::Other`), whatever the buffers hold; I/O set up outside a
-//! runtime names the call that was made.
+//! Sockets after their runtime is gone: reads, writes, flushes and accepts
+//! fail with one error, "the runtime core owning this I/O object has shut
+//! down" (`ErrorKind::Other`), also with data waiting in the kernel; I/O
+//! set up outside a runtime names the call that was made.
 
 use futures_lite::future::block_on;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
