@@ -10,14 +10,17 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! #[runtime::main(cores = 2)]
-//! async fn main() {
-//!     let core = runtime::current_core();
-//!     let task = runtime::spawn(async move {
+//! #[runtime::main(cores = 2)] // the body runs once, on core 0
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let task = runtime::spawn(async {
+//!         // A local task: it may hold `Rc`s and `RefCell` borrows.
 //!         runtime::time::sleep(Duration::from_millis(1)).await;
-//!         core * 10
+//!         runtime::current_core()
 //!     });
-//!     assert_eq!(task.await.unwrap(), core * 10);
+//!     assert_eq!(task.await?, 0);
+//!     // Core 1 serves what is sent to it.
+//!     assert_eq!(runtime::spawn_on(1, || async { runtime::current_core() }).await?, 1);
+//!     Ok(())
 //! }
 //! ```
 //!
@@ -41,16 +44,31 @@
 mod main_output;
 
 pub use runtime_executor::{
-    channel, current_core, signal, spawn, spawn_blocking, spawn_on, stats, time, try_current_core,
-    yield_now, AsyncFd, Builder, CoreStats, Handle, JoinError, JoinHandle, Runtime, YieldNow,
+    channel, current_core, defer, signal, spawn, spawn_blocking, spawn_on, stats, time,
+    try_current_core, yield_now, AsyncFd, Builder, CoreStats, Deferred, Handle, JoinError,
+    JoinHandle, OnReady, Runtime, YieldNow,
 };
 pub use runtime_macros::{main, test};
 
 /// Frame codecs: turn byte streams into frames and back.
-pub use runtime_codec as codec;
+///
+/// `runtime-codec`'s items, re-exported by a glob in a module of this crate
+/// (not `pub use runtime_codec as codec`), so that the compiler names them
+/// `runtime::codec::LinesCodec` in its messages, as the user writes them.
+pub mod codec {
+    #[doc(inline)]
+    pub use runtime_codec::*;
+}
 
 /// Sockets over per-core ring buffers: TCP, UDP, Unix, and `serve`.
-pub use runtime_net as net;
+///
+/// `runtime-net`'s items, re-exported by a glob in a module of this crate,
+/// so that compiler messages name `runtime::net::TcpStream` rather than
+/// `runtime::runtime_net::TcpStream`.
+pub mod net {
+    #[doc(inline)]
+    pub use runtime_net::*;
+}
 
 #[doc(hidden)]
 pub mod __private {

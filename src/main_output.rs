@@ -1,6 +1,6 @@
-//! How `#[runtime::main(cores = N)]` and `#[runtime::test(cores = N)]` turn
-//! the `N` per-core results of their body into the one value the function
-//! returns.
+//! How `#[runtime::main(cores = N, each_core)]` and
+//! `#[runtime::test(cores = N, each_core)]` turn the `N` per-core results of
+//! their body into the one value the function returns.
 
 /// A return type that the results of every core can be reduced to.
 ///
@@ -9,9 +9,9 @@
 /// all of them, so they are rejected at compile time.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
-    message = "with cores > 1, main must return () or Result<(), E>, not `{Self}`",
+    message = "with `each_core`, main must return () or Result<(), E>, not `{Self}`",
     label = "every core returns one of these and they cannot be combined into one",
-    note = "with `cores = N > 1` the body runs once per core; return `()` or `Result<(), E>`"
+    note = "with `each_core` the body runs once per core; return `()` or `Result<(), E>`, or drop `each_core` to run the body once, on core 0"
 )]
 pub trait MainOutput: Sized {
     /// Reduces the per-core outputs, given in core order, to one.

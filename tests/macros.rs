@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -59,8 +60,8 @@ async fn test_accepts_pinned_cores() {
 static THREADS: Mutex<Option<HashSet<ThreadId>>> = Mutex::new(None);
 static CORES: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
 
-#[runtime::test(cores = 2)]
-async fn test_with_two_cores_runs_the_body_on_two_threads() {
+#[runtime::test(cores = 2, each_core)]
+async fn test_each_core_runs_the_body_on_two_threads() {
     THREADS
         .lock()
         .unwrap()
@@ -89,15 +90,15 @@ async fn test_with_two_cores_runs_the_body_on_two_threads() {
     );
 }
 
-#[runtime::test(cores = 2)]
-async fn test_with_two_cores_can_return_ok() -> Result<(), String> {
+#[runtime::test(cores = 2, each_core)]
+async fn test_each_core_can_return_ok() -> Result<(), String> {
     runtime::time::sleep(Duration::from_millis(1)).await;
     Ok(())
 }
 
-#[runtime::test(cores = 2, pin = false)]
+#[runtime::test(cores = 2, pin = false, each_core)]
 #[should_panic(expected = "core 1 failed")]
-async fn test_with_two_cores_fails_if_one_core_panics() {
+async fn test_each_core_fails_if_one_core_panics() {
     if runtime::current_core() == 1 {
         panic!("core 1 failed");
     }
@@ -129,7 +130,7 @@ fn main_propagates_errors_with_question_mark() {
     assert_eq!(error.to_string(), "invalid digit found in string");
 }
 
-#[runtime::main(cores = 3)]
+#[runtime::main(cores = 3, each_core)]
 async fn first_error_in_core_order() -> Result<(), usize> {
     match runtime::current_core() {
         0 => Ok(()),
@@ -138,21 +139,93 @@ async fn first_error_in_core_order() -> Result<(), usize> {
 }
 
 #[test]
-fn main_with_cores_returns_the_first_error_in_core_order() {
+fn main_each_core_returns_the_first_error_in_core_order() {
     assert_eq!(first_error_in_core_order(), Err(1));
 }
 
 static RUNS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
-#[runtime::main(cores = 3)]
+#[runtime::main(cores = 3, each_core)]
 async fn record_core() {
     RUNS.lock().unwrap().push(runtime::current_core());
 }
 
 #[test]
-fn main_with_cores_runs_the_body_once_per_core() {
+fn main_each_core_runs_the_body_once_per_core() {
     record_core();
     let mut runs = RUNS.lock().unwrap().clone();
     runs.sort_unstable();
     assert_eq!(runs, [0, 1, 2]);
+}
+
+static ONE_SHOT_RUNS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// As `#[tokio::main]`: once, on core 0, while the other cores serve
+/// `spawn_on`. A `Box<dyn Error>` (not `Send`) is a fine output.
+#[runtime::main(cores = 3)]
+async fn one_shot() -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+    ONE_SHOT_RUNS.lock().unwrap().push(runtime::current_core());
+    let mut served = Vec::new();
+    for core in 1..3 {
+        served.push(runtime::spawn_on(core, || async { runtime::current_core() }).await?);
+    }
+    Ok(served)
+}
+
+#[test]
+fn main_with_cores_runs_the_body_once_on_core_zero() {
+    assert_eq!(one_shot().unwrap(), [1, 2]);
+    assert_eq!(*ONE_SHOT_RUNS.lock().unwrap(), [0]);
+}
+
+#[runtime::main(cores = 2)]
+async fn boxed_error() -> Result<(), Box<dyn std::error::Error>> {
+    let _: u32 = "x".parse()?;
+    Ok(())
+}
+
+#[test]
+fn main_with_cores_returns_a_boxed_error() {
+    let error = boxed_error().unwrap_err();
+    assert_eq!(error.to_string(), "invalid digit found in string");
+}
+
+static TEST_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[runtime::test(cores = 2)]
+async fn test_with_cores_runs_once_on_core_zero() {
+    assert_eq!(runtime::current_core(), 0);
+    assert_eq!(TEST_RUNS.fetch_add(1, Ordering::SeqCst), 0);
+    let other = runtime::spawn_on(1, || async { runtime::current_core() });
+    assert_eq!(other.await.unwrap(), 1);
+}
+#[runtime::test(start_paused = true)]
+async fn test_start_paused_pauses_the_clock() {
+    let before = runtime::time::now();
+    runtime::time::sleep(Duration::from_secs(3600)).await;
+    // Auto-advanced: an hour on the core's clock, none on the wall clock.
+    assert!(runtime::time::now() - before >= Duration::from_secs(3600));
+}
+
+/// Port 0 bound on every core is one port: the first bind picks it and the
+/// other cores' listeners join it.
+#[runtime::test(cores = 3)]
+async fn port_zero_on_several_cores_is_one_port() -> std::io::Result<()> {
+    use runtime::net::TcpListener;
+    let here = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = here.local_addr()?;
+    for core in 1..3 {
+        let there = runtime::spawn_on(core, || async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            // Kept open on its core while the next core binds.
+            runtime::spawn(async move {
+                runtime::time::sleep(Duration::from_millis(200)).await;
+                drop(listener);
+            });
+            std::io::Result::Ok(addr)
+        });
+        assert_eq!(there.await.unwrap()?, addr);
+    }
+    Ok(())
 }

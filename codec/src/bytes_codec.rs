@@ -15,14 +15,14 @@ use crate::{BufDecoder, Decoder, Encoder};
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{BytesCodec, Decoder, Encoder};
+/// use runtime::codec::{BytesCodec, Decoder, Encoder};
 ///
 /// let mut codec = BytesCodec::new();
 /// let mut buf = BytesMut::new();
 /// codec.encode(&b"any bytes"[..], &mut buf)?;
 /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"any bytes"[..]));
 /// assert_eq!(codec.decode(&mut buf)?, None);
-/// # Ok::<(), runtime_codec::BytesCodecError>(())
+/// # Ok::<(), runtime::codec::BytesCodecError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct BytesCodec {

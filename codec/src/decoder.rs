@@ -19,7 +19,7 @@ use bytes::{Buf, BytesMut};
 ///
 /// ```
 /// use bytes::{Buf, BytesMut};
-/// use runtime_codec::Decoder;
+/// use runtime::codec::Decoder;
 ///
 /// struct ShortFrames;
 ///
@@ -108,7 +108,7 @@ pub trait Decoder {
 ///
 /// ```
 /// use bytes::{Buf, BufMut, BytesMut};
-/// use runtime_codec::{BufDecoder, LengthFieldCodec};
+/// use runtime::codec::{BufDecoder, LengthFieldCodec};
 ///
 /// let mut codec = LengthFieldCodec::new(); // 4-byte big-endian length, then payload
 ///
@@ -128,7 +128,7 @@ pub trait Decoder {
 ///
 /// inbound.put_slice(b"rld");
 /// assert_eq!(codec.decode_buf(&mut inbound)?.as_deref(), Some(&b"world"[..]));
-/// # Ok::<(), runtime_codec::LengthFieldCodecError>(())
+/// # Ok::<(), runtime::codec::LengthFieldCodecError>(())
 /// ```
 pub trait BufDecoder: Decoder {
     /// Decodes the next frame from `src`, or returns `Ok(None)` when `src` does not

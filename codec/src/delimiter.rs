@@ -32,7 +32,7 @@ pub const DEFAULT_MAX_CHUNK_LENGTH: usize = 64 * 1024;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, DelimiterCodec, Encoder};
+/// use runtime::codec::{Decoder, DelimiterCodec, Encoder};
 ///
 /// let mut codec = DelimiterCodec::new("\r\n\r\n")?;
 /// let mut buf = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /b");
@@ -45,7 +45,7 @@ pub const DEFAULT_MAX_CHUNK_LENGTH: usize = 64 * 1024;
 /// let mut out = BytesMut::new();
 /// codec.encode("reply", &mut out)?;
 /// assert_eq!(&out[..], b"reply\r\n\r\n");
-/// # Ok::<(), runtime_codec::DelimiterCodecError>(())
+/// # Ok::<(), runtime::codec::DelimiterCodecError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct DelimiterCodec {
@@ -164,7 +164,7 @@ impl DelimiterCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{DelimiterCodec, DelimiterCodecError};
+    /// use runtime::codec::{DelimiterCodec, DelimiterCodecError};
     ///
     /// assert!(DelimiterCodec::new(",").is_ok());
     /// assert!(matches!(DelimiterCodec::new(""), Err(DelimiterCodecError::EmptyDelimiter)));
@@ -198,14 +198,14 @@ impl DelimiterCodec {
     ///
     /// ```
     /// use bytes::BytesMut;
-    /// use runtime_codec::{Decoder, DelimiterCodec};
+    /// use runtime::codec::{Decoder, DelimiterCodec};
     ///
     /// let mut codec = DelimiterCodec::with_delimiters(["\r\n", "\n", "\0"], 1024)?;
     /// let mut buf = BytesMut::from("a\nb\r\nc\0");
     /// for chunk in ["a", "b", "c"] {
     ///     assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(chunk.as_bytes()));
     /// }
-    /// # Ok::<(), runtime_codec::DelimiterCodecError>(())
+    /// # Ok::<(), runtime::codec::DelimiterCodecError>(())
     /// ```
     pub fn with_delimiters<I, D>(
         delimiters: I,
@@ -248,11 +248,11 @@ impl DelimiterCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{DelimiterCodec, DEFAULT_MAX_CHUNK_LENGTH};
+    /// use runtime::codec::{DelimiterCodec, DEFAULT_MAX_CHUNK_LENGTH};
     ///
     /// assert_eq!(DelimiterCodec::new(",")?.max_length(), DEFAULT_MAX_CHUNK_LENGTH);
     /// assert_eq!(DelimiterCodec::with_max_length(",", 16)?.max_length(), 16);
-    /// # Ok::<(), runtime_codec::DelimiterCodecError>(())
+    /// # Ok::<(), runtime::codec::DelimiterCodecError>(())
     /// ```
     pub fn max_length(&self) -> usize {
         self.max_length

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 ///
 /// ```
 /// use bytes::{BufMut, BytesMut};
-/// use runtime_codec::Encoder;
+/// use runtime::codec::Encoder;
 ///
 /// struct ShortFrames;
 ///

@@ -17,7 +17,7 @@ use crate::{BufDecoder, Decoder, Encoder};
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, Encoder, FixedLengthCodec, FixedLengthCodecError};
+/// use runtime::codec::{Decoder, Encoder, FixedLengthCodec, FixedLengthCodecError};
 ///
 /// let mut codec = FixedLengthCodec::new(3)?;
 /// let mut buf = BytesMut::from("abcdefgh");
@@ -109,7 +109,7 @@ impl FixedLengthCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{FixedLengthCodec, FixedLengthCodecError};
+    /// use runtime::codec::{FixedLengthCodec, FixedLengthCodecError};
     ///
     /// assert_eq!(FixedLengthCodec::new(16)?.frame_length(), 16);
     /// assert!(matches!(FixedLengthCodec::new(0), Err(FixedLengthCodecError::ZeroFrameLength)));

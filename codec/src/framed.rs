@@ -32,7 +32,7 @@ pin_project! {
     ///
     /// ```
     /// use futures_lite::{future, io::Cursor, StreamExt};
-    /// use runtime_codec::{Framed, LengthFieldCodec};
+    /// use runtime::codec::{Framed, LengthFieldCodec};
     ///
     /// future::block_on(async {
     ///     let mut framed = Framed::new(Cursor::new(Vec::new()), LengthFieldCodec::new());
@@ -43,9 +43,9 @@ pin_project! {
     ///     framed.get_mut().set_position(0);
     ///     let frames: Vec<_> = framed.map(|frame| frame.unwrap()).collect().await;
     ///     assert_eq!(frames, ["ping", "pong"]);
-    ///     Ok::<(), runtime_codec::LengthFieldCodecError>(())
+    ///     Ok::<(), runtime::codec::LengthFieldCodecError>(())
     /// })?;
-    /// # Ok::<(), runtime_codec::LengthFieldCodecError>(())
+    /// # Ok::<(), runtime::codec::LengthFieldCodecError>(())
     /// ```
     pub struct Framed<T, U> {
         #[pin]
@@ -64,7 +64,7 @@ pin_project! {
 ///
 /// ```
 /// use futures_lite::{future, StreamExt};
-/// use runtime_codec::{Framed, FramedParts, LengthFieldCodec, LinesCodec};
+/// use runtime::codec::{Framed, FramedParts, LengthFieldCodec, LinesCodec};
 ///
 /// future::block_on(async {
 ///     let io = futures_lite::io::Cursor::new(b"HELLO\n\0\0\0\x03abc".to_vec());

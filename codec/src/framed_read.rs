@@ -26,16 +26,16 @@ pin_project! {
     ///
     /// ```
     /// use futures_lite::{future, StreamExt};
-    /// use runtime_codec::{FramedRead, LinesCodec};
+    /// use runtime::codec::{FramedRead, LinesCodec};
     ///
     /// future::block_on(async {
     ///     let mut lines = FramedRead::new(&b"one\ntwo\r\n"[..], LinesCodec::new());
     ///     assert_eq!(lines.next().await.transpose()?.as_deref(), Some("one"));
     ///     assert_eq!(lines.next().await.transpose()?.as_deref(), Some("two"));
     ///     assert!(lines.next().await.is_none());
-    ///     Ok::<(), runtime_codec::LinesCodecError>(())
+    ///     Ok::<(), runtime::codec::LinesCodecError>(())
     /// })?;
-    /// # Ok::<(), runtime_codec::LinesCodecError>(())
+    /// # Ok::<(), runtime::codec::LinesCodecError>(())
     /// ```
     pub struct FramedRead<T, D> {
         #[pin]

@@ -27,16 +27,16 @@ pin_project! {
     ///
     /// ```
     /// use futures_lite::future;
-    /// use runtime_codec::{FramedWrite, LinesCodec};
+    /// use runtime::codec::{FramedWrite, LinesCodec};
     ///
     /// future::block_on(async {
     ///     let mut lines = FramedWrite::new(Vec::new(), LinesCodec::new());
     ///     lines.send("one").await?;
     ///     lines.send("two").await?;
     ///     assert_eq!(lines.get_ref(), b"one\ntwo\n");
-    ///     Ok::<(), runtime_codec::LinesCodecError>(())
+    ///     Ok::<(), runtime::codec::LinesCodecError>(())
     /// })?;
-    /// # Ok::<(), runtime_codec::LinesCodecError>(())
+    /// # Ok::<(), runtime::codec::LinesCodecError>(())
     /// ```
     pub struct FramedWrite<T, E> {
         #[pin]

@@ -54,14 +54,14 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, Encoder, LengthFieldCodec};
+/// use runtime::codec::{Decoder, Encoder, LengthFieldCodec};
 ///
 /// let mut codec = LengthFieldCodec::new();
 /// let mut buf = BytesMut::new();
 /// codec.encode("hello", &mut buf)?;
 /// assert_eq!(&buf[..], b"\0\0\0\x05hello");
 /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"hello"[..]));
-/// # Ok::<(), runtime_codec::LengthFieldCodecError>(())
+/// # Ok::<(), runtime::codec::LengthFieldCodecError>(())
 /// ```
 ///
 /// A header of a 1-byte type and a 2-byte little-endian length that counts the whole
@@ -69,7 +69,7 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, LengthFieldCodec};
+/// use runtime::codec::{Decoder, LengthFieldCodec};
 ///
 /// let mut codec = LengthFieldCodec::builder()
 ///     .length_field_offset(1)
@@ -82,7 +82,7 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
 /// let mut buf = BytesMut::from(&b"\x07\x05\x00hi\x07\x03\x00"[..]);
 /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"hi"[..]));
 /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b""[..]));
-/// # Ok::<(), runtime_codec::LengthFieldCodecError>(())
+/// # Ok::<(), runtime::codec::LengthFieldCodecError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LengthFieldCodec {
@@ -96,7 +96,7 @@ pub struct LengthFieldCodec {
 /// # Examples
 ///
 /// ```
-/// use runtime_codec::LengthFieldCodec;
+/// use runtime::codec::LengthFieldCodec;
 ///
 /// // A 2-byte length counting the bytes after it, at offset 0, kept in the frame.
 /// let codec = LengthFieldCodec::builder()
@@ -104,7 +104,7 @@ pub struct LengthFieldCodec {
 ///     .initial_bytes_to_strip(0)
 ///     .build()?;
 /// assert_eq!(codec.header_length(), 2);
-/// # Ok::<(), runtime_codec::LengthFieldCodecError>(())
+/// # Ok::<(), runtime::codec::LengthFieldCodecError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LengthFieldCodecBuilder {
@@ -278,7 +278,7 @@ impl LengthFieldCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{LengthFieldCodec, DEFAULT_MAX_FRAME_LENGTH};
+    /// use runtime::codec::{LengthFieldCodec, DEFAULT_MAX_FRAME_LENGTH};
     ///
     /// let codec = LengthFieldCodec::new();
     /// assert_eq!(codec.max_frame_length(), DEFAULT_MAX_FRAME_LENGTH);
@@ -388,7 +388,7 @@ impl LengthFieldCodecBuilder {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{LengthFieldCodec, LengthFieldCodecError};
+    /// use runtime::codec::{LengthFieldCodec, LengthFieldCodecError};
     ///
     /// let err = LengthFieldCodec::builder().length_field_size(5).build().unwrap_err();
     /// assert!(matches!(err, LengthFieldCodecError::InvalidLengthFieldSize { size: 5 }));

@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use futures_lite::{future, io::Cursor, StreamExt};
-//! use runtime_codec::{Framed, LinesCodec, LinesCodecError};
+//! use runtime::codec::{Framed, LinesCodec, LinesCodecError};
 //!
 //! future::block_on(async {
 //!     let io = Cursor::new(b"PING\r\nECHO hello\n".to_vec());

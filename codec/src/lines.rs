@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
+/// use runtime::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 ///
 /// let mut codec = LinesCodec::with_max_length(8);
 /// let mut buf = BytesMut::from("hello\r\nmuch too long\nworld\n");
@@ -57,12 +57,12 @@ pub struct LinesCodec {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use runtime_codec::{Decoder, LinesBytesCodec};
+/// use runtime::codec::{Decoder, LinesBytesCodec};
 ///
 /// let mut codec = LinesBytesCodec::new();
 /// let mut buf = BytesMut::from(&b"\xff\xfe\r\n"[..]);
 /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"\xff\xfe"[..]));
-/// # Ok::<(), runtime_codec::LinesCodecError>(())
+/// # Ok::<(), runtime::codec::LinesCodecError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinesBytesCodec {
@@ -226,7 +226,7 @@ impl LinesCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{LinesCodec, DEFAULT_MAX_LINE_LENGTH};
+    /// use runtime::codec::{LinesCodec, DEFAULT_MAX_LINE_LENGTH};
     ///
     /// assert_eq!(LinesCodec::new().max_length(), DEFAULT_MAX_LINE_LENGTH);
     /// ```
@@ -240,7 +240,7 @@ impl LinesCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::LinesCodec;
+    /// use runtime::codec::LinesCodec;
     ///
     /// assert_eq!(LinesCodec::with_max_length(1024).max_length(), 1024);
     /// ```
@@ -365,7 +365,7 @@ impl LinesBytesCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::{LinesBytesCodec, DEFAULT_MAX_LINE_LENGTH};
+    /// use runtime::codec::{LinesBytesCodec, DEFAULT_MAX_LINE_LENGTH};
     ///
     /// assert_eq!(LinesBytesCodec::new().max_length(), DEFAULT_MAX_LINE_LENGTH);
     /// ```
@@ -379,7 +379,7 @@ impl LinesBytesCodec {
     /// # Examples
     ///
     /// ```
-    /// use runtime_codec::LinesBytesCodec;
+    /// use runtime::codec::LinesBytesCodec;
     ///
     /// assert_eq!(LinesBytesCodec::with_max_length(80).max_length(), 80);
     /// ```

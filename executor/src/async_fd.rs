@@ -31,9 +31,9 @@ use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 /// ```
 /// use std::io::{Read, Write};
 /// use std::os::unix::net::UnixStream;
-/// use runtime_executor::AsyncFd;
+/// use runtime::AsyncFd;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let (a, mut b) = UnixStream::pair().unwrap();
 ///     a.set_nonblocking(true).unwrap();
@@ -84,6 +84,18 @@ impl<T: AsFd> AsyncFd<T> {
         let inner = self.inner.take().expect("inner taken only once");
         self.reactor.deregister(&self.source, inner.as_fd());
         inner
+    }
+
+    /// `Ok` while this fd's core runs; once the core has shut down (its
+    /// runtime was dropped or stopped), the error every operation on the fd
+    /// returns from then on: "the runtime core owning this I/O object has
+    /// shut down", of kind `Other`.
+    ///
+    /// # Errors
+    ///
+    /// As above.
+    pub fn check_core(&self) -> io::Result<()> {
+        self.check()
     }
 
     fn check(&self) -> io::Result<()> {

@@ -18,9 +18,9 @@ use crate::task::JoinHandle;
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let len = rt.block_on(async {
-///     runtime_executor::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()))
+///     runtime::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()))
 ///         .await
 ///         .unwrap()
 /// });

@@ -60,8 +60,8 @@ pub(crate) fn core_uid() -> Option<u64> {
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
-/// assert_eq!(rt.block_on(async { runtime_executor::current_core() }), 0);
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
+/// assert_eq!(rt.block_on(async { runtime::current_core() }), 0);
 /// ```
 pub fn current_core() -> usize {
     try_current_core().expect("`current_core` called outside of a `runtime` core")

@@ -228,7 +228,7 @@ impl Core {
 
         let mut now = None;
         if let Some(deadline) = self.timers.next_deadline() {
-            let at = Instant::now();
+            let at = self.timers.clock().now();
             if deadline <= at {
                 stats.add_timers_fired(self.timers.fire_expired(at) as u64);
             }
@@ -269,10 +269,12 @@ impl Core {
     /// a moment ago, so the timeout it gives is a little longer than
     /// needed, never shorter (a timer is late by as much, never early).
     fn park(&self, main_woken: &AtomicBool, now: Option<Instant>) {
-        let timeout = self
-            .timers
-            .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(now.unwrap_or_else(Instant::now)));
+        if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
+            return;
+        }
+        let timeout = self.timers.next_deadline().map(|deadline| {
+            deadline.saturating_duration_since(now.unwrap_or_else(|| self.timers.clock().now()))
+        });
         if timeout == Some(Duration::ZERO) {
             if self.reactor.has_sources() {
                 let events = self.reactor.poll(Some(Duration::ZERO));
@@ -295,6 +297,33 @@ impl Core {
             self.shared.stats.add_io_events(events as u64);
         }
         self.shared.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// With the clock paused, an idle core moves it to the next timer
+    /// instead of sleeping until then, as tokio's paused clock does: first
+    /// it looks for I/O without waiting, and advances only if that and the
+    /// other threads brought no work. Returns false without timers: the core
+    /// then parks until I/O or a wake.
+    fn auto_advance(&self, main_woken: &AtomicBool) -> bool {
+        let Some(deadline) = self.timers.next_deadline() else {
+            return false;
+        };
+        if self.reactor.has_sources() {
+            let events = self.reactor.poll(Some(Duration::ZERO));
+            self.shared.stats.add_io_events(events as u64);
+            if events > 0 {
+                return true;
+            }
+        }
+        let work = !self.local.borrow().is_empty()
+            || self.reactor.has_deferred()
+            || !self.shared.remote.is_empty()
+            || main_woken.load(Ordering::SeqCst)
+            || self.runtime.is_stopping();
+        if !work {
+            self.timers.clock().advance_to(deadline);
+        }
+        true
     }
 
     /// Watches for work from other threads for a short while before parking;

@@ -29,7 +29,7 @@ pub trait Deferred {
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use runtime_executor::{defer, Deferred};
+/// use runtime::{defer, Deferred};
 ///
 /// struct Flush(Cell<u32>);
 ///
@@ -39,12 +39,12 @@ pub trait Deferred {
 ///     }
 /// }
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let flush = Rc::new(Flush(Cell::new(0)));
 ///     assert!(defer(flush.clone()));
 ///     assert_eq!(flush.0.get(), 0); // not yet: this poll is still running
-///     runtime_executor::yield_now().await;
+///     runtime::yield_now().await;
 ///     assert_eq!(flush.0.get(), 1);
 /// });
 /// ```

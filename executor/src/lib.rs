@@ -10,17 +10,17 @@
 //! # Examples
 //!
 //! ```
-//! use runtime_executor::Runtime;
+//! use runtime::Runtime;
 //!
 //! let rt = Runtime::builder().cores(2).build().unwrap();
 //! let per_core = rt.run_on_all_cores(|| async {
-//!     let task = runtime_executor::spawn(async { 20 + 1 });
+//!     let task = runtime::spawn(async { 20 + 1 });
 //!     task.await.unwrap() * 2
 //! });
 //! assert_eq!(per_core, vec![42, 42]);
 //!
 //! let on_core_one = rt.block_on(async {
-//!     runtime_executor::spawn_on(1, || async { runtime_executor::current_core() })
+//!     runtime::spawn_on(1, || async { runtime::current_core() })
 //!         .await
 //!         .unwrap()
 //! });

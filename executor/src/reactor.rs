@@ -413,6 +413,10 @@ impl Reactor {
         for (_, source) in self.sources.borrow().iter() {
             source.take_wakers(&mut wakers);
             source.set_callback(None);
+            // Every later operation then asks for readiness, and so hears
+            // that the core is gone rather than reaching the socket.
+            source.read_closed.set(false);
+            source.ready.set(0);
         }
         for waker in wakers {
             waker.wake();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::{resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
 use std::thread;
@@ -25,7 +25,7 @@ const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder()
+/// let rt = runtime::Runtime::builder()
 ///     .cores(2)
 ///     .pin_cores(false)
 ///     .thread_name("my-server")
@@ -128,7 +128,9 @@ impl Builder {
         let shared_cores = (0..cores)
             .map(|i| CoreShared::new(i).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(RuntimeShared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             cores: shared_cores.into_boxed_slice(),
             stopping: AtomicBool::new(false),
             core_panics: Mutex::new(Vec::new()),
@@ -179,6 +181,8 @@ fn run_worker(core_shared: Arc<CoreShared>, runtime: Arc<RuntimeShared>, cpu: Op
 
 /// What every core and every [`Handle`] share.
 pub(crate) struct RuntimeShared {
+    /// Process-unique, never 0.
+    id: u64,
     cores: Box<[Arc<CoreShared>]>,
     stopping: AtomicBool,
     /// Panics that escaped a core's event loop (not a task's: those are
@@ -227,12 +231,19 @@ impl RuntimeShared {
 /// the thread that built it (it is `!Send`); use a [`Handle`] elsewhere.
 ///
 /// Dropping the runtime stops every core: pending tasks are dropped (their
-/// destructors run on their own core) and I/O objects fail from then on.
+/// destructors run on their own core) and I/O objects fail from then on:
+/// every read, write, flush, accept or readiness wait on a socket of this
+/// runtime returns an error of kind `Other` saying "the runtime core owning
+/// this I/O object has shut down" (see [`AsyncFd::check_core`]), also when
+/// data waits in the kernel. (A `runtime::net` stream still hands out bytes
+/// it had already read into its own buffer.)
+///
+/// [`AsyncFd::check_core`]: crate::AsyncFd::check_core
 ///
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let answer = rt.block_on(async { 42 });
 /// assert_eq!(answer, 42);
 /// ```
@@ -301,8 +312,8 @@ impl Runtime {
     /// # Examples
     ///
     /// ```
-    /// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
-    /// let cores = rt.run_on_all_cores(|| async { runtime_executor::current_core() });
+    /// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
+    /// let cores = rt.run_on_all_cores(|| async { runtime::current_core() });
     /// assert_eq!(cores, vec![0, 1]);
     /// ```
     pub fn run_on_all_cores<F, Fut>(&self, entry: F) -> Vec<Fut::Output>
@@ -486,9 +497,9 @@ impl<T> Gather<T> {
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let handle = rt.handle();
-/// let on_core_1 = handle.spawn_on(1, || async { runtime_executor::current_core() });
+/// let on_core_1 = handle.spawn_on(1, || async { runtime::current_core() });
 /// assert_eq!(rt.block_on(on_core_1).unwrap(), 1);
 /// ```
 #[derive(Clone)]
@@ -516,6 +527,13 @@ impl Handle {
     /// The number of cores.
     pub fn cores(&self) -> usize {
         self.shared.cores.len()
+    }
+
+    /// A process-unique id of this runtime (never 0), the same for every
+    /// handle to it: per-runtime state, such as the per-core listeners of
+    /// one bind, is keyed by it.
+    pub fn id(&self) -> u64 {
+        self.shared.id
     }
 
     /// Spawns a task on core `core`; see [`spawn_on`](crate::spawn_on).

@@ -13,11 +13,11 @@
 //! A server that stops on ctrl-c or SIGTERM:
 //!
 //! ```no_run
-//! let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+//! let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 //! rt.block_on(async {
 //!     let serve = async { /* accept connections ... */ std::future::pending::<()>().await };
 //!     futures_lite::future::or(serve, async {
-//!         runtime_executor::signal::shutdown().await.unwrap();
+//!         runtime::signal::shutdown().await.unwrap();
 //!     })
 //!     .await;
 //! });

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let stats = rt.block_on(async {
-///     runtime_executor::spawn(async {}).await.unwrap();
-///     runtime_executor::stats()
+///     runtime::spawn(async {}).await.unwrap();
+///     runtime::stats()
 /// });
 /// assert_eq!(stats.core, 0);
 /// assert!(stats.tasks_spawned >= 1);

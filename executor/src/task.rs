@@ -125,10 +125,10 @@ fn tracked<F: Future>(future: F) -> Tracked<F> {
 /// ```
 /// use std::rc::Rc;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let n = rt.block_on(async {
 ///     let shared = Rc::new(20); // `!Send` is fine
-///     let task = runtime_executor::spawn(async move { *shared + 1 });
+///     let task = runtime::spawn(async move { *shared + 1 });
 ///     task.await.unwrap()
 /// });
 /// assert_eq!(n, 21);
@@ -171,9 +171,9 @@ where
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let core = rt.block_on(async {
-///     runtime_executor::spawn_on(1, || async { runtime_executor::current_core() })
+///     runtime::spawn_on(1, || async { runtime::current_core() })
 ///         .await
 ///         .unwrap()
 /// });
@@ -245,9 +245,9 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
-    ///     let task = runtime_executor::spawn(std::future::pending::<()>());
+    ///     let task = runtime::spawn(std::future::pending::<()>());
     ///     task.abort();
     ///     assert!(task.await.unwrap_err().is_cancelled());
     /// });
@@ -399,10 +399,10 @@ impl std::error::Error for JoinError {}
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
-///     let task = runtime_executor::spawn(async { 7 });
-///     runtime_executor::yield_now().await; // lets `task` run
+///     let task = runtime::spawn(async { 7 });
+///     runtime::yield_now().await; // lets `task` run
 ///     assert!(task.is_finished());
 /// });
 /// ```

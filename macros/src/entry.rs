@@ -49,7 +49,15 @@ pub(crate) fn expand(entry: Entry, args: TokenStream, item: TokenStream) -> Toke
             return quote!(#error #item);
         }
     };
-    let options = Options::parse(args);
+    let options = Options::parse(args).and_then(|options| {
+        if entry == Entry::Main && options.start_paused {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "`start_paused` is only valid on `#[runtime::test]`",
+            ));
+        }
+        Ok(options)
+    });
     let checked = check_signature(entry, &function);
     match (options, checked) {
         (Ok(options), Ok(())) => rewrite(entry, &options, function),
@@ -121,12 +129,14 @@ fn is_test_attribute(attr: &syn::Attribute) -> bool {
 /// ```text
 /// fn main() -> R {
 ///     let body = async move { ... };
-///     Runtime::builder().cores(1).build().expect(..).block_on(body)
+///     Runtime::builder().cores(N).build().expect(..).block_on(body)
 /// }
 /// ```
 ///
-/// or, with `cores = N > 1`, every core runs its own copy of the body and the
-/// per-core outputs are reduced by `MainOutput::combine`.
+/// The body runs once, on core 0, as `#[tokio::main]`'s does; the other
+/// cores are up and serve `spawn_on`. With `each_core`, every core runs its
+/// own copy of the body and the per-core outputs are reduced by
+/// `MainOutput::combine`.
 fn rewrite(entry: Entry, options: &Options, function: ItemFn) -> TokenStream {
     let ItemFn {
         attrs,
@@ -157,10 +167,23 @@ fn rewrite(entry: Entry, options: &Options, function: ItemFn) -> TokenStream {
             .expect("failed to build the runtime")
     };
     let test_attr = (entry == Entry::Test).then(|| quote!(#[::core::prelude::v1::test]));
+    let pause = options
+        .start_paused
+        .then(|| quote!(::runtime::time::pause();));
 
-    let run = if cores == 1 {
+    let run = if !options.each_core {
+        let body = match &pause {
+            None => quote_spanned!(body_end=> async move #block),
+            Some(pause) => quote_spanned! {body_end=>
+                async move {
+                    #pause
+                    let body = async move #block;
+                    body.await
+                }
+            },
+        };
         quote_spanned! {body_end=>
-            let body = async move #block;
+            let body = #body;
             #[allow(clippy::expect_used)]
             let runtime = #runtime;
             runtime.block_on(body)
@@ -176,6 +199,7 @@ fn rewrite(entry: Entry, options: &Options, function: ItemFn) -> TokenStream {
             #[allow(clippy::expect_used)]
             let runtime = #runtime;
             let outputs = runtime.#run_on_all_cores(|| async move {
+                #pause
                 let body = async move #block;
                 let output: #output_ty = body.await;
                 output

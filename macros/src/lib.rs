@@ -4,11 +4,13 @@
 //! Both turn an `async fn` into a plain fn that builds a
 //! `runtime::Runtime` and drives the body on it. Use them through the facade
 //! (`runtime::main`, `runtime::test`); the expansion names `::runtime::...`
-//! paths, so this crate is not useful on its own.
+//! paths, so this crate is not useful on its own (its doc examples run
+//! through the facade, a dev-dependency).
 //!
-//! ```ignore
+//! ```
 //! #[runtime::main(cores = 4)]
 //! async fn main() {
+//!     // Runs once, on core 0; cores 1 to 3 serve `spawn_on` and servers.
 //!     println!("hello from core {}", runtime::current_core());
 //! }
 //! ```
@@ -34,7 +36,7 @@ use crate::entry::Entry;
 /// The function becomes a sync `fn main` with the same signature and return
 /// type, which builds a runtime and drives the body to completion:
 ///
-/// ```ignore
+/// ```
 /// #[runtime::main]
 /// async fn main() -> std::io::Result<()> {
 ///     runtime::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -44,7 +46,7 @@ use crate::entry::Entry;
 ///
 /// expands to roughly
 ///
-/// ```ignore
+/// ```
 /// fn main() -> std::io::Result<()> {
 ///     let body = async move {
 ///         runtime::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -58,19 +60,36 @@ use crate::entry::Entry;
 /// }
 /// ```
 ///
+/// The body runs once, on core 0, as `#[tokio::main]`'s does; its output
+/// need not be `Send`, so `-> Result<(), Box<dyn std::error::Error>>` works.
+///
 /// # Options
 ///
-/// - `cores = N`, an integer literal of at least 1 (default 1). With `N > 1`
-///   every core runs its own copy of the body through
-///   `Runtime::run_on_all_cores`, which is how a thread-per-core server starts
-///   one accept loop per core. The body must then be `'static` (it is: `main`
-///   takes no arguments), its output `Send`, and the return type `()` or
+/// - `cores = N`, an integer literal of at least 1 (default 1): the number
+///   of cores. Cores 1 to N-1 are up while the body runs and serve what is
+///   sent to them: `runtime::spawn_on`, `Server::serve_on_all_cores`, the
+///   cross-core channels.
+/// - `each_core` runs the body once on every core instead, through
+///   `Runtime::run_on_all_cores`: how a thread-per-core server can start one
+///   accept loop per core. Each core's `TcpListener::bind` of the same
+///   address then joins one listener group (port 0 resolves to one port).
+///   The body's output must be `Send`, and the return type `()` or
 ///   `Result<(), E>`: the first error in core order is returned, or `Ok(())`.
 /// - `pin = true|false` pins each core's thread to a CPU
 ///   (`Builder::pin_cores`); when left out the builder's default applies.
 ///
-/// ```ignore
-/// #[runtime::main(cores = 4, pin = true)]
+/// ```
+/// #[runtime::main(cores = 4)]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // Runs once, on core 0.
+///     let answer = runtime::spawn_on(3, || async { runtime::current_core() }).await?;
+///     assert_eq!(answer, 3);
+///     Ok(())
+/// }
+/// ```
+///
+/// ```
+/// #[runtime::main(cores = 4, each_core, pin = true)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 ///     // Runs once on each of the 4 cores.
 ///     println!("core {} is up", runtime::current_core());
@@ -78,8 +97,7 @@ use crate::entry::Entry;
 /// }
 /// ```
 ///
-/// The examples are marked `ignore` because they need the `runtime` facade;
-/// `tests/macros.rs` and `examples/hello.rs` in the workspace run them.
+/// `tests/macros.rs` and `examples/hello.rs` in the workspace run more.
 ///
 /// # Panics
 ///
@@ -103,7 +121,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// comments and return type; every test gets its own runtime, so tests do
 /// not share state through it.
 ///
-/// ```ignore
+/// ```
 /// #[runtime::test]
 /// async fn sleeps() {
 ///     runtime::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -123,14 +141,27 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Options
 ///
-/// The same as [`macro@main`]: `cores = N` runs the body once on each of `N`
-/// cores (the test then returns `()` or `Result<(), E>`, and fails if any core
-/// fails), `pin = true|false` pins the cores' threads.
+/// The same as [`macro@main`]: the body runs once on core 0; `cores = N`
+/// starts N cores, `each_core` runs the body on each of them (the test then
+/// returns `()` or `Result<(), E>`, and fails if any core fails),
+/// `pin = true|false` pins the cores' threads. Tests also take
+/// `start_paused = true`, which pauses the clock of the core running the body
+/// before it starts (`runtime::time::pause`): timers fire as time is advanced
+/// by `runtime::time::advance`, or at once when every task of the core is
+/// idle, with no real sleep.
 ///
-/// ```ignore
-/// #[runtime::test(cores = 2)]
+/// ```
+/// #[runtime::test(cores = 2, each_core)]
 /// async fn runs_on_every_core() {
 ///     assert!(runtime::current_core() < 2);
+/// }
+///
+/// #[runtime::test(start_paused = true)]
+/// async fn an_hour_in_no_time() {
+///     let mut ticks = runtime::time::interval(std::time::Duration::from_secs(3600));
+///     for _ in 0..3 {
+///         ticks.tick().await;
+///     }
 /// }
 /// ```
 ///

@@ -1,4 +1,5 @@
-//! The options an entry-point attribute accepts: `cores = N` and `pin = bool`.
+//! The options an entry-point attribute accepts: `cores = N`, `pin = bool`,
+//! `each_core` and, on tests, `start_paused = bool`.
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
@@ -8,11 +9,15 @@ use syn::{Expr, ExprLit, Lit};
 /// What `#[runtime::main(...)]` and `#[runtime::test(...)]` were asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Options {
-    /// How many cores run the body; each one runs its own copy.
+    /// How many cores the runtime has.
     pub(crate) cores: usize,
     /// `Some` only when the user wrote `pin = ...`, so the builder keeps its own
     /// default otherwise.
     pub(crate) pin: Option<bool>,
+    /// Run the body once on every core rather than once on core 0.
+    pub(crate) each_core: bool,
+    /// Pause core 0's clock before the body starts (`runtime::time::pause`).
+    pub(crate) start_paused: bool,
 }
 
 impl Options {
@@ -20,6 +25,8 @@ impl Options {
     pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
         let mut cores = None;
         let mut pin = None;
+        let mut each_core = None;
+        let mut start_paused = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("cores") {
                 reject_duplicate(&meta, cores.is_some())?;
@@ -27,13 +34,24 @@ impl Options {
                 Ok(())
             } else if meta.path.is_ident("pin") {
                 reject_duplicate(&meta, pin.is_some())?;
-                pin = Some(parse_pin(&meta)?);
+                pin = Some(parse_bool(&meta, "pin")?);
+                Ok(())
+            } else if meta.path.is_ident("each_core") {
+                reject_duplicate(&meta, each_core.is_some())?;
+                if meta.input.peek(syn::Token![=]) {
+                    return Err(meta.error("`each_core` takes no value: write `each_core`"));
+                }
+                each_core = Some(true);
+                Ok(())
+            } else if meta.path.is_ident("start_paused") {
+                reject_duplicate(&meta, start_paused.is_some())?;
+                start_paused = Some(parse_bool(&meta, "start_paused")?);
                 Ok(())
             } else {
                 let name = quote::ToTokens::to_token_stream(&meta.path).to_string();
                 let name = name.replace(' ', "");
                 Err(meta.error(format_args!(
-                    "unknown option `{name}`; the valid options are `cores = N` and `pin = true|false`"
+                    "unknown option `{name}`; the valid options are `cores = N`, `pin = true|false`, `each_core` and (on tests) `start_paused = true|false`"
                 )))
             }
         });
@@ -41,6 +59,8 @@ impl Options {
         Ok(Options {
             cores: cores.unwrap_or(1),
             pin,
+            each_core: each_core.unwrap_or(false),
+            start_paused: start_paused.unwrap_or(false),
         })
     }
 }
@@ -77,7 +97,7 @@ fn parse_cores(meta: &ParseNestedMeta<'_>) -> syn::Result<usize> {
     Ok(cores)
 }
 
-fn parse_pin(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+fn parse_bool(meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<bool> {
     let value: Expr = meta.value()?.parse()?;
     match &value {
         Expr::Lit(ExprLit {
@@ -86,7 +106,7 @@ fn parse_pin(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
         }) => Ok(pin.value),
         _ => Err(syn::Error::new_spanned(
             &value,
-            "`pin` must be `true` or `false`",
+            format_args!("`{name}` must be `true` or `false`"),
         )),
     }
 }
@@ -107,7 +127,9 @@ mod tests {
             options,
             Options {
                 cores: 1,
-                pin: None
+                pin: None,
+                each_core: false,
+                start_paused: false,
             }
         );
     }
@@ -119,7 +141,9 @@ mod tests {
             options,
             Options {
                 cores: 4,
-                pin: Some(true)
+                pin: Some(true),
+                each_core: false,
+                start_paused: false,
             }
         );
         let options = Options::parse(quote!(cores = 2, pin = false,)).unwrap();
@@ -127,7 +151,19 @@ mod tests {
             options,
             Options {
                 cores: 2,
-                pin: Some(false)
+                pin: Some(false),
+                each_core: false,
+                start_paused: false,
+            }
+        );
+        let options = Options::parse(quote!(cores = 4, each_core, start_paused = true)).unwrap();
+        assert_eq!(
+            options,
+            Options {
+                cores: 4,
+                pin: None,
+                each_core: true,
+                start_paused: true,
             }
         );
     }
@@ -144,13 +180,21 @@ mod tests {
             "`cores` must be an integer literal, e.g. `cores = 4`"
         );
         assert_eq!(error(quote!(pin = 3)), "`pin` must be `true` or `false`");
+        assert_eq!(
+            error(quote!(start_paused = 1)),
+            "`start_paused` must be `true` or `false`"
+        );
+        assert_eq!(
+            error(quote!(each_core = true)),
+            "`each_core` takes no value: write `each_core`"
+        );
     }
 
     #[test]
     fn rejects_unknown_and_repeated_options() {
         assert_eq!(
             error(quote!(threads = 2)),
-            "unknown option `threads`; the valid options are `cores = N` and `pin = true|false`"
+            "unknown option `threads`; the valid options are `cores = N`, `pin = true|false`, `each_core` and (on tests) `start_paused = true|false`"
         );
         assert_eq!(
             error(quote!(cores = 2, cores = 3)),

@@ -22,6 +22,9 @@ mod sealed {
     #[doc(hidden)]
     #[derive(Debug)]
     pub enum Lookup {
+        /// One address, known without a lookup (no allocation: `send_to`
+        /// takes this path per datagram).
+        One(SocketAddr),
         Ready(Vec<SocketAddr>),
         Host(String),
         HostPort(String, u16),
@@ -36,28 +39,28 @@ macro_rules! ready_addrs {
         impl Sealed for $ty {
             fn into_lookup(self) -> Lookup {
                 let $v = self;
-                Lookup::Ready($e)
+                $e
             }
         }
     )*};
 }
 
 ready_addrs! {
-    SocketAddr => |a| vec![a];
-    SocketAddrV4 => |a| vec![SocketAddr::V4(a)];
-    SocketAddrV6 => |a| vec![SocketAddr::V6(a)];
-    (IpAddr, u16) => |a| vec![SocketAddr::new(a.0, a.1)];
-    (std::net::Ipv4Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V4(a.0), a.1)];
-    (std::net::Ipv6Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V6(a.0), a.1)];
-    &[SocketAddr] => |a| a.to_vec();
-    Vec<SocketAddr> => |a| a;
+    &[SocketAddr] => |a| Lookup::Ready(a.to_vec());
+    Vec<SocketAddr> => |a| Lookup::Ready(a);
+    SocketAddr => |a| Lookup::One(a);
+    SocketAddrV4 => |a| Lookup::One(SocketAddr::V4(a));
+    SocketAddrV6 => |a| Lookup::One(SocketAddr::V6(a));
+    (IpAddr, u16) => |a| Lookup::One(SocketAddr::new(a.0, a.1));
+    (std::net::Ipv4Addr, u16) => |a| Lookup::One(SocketAddr::new(IpAddr::V4(a.0), a.1));
+    (std::net::Ipv6Addr, u16) => |a| Lookup::One(SocketAddr::new(IpAddr::V6(a.0), a.1));
 }
 
 impl ToSocketAddrs for &str {}
 impl Sealed for &str {
     fn into_lookup(self) -> Lookup {
         match self.parse::<SocketAddr>() {
-            Ok(addr) => Lookup::Ready(vec![addr]),
+            Ok(addr) => Lookup::One(addr),
             Err(_) => Lookup::Host(self.to_owned()),
         }
     }
@@ -81,7 +84,7 @@ impl ToSocketAddrs for (&str, u16) {}
 impl Sealed for (&str, u16) {
     fn into_lookup(self) -> Lookup {
         match self.0.parse::<IpAddr>() {
-            Ok(ip) => Lookup::Ready(vec![SocketAddr::new(ip, self.1)]),
+            Ok(ip) => Lookup::One(SocketAddr::new(ip, self.1)),
             Err(_) => Lookup::HostPort(self.0.to_owned(), self.1),
         }
     }
@@ -96,7 +99,21 @@ impl Sealed for (String, u16) {
 
 /// Resolves `addr`: at once for literals, on the blocking pool for names.
 pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs = match addr.into_lookup() {
+    resolve_lookup(addr.into_lookup()).await
+}
+
+/// The first address `addr` names: without a lookup or an allocation when
+/// it is a literal.
+pub(crate) async fn resolve_first(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    match addr.into_lookup() {
+        Lookup::One(addr) => Ok(addr),
+        lookup => Ok(resolve_lookup(lookup).await?[0]),
+    }
+}
+
+async fn resolve_lookup(lookup: Lookup) -> io::Result<Vec<SocketAddr>> {
+    let addrs = match lookup {
+        Lookup::One(addr) => vec![addr],
         Lookup::Ready(addrs) => addrs,
         Lookup::Host(host) => {
             blocking_lookup(move || std::net::ToSocketAddrs::to_socket_addrs(&host)).await?

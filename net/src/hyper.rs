@@ -18,14 +18,14 @@
 //! use hyper::body::Bytes;
 //! use hyper::service::service_fn;
 //! use hyper::{Request, Response};
-//! use runtime_net::hyper::HyperTimer;
-//! use runtime_net::{TcpListener, TcpStream};
+//! use runtime::net::hyper::HyperTimer;
+//! use runtime::net::{TcpListener, TcpStream};
 //!
-//! let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+//! let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 //! rt.block_on(async {
 //!     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
-//!     runtime_executor::spawn(async move {
+//!     runtime::spawn(async move {
 //!         let (stream, _) = listener.accept().await.unwrap();
 //!         let hello = service_fn(|_req: Request<hyper::body::Incoming>| async {
 //!             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
@@ -39,7 +39,7 @@
 //!
 //!     let stream = TcpStream::connect(addr).await.unwrap();
 //!     let (mut sender, conn) = hyper::client::conn::http1::handshake(stream).await.unwrap();
-//!     runtime_executor::spawn(conn);
+//!     runtime::spawn(conn);
 //!     let req = Request::get("/").body(Full::new(Bytes::new())).unwrap();
 //!     let body = sender.send_request(req).await.unwrap().collect().await.unwrap();
 //!     assert_eq!(body.to_bytes(), "hello");
@@ -61,7 +61,7 @@ use crate::tcp;
 use crate::{TcpStream, UnixStream};
 
 /// Runs the futures hyper hands off (HTTP/2's connection and stream tasks)
-/// as tasks of the current core, with [`runtime_executor::spawn`]. They need
+/// as tasks of the current core, with [`runtime::spawn`](runtime_executor::spawn). They need
 /// not be `Send`; each is detached, so it runs to completion or until its
 /// core stops.
 ///

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_lite::future;
-use runtime_executor::{signal, time, JoinHandle, Runtime};
+use runtime_executor::{signal, time, Handle, JoinHandle, Runtime};
 use slab::Slab;
 use socket2::Socket;
 
@@ -33,7 +33,7 @@ use crate::{TcpListener, TcpStream};
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{Service, TcpStream};
+/// use runtime::net::{Service, TcpStream};
 ///
 /// struct Greeter {
 ///     greeting: &'static str,
@@ -67,8 +67,9 @@ where
 
 /// Serves `service` on `addr` from the current core until ctrl-c or
 /// SIGTERM, with [`Server`]'s defaults. Run it on every core (for example in
-/// the body of `#[runtime::main]`) and each core binds its own
-/// `SO_REUSEPORT` listener.
+/// the body of `#[runtime::main(each_core)]`) and each core binds its own
+/// `SO_REUSEPORT` listener; [`Server::serve_on_all_cores`] does that from
+/// one core.
 ///
 /// # Errors
 ///
@@ -80,11 +81,11 @@ where
 ///
 /// ```no_run
 /// use futures_lite::io::{copy, split};
-/// use runtime_net::TcpStream;
+/// use runtime::net::TcpStream;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// rt.run_on_all_cores(|| {
-///     runtime_net::serve("127.0.0.1:7000", |stream: TcpStream| async move {
+///     runtime::net::serve("127.0.0.1:7000", |stream: TcpStream| async move {
 ///         let (reader, mut writer) = split(stream);
 ///         copy(reader, &mut writer).await.map(drop)
 ///     })
@@ -115,9 +116,9 @@ pub async fn serve<S: Service + 'static>(addr: impl ToSocketAddrs, service: S) -
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{Server, TcpStream};
+/// use runtime::net::{Server, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let server = Server::new("127.0.0.1:0".parse().unwrap())
 ///     .max_connections(1000)
 ///     .handle_signals(false);
@@ -261,6 +262,83 @@ impl Server {
             async move { server.serve(service).await }
         });
         results.into_iter().collect()
+    }
+
+    /// Serves on every core of the current runtime, each with the service
+    /// that `make_service` builds on that core, until shutdown: the async
+    /// counterpart of [`run`](Self::run), for the body of
+    /// `#[runtime::main(cores = N)]`, which runs on core 0 only.
+    ///
+    /// The other cores serve through `spawn_on`; this core serves in place.
+    /// If a core fails to bind, the server shuts down on every core.
+    ///
+    /// # Errors
+    ///
+    /// The error of the lowest core that failed to bind or to install the
+    /// signal handlers; an error naming this call outside a `runtime` core.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futures_lite::io::{copy, split};
+    /// use runtime::net::{Server, TcpStream};
+    ///
+    /// #[runtime::main(cores = 4)]
+    /// async fn main() -> std::io::Result<()> {
+    ///     Server::new("127.0.0.1:7000".parse().unwrap())
+    ///         .serve_on_all_cores(|| |stream: TcpStream| async move {
+    ///             let (reader, mut writer) = split(stream);
+    ///             copy(reader, &mut writer).await.map(drop)
+    ///         })
+    ///         .await
+    /// }
+    /// ```
+    pub async fn serve_on_all_cores<S, F>(&self, make_service: F) -> io::Result<()>
+    where
+        S: Service + 'static,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        let (Some(handle), Some(here)) =
+            (Handle::try_current(), runtime_executor::try_current_core())
+        else {
+            return Err(crate::outside_runtime("Server::serve_on_all_cores"));
+        };
+        let make_service = Arc::new(make_service);
+        let others: Vec<_> = (0..handle.cores())
+            .filter(|&core| core != here)
+            .map(|core| {
+                let server = self.clone();
+                let make_service = make_service.clone();
+                let task = handle.spawn_on(core, move || {
+                    let service = make_service();
+                    async move { server.serve_or_stop_all(service).await }
+                });
+                (core, task)
+            })
+            .collect();
+        let mut results = vec![(here, self.serve_or_stop_all(make_service()).await)];
+        for (core, task) in others {
+            let result = match task.await {
+                Ok(result) => result,
+                Err(err) => match err.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    // The runtime stopped under it.
+                    Err(err) => Err(io::Error::other(err.to_string())),
+                },
+            };
+            results.push((core, result));
+        }
+        results.sort_by_key(|(core, _)| *core);
+        results.into_iter().try_for_each(|(_, result)| result)
+    }
+
+    /// [`serve`](Self::serve), shutting every core down if this one fails.
+    async fn serve_or_stop_all<S: Service + 'static>(&self, service: S) -> io::Result<()> {
+        let result = self.serve(service).await;
+        if result.is_err() {
+            self.shared.shutdown.notify();
+        }
+        result
     }
 
     /// Serves on the current core until shutdown: binds this core's

@@ -111,6 +111,43 @@ macro_rules! impl_read {
                 this.read.consume(&this.shared, amt);
             }
         }
+
+        #[cfg(feature = "tokio-io")]
+        impl tokio::io::AsyncRead for $ty {
+            #[inline]
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let this = self.get_mut();
+                let n = std::task::ready!(this.read.poll_read(
+                    &this.shared,
+                    cx,
+                    buf.initialize_unfilled()
+                ))?;
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        #[cfg(feature = "tokio-io")]
+        impl tokio::io::AsyncBufRead for $ty {
+            #[inline]
+            fn poll_fill_buf(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<io::Result<&[u8]>> {
+                let this = self.get_mut();
+                this.read.poll_fill_buf(&this.shared, cx)
+            }
+
+            #[inline]
+            fn consume(self: Pin<&mut Self>, amt: usize) {
+                let this = self.get_mut();
+                this.read.consume(&this.shared, amt);
+            }
+        }
     };
 }
 
@@ -150,6 +187,43 @@ macro_rules! impl_write {
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                buffered::poll_shutdown($shared, cx)
+            }
+        }
+
+        #[cfg(feature = "tokio-io")]
+        impl tokio::io::AsyncWrite for $ty {
+            #[inline]
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                buffered::poll_write($shared, cx, buf)
+            }
+
+            #[inline]
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                buffered::poll_write_vectored($shared, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                buffered::poll_flush($shared, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $this = self.get_mut();
                 buffered::poll_shutdown($shared, cx)
             }

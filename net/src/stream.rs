@@ -4,7 +4,7 @@
 //!
 //! Reads: one large `read`/`readv` into the inbound ring serves many small
 //! reads. Writes: bytes go into the outbound ring and the stream registers
-//! itself (once) with [`runtime_executor::defer`]; when the task's poll returns
+//! itself (once) with [`runtime::defer`](runtime_executor::defer); when the task's poll returns
 //! the core sends everything in one `writev`. If the kernel's buffer is full, a
 //! small drain task finishes the job on writability, so nothing written is lost
 //! even if the caller never flushes, and even if it drops the stream (up to a
@@ -184,12 +184,14 @@ impl Shared {
     }
 
     #[inline]
-    fn schedule_flush(self: &Rc<Self>) {
+    /// Fails once the socket's core has shut down (the runtime was
+    /// dropped): the bytes would never leave.
+    fn schedule_flush(self: &Rc<Self>) -> io::Result<()> {
         if !self.flush_scheduled.replace(true) && !self.fd.defer(self.clone()) {
-            // Outside a core (cannot happen for a registered socket): flush now.
             self.flush_scheduled.set(false);
-            let _ = self.flush_now();
+            return self.fd.check_core();
         }
+        Ok(())
     }
 
     /// Registers the task that waits for the outbound ring to drain, and
@@ -664,7 +666,7 @@ fn poll_write_with(
         let written = put(&mut shared.outbound.borrow_mut());
         if written > 0 {
             shared.used.set(true);
-            shared.schedule_flush();
+            shared.schedule_flush()?;
             return Poll::Ready(Ok(written));
         }
         if shared.flush_now()? {
@@ -676,6 +678,7 @@ fn poll_write_with(
 }
 
 pub(crate) fn poll_flush(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    shared.fd.check_core()?;
     if shared.flush_now()? {
         return Poll::Ready(Ok(()));
     }
@@ -758,10 +761,16 @@ macro_rules! buffered_stream_api {
             }
 
             /// Borrowed read and write halves, for reading and writing from two
-            /// futures of one task.
+            /// futures of one task (tokio's `split`).
             ///
-            /// With `futures_lite::AsyncBufReadExt` in scope, `stream.split()` picks
-            /// that trait's by-value `split(byte)`; write `$name::split(&mut stream)`.
+            /// With `AsyncBufReadExt` in scope (`runtime::io`'s or futures-lite's),
+            /// `stream.split()` fails with "this method takes 1 argument": method
+            /// lookup tries `self` by value before `&mut self`, and the stream,
+            /// being buffered, is `AsyncBufRead`, so the trait's by-value
+            /// `split(self, byte)` is found first. Call this one with the receiver
+            /// already borrowed, `(&mut stream).split()`, or by its path:
+            #[doc = concat!("`", stringify!($name), "::split(&mut stream)`.")]
+            /// [`into_split`](Self::into_split) has no such clash.
             pub fn split(&mut self) -> ($crate::split::ReadHalf<'_>, $crate::split::WriteHalf<'_>) {
                 let $crate::stream::BufStream { read, write } = &mut self.inner;
                 (

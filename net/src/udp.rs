@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::addr::{resolve, ToSocketAddrs};
+use crate::addr::{resolve, resolve_first, ToSocketAddrs};
 use crate::sys::recv_from_trunc;
 
 /// What [`UdpSocket::recv_msg`] (or, with a Unix address,
@@ -46,9 +46,9 @@ impl<A> Datagram<A> {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::UdpSocket;
+/// use runtime::net::UdpSocket;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -69,6 +69,7 @@ impl UdpSocket {
     ///
     /// The last bind error, or a lookup error.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::bind")?;
         let mut last_err = None;
         for addr in resolve(addr).await? {
             match UdpSocket::bind_addr(addr, false) {
@@ -87,6 +88,7 @@ impl UdpSocket {
     ///
     /// As `bind(2)`.
     pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::bind_reuse_port")?;
         UdpSocket::bind_addr(addr, true)
     }
 
@@ -112,6 +114,7 @@ impl UdpSocket {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        crate::on_a_core("UdpSocket::from_std")?;
         socket.set_nonblocking(true)?;
         Ok(UdpSocket {
             fd: AsyncFd::new(socket)?,
@@ -158,13 +161,80 @@ impl UdpSocket {
         self.fd.write_with(|s| s.send(buf)).await
     }
 
-    /// Sends one datagram to `target`.
+    /// Sends one datagram to `target`: an address, or a name resolved off
+    /// the core (to its first address), as tokio's `send_to` takes.
     ///
     /// # Errors
     ///
-    /// As `sendto(2)`.
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+    /// A lookup error, or as `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        let target = resolve_first(target).await?;
         self.fd.write_with(|s| s.send_to(buf, target)).await
+    }
+
+    /// Sends one datagram to the connected peer if the socket can take it
+    /// now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the kernel's buffer is full; otherwise as `send(2)`.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.try_write_with(|s| s.send(buf))
+    }
+
+    /// Sends one datagram to `target` if the socket can take it now.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the kernel's buffer is full; otherwise as `sendto(2)`.
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.fd.try_write_with(|s| s.send_to(buf, target))
+    }
+
+    /// Receives one datagram from the connected peer if one is queued,
+    /// without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued; otherwise as `recv(2)`.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.try_read_with(|s| s.recv(buf))
+    }
+
+    /// Receives one datagram and its sender if one is queued.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued; otherwise as `recvfrom(2)`.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.fd.try_read_with(|s| s.recv_from(buf))
+    }
+
+    /// Waits until the socket may be readable; a `try_recv` may still say
+    /// `WouldBlock` (then wait again).
+    ///
+    /// # Errors
+    ///
+    /// Once the socket's runtime has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.fd.readable().await
+    }
+
+    /// Waits until the socket may be writable; see [`readable`](Self::readable).
+    ///
+    /// # Errors
+    ///
+    /// Once the socket's runtime has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.fd.writable().await
     }
 
     /// Receives one datagram from the connected peer.

@@ -2093,3 +2093,21 @@ fn cross_thread_async_writes_and_wakes_lose_nothing() {
     );
     stop_and_wait(&engine);
 }
+
+#[test]
+fn a_second_engine_on_a_served_address_fails_with_addr_in_use() {
+    let first = engine::start(
+        Hooks::new(),
+        &["tcp://127.0.0.1:0"],
+        Options::new().loops(2),
+    )
+    .expect("engine::start");
+    let addr = first.addrs()[0].clone();
+    // Its loops share the address; a second engine may not join them.
+    let err = engine::start(Hooks::new(), &[&addr], Options::new().loops(2)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    let mut peer = connect(&first);
+    assert_eq!(round_trip(&mut peer, b"still served"), b"still served");
+    first.stop();
+    assert!(finishes_within(&first, Duration::from_secs(5)));
+}

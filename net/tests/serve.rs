@@ -269,3 +269,59 @@ fn bind_errors_are_returned() {
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
 }
+
+#[test]
+fn a_second_server_on_a_served_address_fails_with_addr_in_use() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let first = server();
+    let shutdown = first.shutdown_handle();
+    let second_result = rt.block_on(async {
+        let first = first.clone();
+        let serving =
+            runtime_executor::spawn(async move { first.serve_on_all_cores(|| Echo).await });
+        let listening = shutdown.clone();
+        let addr = runtime_executor::spawn_blocking(move || listening.wait_listening())
+            .await
+            .unwrap();
+        // The other core's listener is up too by then.
+        time::sleep(Duration::from_millis(50)).await;
+        let second = Server::new(addr)
+            .handle_signals(false)
+            .serve_on_all_cores(|| Echo)
+            .await;
+        // The first server still serves.
+        let echoed = runtime_executor::spawn_blocking(move || {
+            let mut stream = connect(addr);
+            echo_once(&mut stream, b"still here").is_ok()
+        })
+        .await
+        .unwrap();
+        shutdown.shutdown();
+        serving.await.unwrap().unwrap();
+        (second, echoed)
+    });
+    let (second, echoed) = second_result;
+    assert_eq!(second.unwrap_err().kind(), io::ErrorKind::AddrInUse);
+    assert!(echoed);
+    assert_eq!(first.stats().accepted, 1);
+}
+
+#[test]
+fn serve_on_all_cores_from_core_zero_serves_every_core_on_one_port() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let server = server();
+    let shutdown = server.shutdown_handle();
+    let client = thread::spawn(move || {
+        let addr = shutdown.wait_listening();
+        for i in 0..20u8 {
+            let mut stream = connect(addr);
+            echo_once(&mut stream, &[i; 16]).unwrap();
+        }
+        shutdown.shutdown();
+    });
+    let served = server.clone();
+    rt.block_on(async move { served.serve_on_all_cores(|| Echo).await })
+        .unwrap();
+    client.join().unwrap();
+    assert_eq!(server.stats().accepted, 20);
+}

@@ -63,3 +63,80 @@ fn dropped_accept_future_loses_no_connection() {
         assert_eq!(peer, client.local_addr().unwrap());
     });
 }
+
+#[test]
+fn port_zero_bound_on_every_core_is_one_port() {
+    let rt = Runtime::builder().cores(3).build().unwrap();
+    let addrs = rt.run_on_all_cores(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Keep every core's listener open until all have bound.
+        time::sleep(Duration::from_millis(200)).await;
+        drop(listener);
+        addr
+    });
+    assert_ne!(addrs[0].port(), 0);
+    assert!(addrs.iter().all(|&addr| addr == addrs[0]), "{addrs:?}");
+}
+
+#[test]
+fn a_second_bind_of_a_bound_address_fails_with_addr_in_use() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    rt.block_on(async {
+        let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = TcpListener::bind(addr).await.unwrap_err();
+        assert_eq!(second.kind(), std::io::ErrorKind::AddrInUse, "{second}");
+        assert!(second.to_string().contains(&addr.to_string()), "{second}");
+        let builder = TcpListener::builder().bind(addr).unwrap_err();
+        assert_eq!(builder.kind(), std::io::ErrorKind::AddrInUse);
+        // Port 0 asked for twice on one core: two listeners, two ports.
+        let other = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert_ne!(other.local_addr().unwrap(), addr);
+
+        // Core 1's listener for the address joins core 0's.
+        let joined = runtime_executor::spawn_on(1, move || async move {
+            TcpListener::bind(addr)
+                .await
+                .map(|l| l.local_addr().unwrap())
+        });
+        assert_eq!(joined.await.unwrap().unwrap(), addr);
+
+        // Once the first is closed, the address can be bound again.
+        drop(first);
+        let again = TcpListener::bind(addr).await.unwrap();
+        assert_eq!(again.local_addr().unwrap(), addr);
+    });
+}
+
+#[test]
+fn a_bind_of_an_address_another_socket_shares_fails() {
+    use socket2::{Domain, Socket, Type};
+    // Another program's server, with SO_REUSEPORT as this runtime's are.
+    let other = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    other.set_reuse_address(true).unwrap();
+    other.set_reuse_port(true).unwrap();
+    other
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    other.listen(16).unwrap();
+    let addr = other.local_addr().unwrap().as_socket().unwrap();
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let err = rt.block_on(TcpListener::bind(addr)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+}
+
+#[test]
+fn a_bind_outside_a_runtime_names_the_call() {
+    let err = futures_lite::future::block_on(TcpListener::bind("127.0.0.1:0")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`TcpListener::bind` called outside"),
+        "{err}"
+    );
+}

@@ -138,3 +138,49 @@ fn reuse_port_options_and_multicast() {
         }
     });
 }
+
+#[test]
+fn send_to_a_name_and_the_try_forms() {
+    let rt = runtime_executor::Runtime::builder()
+        .cores(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let a = runtime_net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = runtime_net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b_port = b.local_addr().unwrap().port();
+        // A "host:port" string and an (ip, port) pair, as tokio takes.
+        a.send_to(b"one", format!("127.0.0.1:{b_port}"))
+            .await
+            .unwrap();
+        a.send_to(b"two", ("127.0.0.1", b_port)).await.unwrap();
+        let mut buf = [0u8; 8];
+        b.readable().await.unwrap();
+        let (n, from) = b.try_recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"one"[..], a.local_addr().unwrap()));
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"two");
+        a.writable().await.unwrap();
+        assert_eq!(a.try_send_to(b"four", b.local_addr().unwrap()).unwrap(), 4);
+        b.readable().await.unwrap();
+        let (n, _) = b.try_recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"four");
+        // Nothing queued: WouldBlock, not a wait.
+        assert_eq!(
+            b.try_recv_from(&mut buf).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
+        a.writable().await.unwrap();
+        assert_eq!(a.try_send(b"three").unwrap(), 5);
+        b.readable().await.unwrap();
+        let n = b.try_recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"three");
+        assert_eq!(
+            b.try_recv(&mut buf).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+    });
+}

@@ -25,7 +25,7 @@
 //! A task hands a job to another core and waits for the answer:
 //!
 //! ```
-//! use runtime_executor::channel::{mpsc, oneshot};
+//! use runtime::channel::{mpsc, oneshot};
 //!
 //! let (jobs, mut queue) = mpsc::channel::<(u64, oneshot::Sender<u64>)>(64);
 //! let worker = std::thread::spawn(move || {

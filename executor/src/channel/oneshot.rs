@@ -8,7 +8,7 @@
 //! # Examples
 //!
 //! ```
-//! use runtime_executor::channel::oneshot;
+//! use runtime::channel::oneshot;
 //!
 //! let (tx, rx) = oneshot::channel();
 //! let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());

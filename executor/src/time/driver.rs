@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::clock::Clock;
 pub(crate) use super::wheel::TimerKey;
 use super::wheel::Wheel;
 
@@ -34,6 +35,8 @@ fn millis(secs: u64, nanos: u32) -> u64 {
 pub(crate) struct TimerDriver {
     /// The instant of tick 0.
     origin: Instant,
+    /// What "now" is for these timers: the system clock unless paused.
+    clock: Clock,
     wheel: RefCell<Wheel<Waker>>,
     /// Reused by `fire_expired`, so that firing allocates nothing.
     wake_batch: Cell<Vec<Waker>>,
@@ -53,12 +56,28 @@ impl TimerDriver {
     pub(crate) fn new() -> Self {
         TimerDriver {
             origin: Instant::now(),
+            clock: Clock::new(),
             wheel: RefCell::new(Wheel::new()),
             wake_batch: Cell::new(Vec::new()),
             inserts: Cell::new(0),
             next: Cell::new(None),
             _not_send: PhantomData,
         }
+    }
+
+    /// The core's clock.
+    #[inline]
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Pauses the clock on the next tick boundary, so that a timer set a
+    /// whole number of milliseconds ahead fires exactly when the clock is
+    /// advanced that far.
+    pub(crate) fn pause_clock(&self) {
+        let now = self.clock.now();
+        self.clock
+            .pause_at(self.instant_of(self.tick_at_or_after(now)));
     }
 
     /// Registers `waker` to be woken once `deadline` has passed.

@@ -24,9 +24,9 @@ const MISSED_TICK_SLACK: Duration = Duration::from_millis(5);
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::interval;
+/// use runtime::time::interval;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let mut ticks = interval(Duration::from_millis(2));
 ///     let first = ticks.tick().await; // at once
@@ -36,7 +36,7 @@ const MISSED_TICK_SLACK: Duration = Duration::from_millis(5);
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -49,9 +49,9 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::{interval_at, Instant};
+/// use runtime::time::{interval_at, Instant};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let start = Instant::now() + Duration::from_millis(3);
 ///     let mut ticks = interval_at(start, Duration::from_millis(2));
@@ -76,9 +76,9 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::{interval, MissedTickBehavior};
+/// use runtime::time::{interval, MissedTickBehavior};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let mut ticks = interval(Duration::from_millis(50));
 ///     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -124,9 +124,9 @@ impl MissedTickBehavior {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::interval;
+/// use runtime::time::interval;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let mut ticks = interval(Duration::from_millis(1));
 ///     for _ in 0..3 {
@@ -158,9 +158,9 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, Instant};
+    /// use runtime::time::{interval, Instant};
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_millis(1));
     ///     let first = ticks.tick().await;
@@ -184,9 +184,9 @@ impl Interval {
     /// ```
     /// use std::future::poll_fn;
     /// use std::time::Duration;
-    /// use runtime_executor::time::interval;
+    /// use runtime::time::interval;
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_millis(1));
     ///     let first = poll_fn(|cx| ticks.poll_tick(cx)).await;
@@ -199,7 +199,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.delay.deadline();
-        let now = Instant::now();
+        let now = super::now();
         let next = if now > scheduled + MISSED_TICK_SLACK {
             self.missed_tick_behavior
                 .next_deadline(scheduled, now, self.period)
@@ -217,9 +217,9 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, Instant};
+    /// use runtime::time::{interval, Instant};
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_millis(2));
     ///     ticks.tick().await;
@@ -229,7 +229,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.reset_at(super::deadline_after(Instant::now(), self.period));
+        self.reset_at(super::deadline_after(super::now(), self.period));
     }
 
     /// Restarts the schedule: the next tick is due at once.
@@ -238,9 +238,9 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, Instant};
+    /// use runtime::time::{interval, Instant};
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_secs(60));
     ///     ticks.tick().await;
@@ -249,7 +249,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_immediately(&mut self) {
-        self.reset_at(Instant::now());
+        self.reset_at(super::now());
     }
 
     /// Restarts the schedule: the next tick is due `after` from now.
@@ -258,9 +258,9 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, Instant};
+    /// use runtime::time::{interval, Instant};
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_secs(60));
     ///     ticks.tick().await;
@@ -270,7 +270,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_after(&mut self, after: Duration) {
-        self.reset_at(super::deadline_after(Instant::now(), after));
+        self.reset_at(super::deadline_after(super::now(), after));
     }
 
     /// Restarts the schedule: the next tick is due at `deadline`.
@@ -279,9 +279,9 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, Instant};
+    /// use runtime::time::{interval, Instant};
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
     ///     let mut ticks = interval(Duration::from_secs(60));
     ///     ticks.tick().await;
@@ -300,7 +300,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::interval;
+    /// use runtime::time::interval;
     ///
     /// assert_eq!(interval(Duration::from_secs(1)).period(), Duration::from_secs(1));
     /// ```
@@ -314,7 +314,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, MissedTickBehavior};
+    /// use runtime::time::{interval, MissedTickBehavior};
     ///
     /// let ticks = interval(Duration::from_secs(1));
     /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Burst);
@@ -329,7 +329,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{interval, MissedTickBehavior};
+    /// use runtime::time::{interval, MissedTickBehavior};
     ///
     /// let mut ticks = interval(Duration::from_secs(1));
     /// ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);

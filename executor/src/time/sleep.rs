@@ -24,9 +24,9 @@ use crate::context;
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::{sleep, Instant};
+/// use runtime::time::{sleep, Instant};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let start = Instant::now();
 ///     sleep(Duration::from_millis(5)).await;
@@ -34,7 +34,7 @@ use crate::context;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(super::deadline_after(Instant::now(), duration))
+    sleep_until(super::deadline_after(super::now(), duration))
 }
 
 /// Waits until `deadline` has passed.
@@ -50,9 +50,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::{sleep_until, Instant};
+/// use runtime::time::{sleep_until, Instant};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let deadline = Instant::now() + Duration::from_millis(5);
 ///     sleep_until(deadline).await;
@@ -82,9 +82,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 /// use std::pin::pin;
 /// use std::time::Duration;
-/// use runtime_executor::time::{sleep, Instant};
+/// use runtime::time::{sleep, Instant};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let mut delay = pin!(sleep(Duration::from_secs(60)));
 ///     let soon = Instant::now() + Duration::from_millis(2);
@@ -116,7 +116,7 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{sleep_until, Instant};
+    /// use runtime::time::{sleep_until, Instant};
     ///
     /// let deadline = Instant::now() + Duration::from_secs(1);
     /// assert_eq!(sleep_until(deadline).deadline(), deadline);
@@ -131,13 +131,13 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::sleep;
+    /// use runtime::time::sleep;
     ///
     /// assert!(sleep(Duration::ZERO).is_elapsed());
     /// assert!(!sleep(Duration::from_secs(60)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        self.elapsed || Instant::now() >= self.deadline
+        self.elapsed || super::now() >= self.deadline
     }
 
     /// Moves the deadline to `deadline`, whether or not this sleep has
@@ -150,7 +150,7 @@ impl Sleep {
     /// ```
     /// use std::pin::Pin;
     /// use std::time::Duration;
-    /// use runtime_executor::time::{sleep, Instant};
+    /// use runtime::time::{sleep, Instant};
     ///
     /// let mut delay = sleep(Duration::ZERO);
     /// let later = Instant::now() + Duration::from_secs(60);
@@ -215,7 +215,7 @@ impl Future for Sleep {
         if this.update_waker(cx.waker()) {
             return Poll::Pending;
         }
-        if Instant::now() >= this.deadline {
+        if super::now() >= this.deadline {
             // Usually the timer has fired and this finds nothing to cancel.
             this.deregister();
             this.elapsed = true;

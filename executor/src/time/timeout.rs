@@ -28,9 +28,9 @@ use super::sleep::{sleep_until, Sleep};
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_executor::time::{sleep, timeout};
+/// use runtime::time::{sleep, timeout};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     assert_eq!(timeout(Duration::from_secs(60), async { 7 }).await, Ok(7));
 ///
@@ -40,7 +40,7 @@ use super::sleep::{sleep_until, Sleep};
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(super::deadline_after(Instant::now(), duration), future)
+    timeout_at(super::deadline_after(super::now(), duration), future)
 }
 
 /// Runs `future` until `deadline` at the latest; see [`timeout`].
@@ -55,9 +55,9 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// ```
 /// use std::future;
 /// use std::time::Duration;
-/// use runtime_executor::time::{timeout_at, Instant};
+/// use runtime::time::{timeout_at, Instant};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let deadline = Instant::now() + Duration::from_millis(1);
 ///     let never = future::pending::<()>();
@@ -83,9 +83,9 @@ pin_project_lite::pin_project! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::timeout;
+    /// use runtime::time::timeout;
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// let out = rt.block_on(timeout(Duration::from_secs(1), async { "done" }));
     /// assert_eq!(out, Ok("done"));
     /// ```
@@ -106,7 +106,7 @@ impl<F> Timeout<F> {
     /// ```
     /// use std::future;
     /// use std::time::Duration;
-    /// use runtime_executor::time::timeout;
+    /// use runtime::time::timeout;
     ///
     /// let limited = timeout(Duration::from_secs(1), future::ready(5));
     /// assert!(matches!(limited.get_ref(), future::Ready { .. }));
@@ -121,7 +121,7 @@ impl<F> Timeout<F> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::{sleep, timeout, Instant};
+    /// use runtime::time::{sleep, timeout, Instant};
     ///
     /// let mut limited = timeout(Duration::from_secs(1), sleep(Duration::from_secs(60)));
     /// let sooner = Instant::now() + Duration::from_secs(2);
@@ -138,9 +138,9 @@ impl<F> Timeout<F> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runtime_executor::time::timeout;
+    /// use runtime::time::timeout;
     ///
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// let limited = timeout(Duration::ZERO, async { 3 });
     /// assert_eq!(rt.block_on(limited.into_inner()), 3);
     /// ```
@@ -155,7 +155,7 @@ impl<F> Timeout<F> {
     /// ```
     /// use std::future;
     /// use std::time::Duration;
-    /// use runtime_executor::time::{timeout_at, Instant};
+    /// use runtime::time::{timeout_at, Instant};
     ///
     /// let deadline = Instant::now() + Duration::from_secs(1);
     /// assert_eq!(timeout_at(deadline, future::ready(())).deadline(), deadline);
@@ -190,9 +190,9 @@ impl<F: Future> Future for Timeout<F> {
 /// ```
 /// use std::{future, io};
 /// use std::time::Duration;
-/// use runtime_executor::time::timeout;
+/// use runtime::time::timeout;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// let err = rt
 ///     .block_on(timeout(Duration::ZERO, future::pending::<()>()))
 ///     .unwrap_err();

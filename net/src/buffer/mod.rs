@@ -10,7 +10,7 @@
 //! # Examples
 //!
 //! ```
-//! use runtime_net::buffer::{BufferPool, RingBuffer};
+//! use runtime::net::buffer::{BufferPool, RingBuffer};
 //!
 //! let mut outbound = RingBuffer::new(64 * 1024);
 //! assert_eq!(outbound.capacity(), 0); // idle: no storage

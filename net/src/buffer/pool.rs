@@ -39,7 +39,7 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::buffer::BufferPool;
+/// use runtime::net::buffer::BufferPool;
 ///
 /// let mut pool = BufferPool::new();
 /// let buf = pool.take(8192);
@@ -83,7 +83,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let pool = BufferPool::new();
     /// assert_eq!(pool.pooled_bytes(), 0);
@@ -98,7 +98,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::with_max_bytes_per_class(8192);
     /// for _ in 0..3 {
@@ -130,7 +130,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// BufferPool::with_local(|pool| pool.set_max_bytes_per_class(256 * 1024));
     /// let pooled = BufferPool::with_local(|pool| pool.pooled_bytes());
@@ -146,7 +146,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// let buf = pool.take(4096);
@@ -171,7 +171,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -259,7 +259,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -275,7 +275,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -291,7 +291,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let pool = BufferPool::new();
     /// assert_eq!(pool.max_bytes_per_class(), BufferPool::DEFAULT_MAX_BYTES_PER_CLASS);
@@ -306,7 +306,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());
@@ -333,7 +333,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// pool.give(vec![0; 4096].into_boxed_slice());

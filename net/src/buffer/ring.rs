@@ -28,7 +28,7 @@ use super::pool::{self, BufferPool};
 /// # Examples
 ///
 /// ```
-/// use runtime_net::buffer::RingBuffer;
+/// use runtime::net::buffer::RingBuffer;
 ///
 /// let mut buf = RingBuffer::new(1024 * 1024);
 /// assert_eq!(buf.write(b"GET / HTTP/1.1\r\n"), 16);
@@ -74,7 +74,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let buf = RingBuffer::new(100_000);
     /// assert_eq!(buf.capacity(), 0);
@@ -115,7 +115,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello");
@@ -131,7 +131,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// assert!(buf.is_empty());
@@ -149,7 +149,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(64 * 1024);
     /// assert_eq!(buf.capacity(), 0);
@@ -167,7 +167,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// assert_eq!(RingBuffer::new(65536).max_capacity(), 65536);
     /// assert_eq!(RingBuffer::new(1000).max_capacity(), 1024);
@@ -183,7 +183,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(8192);
     /// buf.write(&[0; 1000]);
@@ -201,7 +201,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// assert!(RingBuffer::new(4096).release_when_empty());
     /// ```
@@ -219,7 +219,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.set_release_when_empty(false);
@@ -242,7 +242,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(8);
     /// assert_eq!(buf.write(b"hello"), 5);
@@ -286,7 +286,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello");
@@ -308,7 +308,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello");
@@ -338,7 +338,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello");
@@ -368,7 +368,7 @@ impl RingBuffer {
     ///
     /// ```
     /// use std::io::{IoSlice, Write};
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"pipelined ");
@@ -405,7 +405,7 @@ impl RingBuffer {
     ///
     /// ```
     /// use std::io::{IoSliceMut, Read};
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut socket: &[u8] = b"+OK\r\n";
     /// let mut buf = RingBuffer::new(64 * 1024);
@@ -457,7 +457,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// let (front, _) = buf.unfilled_slices(3);
@@ -485,7 +485,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(&[0; 4000]);
@@ -514,7 +514,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello world");
@@ -563,7 +563,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.write(b"hello");
@@ -586,7 +586,7 @@ impl RingBuffer {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::RingBuffer;
+    /// use runtime::net::buffer::RingBuffer;
     ///
     /// let mut buf = RingBuffer::new(4096);
     /// buf.set_release_when_empty(false);

@@ -31,7 +31,7 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Examples
 ///
 /// ```no_run
-/// use runtime_net::engine::{Action, Client, Conn, EventHandler, Options};
+/// use runtime::net::engine::{Action, Client, Conn, EventHandler, Options};
 ///
 /// #[derive(Clone)]
 /// struct Print;

@@ -496,7 +496,7 @@ impl Conn {
     /// what it reads without copying it first.
     ///
     /// ```no_run
-    /// # use runtime_net::engine::{Action, Conn};
+    /// # use runtime::net::engine::{Action, Conn};
     /// fn on_traffic(conn: &mut Conn) -> Action {
     ///     let (inbound, outbound) = conn.split();
     ///     let _ = outbound.write(inbound.next(usize::MAX));

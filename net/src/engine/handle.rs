@@ -87,7 +87,7 @@ pub(crate) enum Command {
 /// # Examples
 ///
 /// ```no_run
-/// use runtime_net::engine::{Action, Conn, ConnHandle, EventHandler};
+/// use runtime::net::engine::{Action, Conn, ConnHandle, EventHandler};
 ///
 /// #[derive(Clone)]
 /// struct Slow;

@@ -42,7 +42,7 @@ pub enum Action {
 /// An echo server:
 ///
 /// ```no_run
-/// use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
+/// use runtime::net::engine::{self, Action, Conn, EventHandler, Options};
 ///
 /// #[derive(Clone)]
 /// struct Echo;

@@ -112,9 +112,21 @@ fn bind_on_every_loop(
     let actual = bound_addr(&first)?;
     bound[0].push(wrap(first));
     for share in bound.iter_mut().skip(1) {
-        share.push(wrap(bind_ip(actual, ty, options, true)?));
+        share.push(wrap(join_ip(actual, ty, options)?));
     }
     Ok(actual)
+}
+
+/// Binds `addr` beside the first loop's socket: a TCP listener joins it
+/// (the first bind was exclusive, so no other program shares the address).
+fn join_ip(addr: std::net::SocketAddr, ty: Type, options: &Options) -> io::Result<Socket> {
+    if ty == Type::STREAM {
+        return TcpListenerBuilder::default()
+            .backlog(options.backlog)
+            .reuse_address(options.reuse_addr)
+            .join_socket(addr);
+    }
+    bind_ip(addr, ty, options, true)
 }
 
 /// Parses and binds `addrs` (every loop's share), and builds the handlers

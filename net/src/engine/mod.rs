@@ -44,7 +44,7 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
+//! use runtime::net::engine::{self, Action, Conn, EventHandler, Options};
 //!
 //! #[derive(Clone)]
 //! struct Echo;

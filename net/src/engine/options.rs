@@ -28,7 +28,7 @@ pub enum LoadBalancing {
 ///
 /// ```
 /// use std::time::Duration;
-/// use runtime_net::engine::{LoadBalancing, Options};
+/// use runtime::net::engine::{LoadBalancing, Options};
 ///
 /// let options = Options::new()
 ///     .loops(2)

@@ -1,6 +1,6 @@
 //! `TcpListener`: one per core, all bound to the same address through
 //! `SO_REUSEPORT`, so the kernel spreads connections and none moves between
-//! cores.
+//! cores; `group` keeps a second bind of that address from joining them.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::accept::{self, Backoff};
 use crate::addr::{resolve, ToSocketAddrs};
+use crate::tcp::group::Membership;
 use crate::tcp::stream::socket_addr;
 use crate::TcpStream;
 
@@ -24,9 +25,9 @@ use crate::TcpStream;
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
-///     let listener = runtime_net::TcpListener::builder()
+///     let listener = runtime::net::TcpListener::builder()
 ///         .backlog(4096)
 ///         .reuse_port(true)
 ///         .bind("127.0.0.1:0".parse().unwrap())
@@ -60,7 +61,11 @@ impl TcpListenerBuilder {
         self
     }
 
-    /// `SO_REUSEPORT` (default on): every core binds the same address.
+    /// `SO_REUSEPORT` (default on): every core of this runtime binds the
+    /// same address, each bind after the first joining it. The first bind
+    /// is exclusive all the same: it fails with `AddrInUse` if anything
+    /// holds the address, so two copies of a server never share traffic
+    /// silently.
     pub fn reuse_port(mut self, reuse: bool) -> Self {
         self.reuse_port = reuse;
         self
@@ -80,16 +85,65 @@ impl TcpListenerBuilder {
 
     /// Binds and listens on `addr`, registered with the current core.
     ///
+    /// With `reuse_port` (the default), a bind of an address that another
+    /// core of this runtime listens on joins that core's listener, and with
+    /// port 0 the later cores' binds reuse the port the first one got: one
+    /// listener per core, one address. Any other bind of an address in use
+    /// fails, also a second bind on a core that already listens there.
+    ///
+    /// This is sync, where [`TcpListener::bind`] is async: it takes a
+    /// `SocketAddr`, so there is no name to look up.
+    ///
     /// # Errors
     ///
-    /// Fails outside a `runtime` core, or as `bind(2)`/`listen(2)` do.
+    /// `AddrInUse` if the address is bound (see above); an error naming
+    /// this call outside a `runtime` core; otherwise as `bind(2)` and
+    /// `listen(2)`.
     pub fn bind(self, addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::from_socket(self.bind_socket(addr)?)
+        self.bind_for(addr, "TcpListenerBuilder::bind")
+    }
+
+    pub(crate) fn bind_for(self, addr: SocketAddr, call: &str) -> io::Result<TcpListener> {
+        let (socket, group) = super::group::bind(&self, addr, call)?;
+        let mut listener = TcpListener::from_socket(socket)?;
+        listener.group = group;
+        Ok(listener)
+    }
+
+    pub(crate) fn reuses_port(&self) -> bool {
+        cfg!(unix) && self.reuse_port
     }
 
     /// Binds and listens, without registering: the socket can be handed to
     /// a core later (the callback engine binds before its loops start).
+    ///
+    /// The bind is exclusive, so it fails if the address is in use, also by
+    /// sockets with `SO_REUSEPORT`; `SO_REUSEPORT` (if asked for) is turned
+    /// on after the bind, so that [`join_socket`](Self::join_socket) can
+    /// bind the same address for the other cores.
     pub(crate) fn bind_socket(&self, addr: SocketAddr) -> io::Result<Socket> {
+        let socket = self.new_socket(addr)?;
+        socket.bind(&addr.into())?;
+        #[cfg(unix)]
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.listen(self.backlog)?;
+        Ok(socket)
+    }
+
+    /// Binds and listens beside a socket from [`bind_socket`](Self::bind_socket)
+    /// with `SO_REUSEPORT`, sharing its address.
+    pub(crate) fn join_socket(&self, addr: SocketAddr) -> io::Result<Socket> {
+        let socket = self.new_socket(addr)?;
+        #[cfg(unix)]
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(self.backlog)?;
+        Ok(socket)
+    }
+
+    fn new_socket(&self, addr: SocketAddr) -> io::Result<Socket> {
         let socket = Socket::new(
             Domain::for_address(addr),
             Type::STREAM.nonblocking().cloexec(),
@@ -98,15 +152,9 @@ impl TcpListenerBuilder {
         if self.reuse_address {
             socket.set_reuse_address(true)?;
         }
-        #[cfg(unix)]
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
         if let (Some(only_v6), SocketAddr::V6(_)) = (self.only_v6, addr) {
             socket.set_only_v6(only_v6)?;
         }
-        socket.bind(&addr.into())?;
-        socket.listen(self.backlog)?;
         Ok(socket)
     }
 }
@@ -114,7 +162,15 @@ impl TcpListenerBuilder {
 /// A TCP listening socket on the current core.
 ///
 /// Bind the same address on every core (it sets `SO_REUSEPORT` by default)
-/// and each core accepts its own share of connections.
+/// and each core accepts its own share of connections: the first bind
+/// picks the port (for port 0) and the other cores' listeners join it.
+/// Binds are honest all the same: a second bind of an address this core
+/// already listens on, or one that another runtime or program holds, fails
+/// with `AddrInUse` rather than silently sharing its traffic. (The first
+/// listener binds without `SO_REUSEPORT`, so the kernel refuses it if the
+/// address is taken, and turns the option on before `listen`, so that only
+/// binds made by this runtime for its other cores can join; no probe, so no
+/// race.)
 ///
 /// Accepting never spins and never gives up: when the process or system runs
 /// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
@@ -125,13 +181,13 @@ impl TcpListenerBuilder {
 /// # Examples
 ///
 /// ```
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     let client = runtime_executor::spawn(async move { TcpStream::connect(addr).await });
+///     let client = runtime::spawn(async move { TcpStream::connect(addr).await });
 ///     let (conn, peer) = listener.accept().await.unwrap();
 ///     let client = client.await.unwrap().unwrap();
 ///     assert_eq!(peer, client.local_addr().unwrap());
@@ -141,19 +197,29 @@ impl TcpListenerBuilder {
 pub struct TcpListener {
     fd: AsyncFd<Socket>,
     backoff: RefCell<Backoff>,
+    /// This listener's place among the per-core listeners of its bind.
+    group: Option<Membership>,
 }
 
 impl TcpListener {
     /// Binds `addr` with the [default options](TcpListenerBuilder), trying
     /// each address it resolves to until one binds.
     ///
+    /// One listener per core: called on several cores of this runtime for
+    /// the same address (port 0 included), the later binds join the first
+    /// through `SO_REUSEPORT` and share its port, and the kernel spreads
+    /// connections among them. Any other bind of an address in use fails
+    /// with `AddrInUse`, also a second bind on the same core and a bind of
+    /// an address that another program listens on with `SO_REUSEPORT`; see
+    /// [`TcpListenerBuilder::bind`].
+    ///
     /// # Errors
     ///
-    /// The last bind error, or a lookup error.
+    /// The last bind error (`AddrInUse` as above), or a lookup error.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last_err = None;
         for addr in resolve(addr).await? {
-            match TcpListener::builder().bind(addr) {
+            match TcpListener::builder().bind_for(addr, "TcpListener::bind") {
                 Ok(listener) => return Ok(listener),
                 Err(err) => last_err = Some(err),
             }
@@ -170,6 +236,7 @@ impl TcpListener {
         Ok(TcpListener {
             fd: AsyncFd::new(socket)?,
             backoff: Backoff::new(),
+            group: None,
         })
     }
 
@@ -179,6 +246,7 @@ impl TcpListener {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        crate::on_a_core("TcpListener::from_std")?;
         listener.set_nonblocking(true)?;
         TcpListener::from_socket(Socket::from(listener))
     }

@@ -1,8 +1,11 @@
 //! TCP: listeners, streams and their halves.
 
+mod group;
 mod listener;
+mod socket;
 mod stream;
 
 pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use listener::{Incoming, TcpListener, TcpListenerBuilder};
-pub use stream::TcpStream;
+pub use socket::TcpSocket;
+pub use stream::{IntoStdError, TcpStream};

@@ -29,13 +29,13 @@ use crate::stream::BufStream;
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     runtime_executor::spawn(async move {
+///     runtime::spawn(async move {
 ///         let (mut conn, _) = listener.accept().await.unwrap();
 ///         let mut buf = [0u8; 5];
 ///         conn.read_exact(&mut buf).await.unwrap();
@@ -59,6 +59,7 @@ impl TcpStream {
     ///
     /// The last connection error, or a lookup error.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        crate::on_a_core("TcpStream::connect")?;
         let mut last_err = None;
         for addr in resolve(addr).await? {
             match Self::connect_addr(addr).await {
@@ -95,9 +96,56 @@ impl TcpStream {
             Some(Protocol::TCP),
         )?;
         socket.set_tcp_nodelay(true)?;
+        TcpStream::connect_socket(socket, addr).await
+    }
+
+    /// Connects a non-blocking socket (see `TcpSocket::connect`).
+    pub(crate) async fn connect_socket(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         Ok(TcpStream {
             inner: BufStream::connect(socket, &addr.into()).await?,
         })
+    }
+
+    /// Gives the connection back as a std stream (non-blocking, as tokio's
+    /// `into_std` leaves it), for handing it to another core: send it there
+    /// (it is `Send`) and take it over with [`from_std`](Self::from_std).
+    ///
+    /// # Errors
+    ///
+    /// [`IntoStdError`], holding the stream, while bytes are buffered: read
+    /// what [`inbound_buffered`](Self::inbound_buffered) counts and flush
+    /// the writes first, or they would be lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(cores = 2)]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let _client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (conn, peer) = listener.accept().await?;
+    ///     let std = conn.into_std()?;
+    ///     // Served on core 1 from now on.
+    ///     let served = runtime::spawn_on(1, move || async move {
+    ///         let conn = TcpStream::from_std(std)?;
+    ///         conn.peer_addr()
+    ///     });
+    ///     assert_eq!(served.await??, peer);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn into_std(self) -> Result<std::net::TcpStream, IntoStdError> {
+        if self.inbound_buffered() > 0 || self.outbound_buffered() > 0 {
+            return Err(IntoStdError { stream: self });
+        }
+        // The rings are empty, so dropping the stream sends and loses
+        // nothing: it only closes its descriptor, after this copy.
+        match self.inner.socket().try_clone() {
+            Ok(socket) => Ok(socket.into()),
+            Err(_) => Err(IntoStdError { stream: self }),
+        }
     }
 
     /// Wraps a connected socket; sets it non-blocking and `TCP_NODELAY`.
@@ -108,12 +156,14 @@ impl TcpStream {
         })
     }
 
-    /// Takes over a connected std stream, on the current core.
+    /// Takes over a connected std stream, on the current core (for
+    /// example one that [`into_std`](Self::into_std) gave another core).
     ///
     /// # Errors
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        crate::on_a_core("TcpStream::from_std")?;
         stream.set_nonblocking(true)?;
         TcpStream::from_socket(Socket::from(stream))
     }
@@ -207,5 +257,47 @@ impl fmt::Debug for TcpStream {
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
             .finish()
+    }
+}
+
+/// The error of [`TcpStream::into_std`]: bytes were still buffered, or the
+/// descriptor could not be duplicated. The stream is given back.
+pub struct IntoStdError {
+    stream: TcpStream,
+}
+
+impl IntoStdError {
+    /// The stream, unchanged.
+    pub fn into_inner(self) -> TcpStream {
+        self.stream
+    }
+}
+
+impl fmt::Debug for IntoStdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoStdError")
+            .field("inbound_buffered", &self.stream.inbound_buffered())
+            .field("outbound_buffered", &self.stream.outbound_buffered())
+            .finish()
+    }
+}
+
+impl fmt::Display for IntoStdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`TcpStream::into_std`: {} bytes read and {} written are still buffered \
+             (read them and flush first)",
+            self.stream.inbound_buffered(),
+            self.stream.outbound_buffered()
+        )
+    }
+}
+
+impl std::error::Error for IntoStdError {}
+
+impl From<IntoStdError> for io::Error {
+    fn from(err: IntoStdError) -> io::Error {
+        io::Error::other(err.to_string())
     }
 }

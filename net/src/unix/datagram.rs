@@ -35,12 +35,12 @@ pub type Datagram = crate::udp::Datagram<SocketAddr>;
 /// # Examples
 ///
 /// ```
-/// use runtime_net::UnixDatagram;
+/// use runtime::net::UnixDatagram;
 ///
 /// let dir = std::env::temp_dir().join(format!("doc-unix-dgram-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let (a_path, b_path) = (dir.join("a.sock"), dir.join("b.sock"));
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let a = UnixDatagram::bind(&a_path).unwrap();
 ///     let b = UnixDatagram::bind(&b_path).unwrap();
@@ -68,6 +68,7 @@ impl UnixDatagram {
     /// `AddrInUse` if a live socket owns the path, `AlreadyExists` if the
     /// path is not a socket, as `bind(2)`, or outside a `runtime` core.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        crate::on_a_core("UnixDatagram::bind")?;
         let (socket, file) =
             SocketFile::bind(path.as_ref(), std::os::unix::net::UnixDatagram::bind)?;
         UnixDatagram::new(socket, Some(file))
@@ -81,6 +82,7 @@ impl UnixDatagram {
     /// `runtime` core.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub fn bind_abstract(name: &[u8]) -> io::Result<UnixDatagram> {
+        crate::on_a_core("UnixDatagram::bind_abstract")?;
         use std::os::linux::net::SocketAddrExt;
         let addr = SocketAddr::from_abstract_name(name)?;
         UnixDatagram::from_std(std::os::unix::net::UnixDatagram::bind_addr(&addr)?)
@@ -93,6 +95,7 @@ impl UnixDatagram {
     ///
     /// As `socket(2)`, or outside a `runtime` core.
     pub fn unbound() -> io::Result<UnixDatagram> {
+        crate::on_a_core("UnixDatagram::unbound")?;
         UnixDatagram::from_std(std::os::unix::net::UnixDatagram::unbound()?)
     }
 
@@ -102,6 +105,7 @@ impl UnixDatagram {
     ///
     /// As `socketpair(2)`, or outside a `runtime` core.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        crate::on_a_core("UnixDatagram::pair")?;
         let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
         Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
     }
@@ -113,6 +117,7 @@ impl UnixDatagram {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        crate::on_a_core("UnixDatagram::from_std")?;
         UnixDatagram::new(socket, None)
     }
 

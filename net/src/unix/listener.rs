@@ -25,12 +25,12 @@ use crate::unix::UnixStream;
 /// # Examples
 ///
 /// ```
-/// use runtime_net::{UnixListener, UnixStream};
+/// use runtime::net::{UnixListener, UnixStream};
 ///
 /// let dir = std::env::temp_dir().join(format!("doc-unix-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("server.sock");
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let listener = UnixListener::bind(&path).unwrap();
 ///     let client = UnixStream::connect(&path).await.unwrap();
@@ -53,6 +53,7 @@ impl UnixListener {
     /// `AddrInUse` if a live listener owns the path, `AlreadyExists` if the
     /// path is not a socket, or as `bind(2)`.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::bind")?;
         let (listener, file) =
             SocketFile::bind(path.as_ref(), std::os::unix::net::UnixListener::bind)?;
         listener.set_nonblocking(true)?;
@@ -70,6 +71,7 @@ impl UnixListener {
     /// As `bind(2)`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub fn bind_abstract(name: &[u8]) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::bind_abstract")?;
         use std::os::linux::net::SocketAddrExt;
         let addr = SocketAddr::from_abstract_name(name)?;
         let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
@@ -148,6 +150,7 @@ impl UnixListener {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        crate::on_a_core("UnixListener::from_std")?;
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             fd: AsyncFd::new(listener)?,

@@ -19,9 +19,9 @@ use crate::stream::BufStream;
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
-/// use runtime_net::UnixStream;
+/// use runtime::net::UnixStream;
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
 ///     let (mut a, mut b) = UnixStream::pair().unwrap();
 ///     a.write_all(b"ping").await.unwrap();
@@ -43,6 +43,7 @@ impl UnixStream {
     /// for a socket nobody listens on, `WouldBlock` when the listener's
     /// backlog is full.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        crate::on_a_core("UnixStream::connect")?;
         Self::connect_addr(&SockAddr::unix(path)?).await
     }
 
@@ -53,6 +54,7 @@ impl UnixStream {
     /// As [`connect`](Self::connect).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub async fn connect_abstract(name: &[u8]) -> io::Result<UnixStream> {
+        crate::on_a_core("UnixStream::connect_abstract")?;
         use std::os::linux::net::SocketAddrExt;
         let addr = SocketAddr::from_abstract_name(name)?;
         let std = std::os::unix::net::UnixStream::connect_addr(&addr)?;
@@ -72,6 +74,7 @@ impl UnixStream {
     ///
     /// Fails outside a `runtime` core, or as `socketpair(2)`.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        crate::on_a_core("UnixStream::pair")?;
         let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         Ok((UnixStream::from_socket(a)?, UnixStream::from_socket(b)?))
     }
@@ -88,6 +91,7 @@ impl UnixStream {
     ///
     /// Fails outside a `runtime` core.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        crate::on_a_core("UnixStream::from_std")?;
         stream.set_nonblocking(true)?;
         UnixStream::from_socket(Socket::from(stream))
     }

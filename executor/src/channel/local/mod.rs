@@ -7,7 +7,7 @@
 //! core.
 //!
 //! ```compile_fail
-//! use runtime_executor::channel::local::mpsc;
+//! use runtime::channel::local::mpsc;
 //!
 //! fn assert_send<T: Send>(_: T) {}
 //! let (tx, _rx) = mpsc::channel::<u32>(1);

@@ -6,7 +6,7 @@
 //! # Examples
 //!
 //! ```
-//! use runtime_executor::channel::local::oneshot;
+//! use runtime::channel::local::oneshot;
 //!
 //! futures_lite::future::block_on(async {
 //!     let (tx, rx) = oneshot::channel();

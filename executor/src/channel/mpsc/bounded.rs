@@ -21,7 +21,7 @@ use crate::channel::error::{SendError, TryRecvError, TrySendError};
 /// # Examples
 ///
 /// ```
-/// use runtime_executor::channel::mpsc;
+/// use runtime::channel::mpsc;
 ///
 /// let (tx, mut rx) = mpsc::channel(16);
 /// let producer = std::thread::spawn(move || {

@@ -21,7 +21,7 @@ use crate::channel::error::{SendError, TryRecvError, TrySendError};
 /// # Examples
 ///
 /// ```
-/// use runtime_executor::channel::local::mpsc;
+/// use runtime::channel::local::mpsc;
 ///
 /// futures_lite::future::block_on(async {
 ///     let (tx, mut rx) = mpsc::channel(1);

@@ -1,7 +1,7 @@
 //! Multi-producer, single-consumer FIFO queues for tasks on one core.
 //!
 //! [`channel`] makes a bounded queue whose [`Sender::send`] waits while the
-//! queue is full; [`unbounded`] makes one whose [`UnboundedSender::send`]
+//! queue is full; [`unbounded_channel`] makes one whose [`UnboundedSender::send`]
 //! never waits. Both receivers implement [`Stream`](futures_lite::Stream).
 //!
 //! Waiting senders get room strictly in the order they started waiting, and
@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use futures_lite::future;
-//! use runtime_executor::channel::local::mpsc;
+//! use runtime::channel::local::mpsc;
 //!
 //! future::block_on(async {
 //!     let (tx, mut rx) = mpsc::channel(4);
@@ -39,7 +39,11 @@ mod chan;
 mod unbounded;
 
 pub use bounded::{channel, Receiver, Sender};
-pub use unbounded::{unbounded, UnboundedReceiver, UnboundedSender};
+pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// The former name of [`unbounded_channel`] (tokio's name), kept so that
+/// code written against it still builds.
+pub use unbounded::unbounded_channel as unbounded;
 
 #[cfg(test)]
 mod tests {

@@ -17,10 +17,10 @@ use crate::channel::error::{SendError, TryRecvError};
 /// # Examples
 ///
 /// ```
-/// use runtime_executor::channel::local::mpsc;
+/// use runtime::channel::local::mpsc;
 ///
 /// futures_lite::future::block_on(async {
-///     let (tx, mut rx) = mpsc::unbounded();
+///     let (tx, mut rx) = mpsc::unbounded_channel();
 ///     for i in 0..3 {
 ///         tx.send(i).unwrap();
 ///     }
@@ -32,7 +32,7 @@ use crate::channel::error::{SendError, TryRecvError};
 ///     assert_eq!(got, [0, 1, 2]);
 /// });
 /// ```
-pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let (tx, rx) = chan::chan(usize::MAX);
     (UnboundedSender { chan: tx }, UnboundedReceiver { chan: rx })
 }
