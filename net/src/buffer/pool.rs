@@ -202,7 +202,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::with_max_bytes_per_class(4096);
     /// pool.give(vec![0; 4096].into_boxed_slice()); // kept
@@ -224,7 +224,7 @@ impl BufferPool {
     /// # Examples
     ///
     /// ```
-    /// use runtime_net::buffer::BufferPool;
+    /// use runtime::net::buffer::BufferPool;
     ///
     /// let mut pool = BufferPool::new();
     /// let bufs: Vec<_> = (0..4).map(|_| pool.take(4096)).collect();

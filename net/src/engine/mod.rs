@@ -173,7 +173,7 @@ pub fn start<H: EventHandler + Clone>(
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
+/// use runtime::net::engine::{self, Action, Conn, EventHandler, Options};
 ///
 /// #[derive(Clone)]
 /// struct Echo;
@@ -186,13 +186,13 @@ pub fn start<H: EventHandler + Clone>(
 ///     }
 /// }
 ///
-/// let rt = runtime_executor::Runtime::builder().cores(2).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
 /// let engine = engine::serve_on(&rt.handle(), Echo, &["tcp://127.0.0.1:0"], Options::new())
 ///     .unwrap();
 /// let addr = engine.addrs()[0].trim_start_matches("tcp://").to_owned();
 /// // Async code on the same cores, meanwhile.
 /// let reply = rt.block_on(async move {
-///     runtime_executor::spawn_blocking(move || {
+///     runtime::spawn_blocking(move || {
 ///         let mut client = std::net::TcpStream::connect(addr).unwrap();
 ///         client.write_all(b"hello").unwrap();
 ///         let mut echo = [0; 5];
