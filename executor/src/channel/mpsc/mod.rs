@@ -1,7 +1,7 @@
 //! Multi-producer, single-consumer FIFO queues that cross cores and threads.
 //!
 //! [`channel`] makes a bounded queue whose [`Sender::send`] waits while the
-//! queue is full; [`unbounded`] makes one whose [`UnboundedSender::send`]
+//! queue is full; [`unbounded_channel`] makes one whose [`UnboundedSender::send`]
 //! never waits. All halves are `Send + Sync` when `T: Send`; both receivers
 //! implement [`Stream`](futures_lite::Stream). Threads outside the runtime
 //! can use [`Sender::blocking_send`] and [`Receiver::blocking_recv`].
@@ -42,7 +42,7 @@ mod bounded;
 mod unbounded;
 
 pub use bounded::{channel, Receiver, Sender};
-pub use unbounded::{unbounded, UnboundedReceiver, UnboundedSender};
+pub use unbounded::{unbounded, unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::channel::error::TryRecvError;
 

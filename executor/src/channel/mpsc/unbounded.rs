@@ -19,7 +19,7 @@ use crate::channel::error::{SendError, TryRecvError};
 /// ```
 /// use runtime_executor::channel::mpsc;
 ///
-/// let (tx, mut rx) = mpsc::unbounded();
+/// let (tx, mut rx) = mpsc::unbounded_channel();
 /// let producer = std::thread::spawn(move || {
 ///     for i in 0..100 {
 ///         tx.send(i).unwrap();
@@ -35,7 +35,7 @@ use crate::channel::error::{SendError, TryRecvError};
 /// producer.join().unwrap();
 /// assert_eq!(sum, 4950);
 /// ```
-pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let (tx, rx) = async_channel::unbounded();
     (
         UnboundedSender { inner: tx },
@@ -43,6 +43,12 @@ pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
             inner: Box::pin(rx),
         },
     )
+}
+
+/// The first name of [`unbounded_channel`], kept so that code using it still
+/// builds.
+pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    unbounded_channel()
 }
 
 /// Sends values to the [`UnboundedReceiver`] of an unbounded cross-core

@@ -1,7 +1,7 @@
 //! Multi-producer, single-consumer FIFO queues for tasks on one core.
 //!
 //! [`channel`] makes a bounded queue whose [`Sender::send`] waits while the
-//! queue is full; [`unbounded`] makes one whose [`UnboundedSender::send`]
+//! queue is full; [`unbounded_channel`] makes one whose [`UnboundedSender::send`]
 //! never waits. Both receivers implement [`Stream`](futures_lite::Stream).
 //!
 //! Waiting senders get room strictly in the order they started waiting, and
@@ -39,7 +39,7 @@ mod chan;
 mod unbounded;
 
 pub use bounded::{channel, Receiver, Sender};
-pub use unbounded::{unbounded, UnboundedReceiver, UnboundedSender};
+pub use unbounded::{unbounded, unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 #[cfg(test)]
 mod tests {

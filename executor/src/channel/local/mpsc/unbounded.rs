@@ -20,7 +20,7 @@ use crate::channel::error::{SendError, TryRecvError};
 /// use runtime_executor::channel::local::mpsc;
 ///
 /// futures_lite::future::block_on(async {
-///     let (tx, mut rx) = mpsc::unbounded();
+///     let (tx, mut rx) = mpsc::unbounded_channel();
 ///     for i in 0..3 {
 ///         tx.send(i).unwrap();
 ///     }
@@ -32,9 +32,15 @@ use crate::channel::error::{SendError, TryRecvError};
 ///     assert_eq!(got, [0, 1, 2]);
 /// });
 /// ```
-pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let (tx, rx) = chan::chan(usize::MAX);
     (UnboundedSender { chan: tx }, UnboundedReceiver { chan: rx })
+}
+
+/// The first name of [`unbounded_channel`], kept so that code using it still
+/// builds.
+pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    unbounded_channel()
 }
 
 /// Sends values to the [`UnboundedReceiver`] of an unbounded core-local
