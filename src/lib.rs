@@ -38,7 +38,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+mod macros;
 mod main_output;
+
+pub mod io;
+pub mod sync;
+pub mod task;
 
 pub use runtime_executor::{
     channel, current_core, signal, spawn, spawn_blocking, spawn_on, stats, time, try_current_core,
@@ -54,5 +60,6 @@ pub use runtime_net as net;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::macros::select_start;
     pub use crate::main_output::MainOutput;
 }
