@@ -14,6 +14,10 @@
 //!   plain `&mut [u8]` and returns how many bytes it read, where tokio's takes
 //!   a `ReadBuf`. Code that only calls the extension methods (`read`,
 //!   `read_exact`, `write_all`, `read_line`...) does not notice.
+//! - [`AsyncBufReadExt::read_line`] takes an **empty** `String` and fills
+//!   it (tokio's appends to it): clear the line before each call, as tokio
+//!   code usually does anyway. A non-empty one fails a debug assertion, and
+//!   is overwritten in release builds. `read_until` appends, as tokio's.
 //! - `AsyncWriteExt::shutdown` is [`AsyncWriteExt::close`]: it flushes, then
 //!   half-closes a socket's write side.
 //! - [`split`] works on any `AsyncRead + AsyncWrite` and shares it behind a
