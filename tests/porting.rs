@@ -107,7 +107,9 @@ fn port_chat_server() {
             assert_eq!(buf, b"welcome\n");
         }
         for (i, (_, write)) in clients.iter_mut().enumerate() {
-            write.write_all(format!("hello from {i}\n").as_bytes()).await?;
+            write
+                .write_all(format!("hello from {i}\n").as_bytes())
+                .await?;
         }
         let mut heard = Vec::new();
         for (read, _) in clients.iter_mut() {
@@ -261,7 +263,10 @@ fn port_copy_bidirectional_proxy() {
 /// would pick that trait's `split(byte)`.
 fn stream_halves(
     stream: &mut TcpStream,
-) -> (runtime::net::tcp::ReadHalf<'_>, runtime::net::tcp::WriteHalf<'_>) {
+) -> (
+    runtime::net::tcp::ReadHalf<'_>,
+    runtime::net::tcp::WriteHalf<'_>,
+) {
     TcpStream::split(stream)
 }
 
@@ -457,7 +462,10 @@ fn port_semaphore_bounded_crawler() {
         for s in 0..2 {
             let mut pages = HashMap::new();
             for p in 0..6 {
-                let links = vec![format!("{}/{}", (s + 1) % 2, (p + 1) % 6), format!("{s}/{}", (p * 2) % 6)];
+                let links = vec![
+                    format!("{}/{}", (s + 1) % 2, (p + 1) % 6),
+                    format!("{s}/{}", (p * 2) % 6),
+                ];
                 pages.insert(format!("{p}"), links);
             }
             sites.push(site(pages, in_flight.clone(), peak.clone()).await?);
@@ -480,7 +488,9 @@ fn port_semaphore_bounded_crawler() {
                     links
                 });
             }
-            let Some(res) = crawl.join_next().await else { break };
+            let Some(res) = crawl.join_next().await else {
+                break;
+            };
             fetched += 1;
             for link in res.unwrap()? {
                 if seen.lock().await.insert(link.clone()) {
@@ -491,7 +501,10 @@ fn port_semaphore_bounded_crawler() {
         assert_eq!(fetched, 12, "every page of both sites, once");
         assert_eq!(seen.lock().await.len(), 12);
         let peak = peak.load(Ordering::SeqCst);
-        assert!((1..=LIMIT).contains(&peak), "at most {LIMIT} requests at once, saw {peak}");
+        assert!(
+            (1..=LIMIT).contains(&peak),
+            "at most {LIMIT} requests at once, saw {peak}"
+        );
         Ok(())
     });
 }

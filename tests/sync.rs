@@ -183,7 +183,10 @@ fn barrier_releases_tasks_on_all_cores_with_one_leader() {
         let mut set = JoinSet::new();
         for i in 0..4 {
             let barrier = barrier.clone();
-            set.spawn_on(i % 2, move || async move { barrier.wait().await.is_leader() });
+            set.spawn_on(
+                i % 2,
+                move || async move { barrier.wait().await.is_leader() },
+            );
         }
         let mut leaders = 0;
         while let Some(res) = set.join_next().await {

@@ -54,6 +54,6 @@ mod copy_bidirectional;
 pub use copy_bidirectional::copy_bidirectional;
 pub use futures_lite::io::{
     copy, empty, repeat, sink, split, AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt,
-    AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, Cursor, Empty,
-    Error, ErrorKind, ReadHalf, Repeat, Result, SeekFrom, Sink, WriteHalf,
+    AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, Cursor, Empty, Error,
+    ErrorKind, ReadHalf, Repeat, Result, SeekFrom, Sink, WriteHalf,
 };

@@ -41,7 +41,10 @@ use std::fmt;
 ///
 /// Panics if `capacity` is 0, as tokio's.
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "broadcast channel capacity must be at least 1");
+    assert!(
+        capacity > 0,
+        "broadcast channel capacity must be at least 1"
+    );
     let (mut tx, mut rx) = async_broadcast::broadcast(capacity);
     tx.set_overflow(true);
     tx.set_await_active(false);

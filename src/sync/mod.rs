@@ -67,7 +67,7 @@ pub use semaphore::{
 /// ```
 /// use runtime::sync::Mutex;
 ///
-/// # futures_lite::future::block_on(async {
+/// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
 /// let m = Mutex::new(1);
 /// *m.lock().await += 1;
 /// assert_eq!(*m.try_lock().unwrap(), 2);
@@ -93,7 +93,7 @@ pub type OwnedMutexGuard<T> = async_lock::MutexGuardArc<T>;
 /// ```
 /// use runtime::sync::RwLock;
 ///
-/// # futures_lite::future::block_on(async {
+/// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
 /// let lock = RwLock::new(vec![1]);
 /// {
 ///     let (a, b) = (lock.read().await, lock.read().await);
@@ -155,7 +155,7 @@ pub type BarrierWaitResult = async_lock::BarrierWaitResult;
 ///
 /// static CONFIG: OnceCell<String> = OnceCell::new();
 ///
-/// # futures_lite::future::block_on(async {
+/// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
 /// let v = CONFIG.get_or_init(|| async { "loaded".to_string() }).await;
 /// assert_eq!(v, "loaded");
 /// assert_eq!(CONFIG.get().map(String::as_str), Some("loaded"));
@@ -171,7 +171,7 @@ pub type OnceCell<T> = async_lock::OnceCell<T>;
 /// ```
 /// use runtime::sync::oneshot;
 ///
-/// # futures_lite::future::block_on(async {
+/// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
 /// let (tx, rx) = oneshot::channel();
 /// std::thread::spawn(move || tx.send(7).unwrap());
 /// assert_eq!(rx.await, Ok(7));

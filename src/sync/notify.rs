@@ -174,7 +174,10 @@ mod tests {
         n.notify_one();
         block_on(n.notified()); // the permit
         let mut second = pin!(n.notified());
-        assert!(poll(second.as_mut()).is_pending(), "only one permit is stored");
+        assert!(
+            poll(second.as_mut()).is_pending(),
+            "only one permit is stored"
+        );
     }
 
     #[test]

@@ -220,12 +220,7 @@ impl<T: Send + 'static> JoinHandle<T> {
                 runnable.run();
             }
         };
-        let (runnable, forwarder) = async_task::spawn(
-            Forward {
-                slot: slot.clone(),
-            },
-            schedule,
-        );
+        let (runnable, forwarder) = async_task::spawn(Forward { slot: slot.clone() }, schedule);
         *own = Some(forwarder.fallible());
         drop(own);
         // The first poll registers the forwarder with the real task.
