@@ -5,6 +5,13 @@
 //! crosses cores only when you say so: [`spawn_on`], the cross-core
 //! [`channel`]s, or a waker fired on another thread.
 //!
+//! What a tokio program reaches for is here under tokio's names:
+//! [`io`] (the read/write traits and their extension methods,
+//! `copy_bidirectional`), [`task`] (`spawn`, `JoinSet`, `AbortHandle`,
+//! `task_local!`), [`sync`] (`Mutex`, `Semaphore`, `Notify`, `watch`,
+//! `broadcast`, ...), [`time`], [`net`], and the macros [`select!`],
+//! [`join!`] and [`try_join!`].
+//!
 //! # Examples
 //!
 //! ```

@@ -68,6 +68,19 @@ impl<T: Clone> Sender<T> {
     ///
     /// Gives the value back in [`SendError`](error::SendError) when there
     /// is no receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::broadcast;
+    ///
+    /// let (tx, rx) = broadcast::channel(4);
+    /// let _second = tx.subscribe();
+    /// assert_eq!(tx.send("to both").unwrap(), 2);
+    /// drop(rx);
+    /// drop(_second);
+    /// assert!(tx.send("to nobody").is_err());
+    /// ```
     pub fn send(&self, value: T) -> Result<usize, error::SendError<T>> {
         match self.tx.try_broadcast(value) {
             // `Some` is the oldest value, pushed out to make room.
@@ -149,6 +162,19 @@ impl<T: Clone> Receiver<T> {
     ///
     /// [`TryRecvError::Empty`] when nothing is queued, and as
     /// [`recv`](Self::recv) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::broadcast::{self, error::TryRecvError};
+    ///
+    /// let (tx, mut rx) = broadcast::channel(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap(); // pushes 1 out
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(rx.try_recv(), Ok(2));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.rx.try_recv().map_err(|err| match err {
             async_broadcast::TryRecvError::Overflowed(n) => TryRecvError::Lagged(n),

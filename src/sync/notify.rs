@@ -86,6 +86,19 @@ impl Notify {
     }
 
     /// Wakes every [`Notified`] that exists now; stores no permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::Notify;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let notify = Notify::new();
+    /// let (a, b) = (notify.notified(), notify.notified());
+    /// notify.notify_waiters(); // both exist now, so both are released
+    /// runtime::join!(a, b);
+    /// # });
+    /// ```
     pub fn notify_waiters(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.event.notify(usize::MAX);

@@ -89,6 +89,21 @@ impl Semaphore {
 
     /// Closes the semaphore: waiting and later `acquire` calls fail with
     /// [`AcquireError`]. Permits already held stay valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::{Semaphore, TryAcquireError};
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let sem = Semaphore::new(2);
+    /// let held = sem.acquire().await.unwrap();
+    /// sem.close();
+    /// assert!(sem.acquire().await.is_err());
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// drop(held); // still valid until dropped
+    /// # });
+    /// ```
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         self.on_close.notify(usize::MAX);
@@ -109,6 +124,20 @@ impl Semaphore {
     ///
     /// Cancel safe: a waiter that is dropped takes no permit, and hands a
     /// wakeup it received to the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::Semaphore;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.acquire().await.unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # });
+    /// ```
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         let guard = self.until_closed(self.inner.acquire()).await?;
         Ok(SemaphorePermit { guard })
@@ -138,6 +167,16 @@ impl Semaphore {
     ///
     /// [`TryAcquireError::Closed`] once closed, [`TryAcquireError::NoPermits`]
     /// when none is free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::{Semaphore, TryAcquireError};
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let _permit = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// ```
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         if self.is_closed() {
             return Err(TryAcquireError::Closed);

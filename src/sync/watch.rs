@@ -111,6 +111,17 @@ impl<T> Sender<T> {
     }
 
     /// Changes the value in place and notifies the receivers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(vec![1]);
+    /// tx.send_modify(|v| v.push(2));
+    /// assert!(rx.has_changed().unwrap());
+    /// assert_eq!(*rx.borrow(), [1, 2]);
+    /// ```
     pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
         self.send_if_modified(|value| {
             modify(value);
@@ -265,6 +276,21 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: a change that arrives while the future is dropped is
     /// reported by the next call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sync::watch;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let (tx, mut rx) = watch::channel("v1");
+    /// tx.send("v2").unwrap();
+    /// rx.changed().await.unwrap();
+    /// assert_eq!(*rx.borrow(), "v2");
+    /// drop(tx);
+    /// assert!(rx.changed().await.is_err()); // no sender left
+    /// # });
+    /// ```
     pub async fn changed(&mut self) -> Result<(), RecvError> {
         loop {
             let listener = self.shared.on_change.listen();

@@ -83,12 +83,46 @@ impl<T> JoinSet<T> {
     ///
     /// Cancel safe: when the future is dropped before it completes, no task
     /// output is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let mut set = JoinSet::new();
+    /// set.spawn(async { 1 });
+    /// set.spawn(async { panic!("oops") });
+    /// let (mut ok, mut failed) = (0, 0);
+    /// while let Some(res) = set.join_next().await {
+    ///     match res {
+    ///         Ok(v) => ok += v,
+    ///         Err(e) => failed += e.is_panic() as u32,
+    ///     }
+    /// }
+    /// assert_eq!((ok, failed), (1, 1));
+    /// # });
+    /// ```
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
         std::future::poll_fn(|cx| self.poll_join_next(cx)).await
     }
 
     /// The output of a task that has already finished, if any: `None` when
     /// no task has finished yet (or the set is empty). Never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let mut set = JoinSet::new();
+    /// set.spawn(async { 5 });
+    /// assert!(set.try_join_next().is_none()); // not run yet
+    /// runtime::task::yield_now().await;
+    /// assert_eq!(set.try_join_next().unwrap().unwrap(), 5);
+    /// # });
+    /// ```
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
         let mut cx = Context::from_waker(Waker::noop());
         match self.poll_join_next(&mut cx) {
@@ -126,6 +160,19 @@ impl<T> JoinSet<T> {
     /// Aborts every task in the set. They stay in the set: joining them gives
     /// [`JoinError::is_cancelled`] (or their output, for tasks that had
     /// already finished).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let mut set = JoinSet::new();
+    /// set.spawn(std::future::pending::<()>());
+    /// set.abort_all();
+    /// assert!(set.join_next().await.unwrap().unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     pub fn abort_all(&mut self) {
         for task in self.tasks.iter() {
             task.abort();
@@ -140,6 +187,22 @@ impl<T> JoinSet<T> {
 
     /// Removes every task from the set without aborting it: they run on,
     /// detached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime::task::JoinSet;
+    ///
+    /// # runtime::Runtime::builder().cores(1).build().unwrap().block_on(async {
+    /// let (tx, rx) = runtime::sync::oneshot::channel();
+    /// let mut set = JoinSet::new();
+    /// set.spawn(async move { tx.send("ran anyway").unwrap() });
+    /// set.detach_all();
+    /// drop(set); // nothing left to abort
+    /// assert_eq!(rx.await.unwrap(), "ran anyway");
+    /// # });
+    /// ```
     pub fn detach_all(&mut self) {
         self.tasks.clear();
     }
@@ -186,6 +249,23 @@ impl<T: 'static> JoinSet<T> {
     ///
     /// Panics when called outside a `runtime` core, or if `core` is not below
     /// the runtime's number of cores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Runtime::builder().cores(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     for core in 0..2 {
+    ///         set.spawn_on(core, || async { runtime::current_core() });
+    ///     }
+    ///     let mut cores = set.join_all().await;
+    ///     cores.sort();
+    ///     assert_eq!(cores, [0, 1]);
+    /// });
+    /// ```
     pub fn spawn_on<F, Fut>(&mut self, core: usize, f: F) -> AbortHandle
     where
         F: FnOnce() -> Fut + Send + 'static,
