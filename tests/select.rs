@@ -172,9 +172,15 @@ fn patterns_may_use_mut_ref_tuples_structs_and_alternatives() {
         let d = runtime::select! {
             [first, .., mut last] = ready([1, 2, 3]) => { last += first; last }
         };
-        (a, b, c, d)
+        // A long pattern (read token by token) next to short ones.
+        let e = runtime::select! {
+            biased;
+            ::std::option::Option::Some(mut v) = ready(None::<u32>) => { v += 1; v }
+            ::std::option::Option::Some(v) = ready(Some(6)), if d == 4 => v,
+        };
+        (a, b, c, d, e)
     });
-    assert_eq!(out, (2, 4, 4, 4));
+    assert_eq!(out, (2, 4, 4, 4, 6));
 }
 
 #[test]
@@ -271,4 +277,77 @@ fn try_join_returns_the_first_error_and_drops_the_rest() {
 #[test]
 fn a_single_future_gives_a_one_tuple() {
     assert_eq!(block_on(async { runtime::join!(async { 5 }) }), (5,));
+}
+
+#[test]
+fn sixty_four_branches_compile_with_the_default_recursion_limit() {
+    let out = block_on(async {
+        runtime::select! {
+            v = std::future::pending::<u32>(), if 0 != 63 => v,
+            v = std::future::pending::<u32>(), if 1 != 63 => v,
+            v = std::future::pending::<u32>(), if 2 != 63 => v,
+            v = std::future::pending::<u32>(), if 3 != 63 => v,
+            v = std::future::pending::<u32>(), if 4 != 63 => v,
+            v = std::future::pending::<u32>(), if 5 != 63 => v,
+            v = std::future::pending::<u32>(), if 6 != 63 => v,
+            v = std::future::pending::<u32>(), if 7 != 63 => v,
+            v = std::future::pending::<u32>(), if 8 != 63 => v,
+            v = std::future::pending::<u32>(), if 9 != 63 => v,
+            v = std::future::pending::<u32>(), if 10 != 63 => v,
+            v = std::future::pending::<u32>(), if 11 != 63 => v,
+            v = std::future::pending::<u32>(), if 12 != 63 => v,
+            v = std::future::pending::<u32>(), if 13 != 63 => v,
+            v = std::future::pending::<u32>(), if 14 != 63 => v,
+            v = std::future::pending::<u32>(), if 15 != 63 => v,
+            v = std::future::pending::<u32>(), if 16 != 63 => v,
+            v = std::future::pending::<u32>(), if 17 != 63 => v,
+            v = std::future::pending::<u32>(), if 18 != 63 => v,
+            v = std::future::pending::<u32>(), if 19 != 63 => v,
+            v = std::future::pending::<u32>(), if 20 != 63 => v,
+            v = std::future::pending::<u32>(), if 21 != 63 => v,
+            v = std::future::pending::<u32>(), if 22 != 63 => v,
+            v = std::future::pending::<u32>(), if 23 != 63 => v,
+            v = std::future::pending::<u32>(), if 24 != 63 => v,
+            v = std::future::pending::<u32>(), if 25 != 63 => v,
+            v = std::future::pending::<u32>(), if 26 != 63 => v,
+            v = std::future::pending::<u32>(), if 27 != 63 => v,
+            v = std::future::pending::<u32>(), if 28 != 63 => v,
+            v = std::future::pending::<u32>(), if 29 != 63 => v,
+            v = std::future::pending::<u32>(), if 30 != 63 => v,
+            v = std::future::pending::<u32>(), if 31 != 63 => v,
+            v = std::future::pending::<u32>(), if 32 != 63 => v,
+            v = std::future::pending::<u32>(), if 33 != 63 => v,
+            v = std::future::pending::<u32>(), if 34 != 63 => v,
+            v = std::future::pending::<u32>(), if 35 != 63 => v,
+            v = std::future::pending::<u32>(), if 36 != 63 => v,
+            v = std::future::pending::<u32>(), if 37 != 63 => v,
+            v = std::future::pending::<u32>(), if 38 != 63 => v,
+            v = std::future::pending::<u32>(), if 39 != 63 => v,
+            Some(v) = std::future::ready(Some(40u32)) => v,
+            v = std::future::pending::<u32>(), if 41 != 63 => v,
+            v = std::future::pending::<u32>(), if 42 != 63 => v,
+            v = std::future::pending::<u32>(), if 43 != 63 => v,
+            v = std::future::pending::<u32>(), if 44 != 63 => v,
+            v = std::future::pending::<u32>(), if 45 != 63 => v,
+            v = std::future::pending::<u32>(), if 46 != 63 => v,
+            v = std::future::pending::<u32>(), if 47 != 63 => v,
+            v = std::future::pending::<u32>(), if 48 != 63 => v,
+            v = std::future::pending::<u32>(), if 49 != 63 => v,
+            v = std::future::pending::<u32>(), if 50 != 63 => v,
+            v = std::future::pending::<u32>(), if 51 != 63 => v,
+            v = std::future::pending::<u32>(), if 52 != 63 => v,
+            v = std::future::pending::<u32>(), if 53 != 63 => v,
+            v = std::future::pending::<u32>(), if 54 != 63 => v,
+            v = std::future::pending::<u32>(), if 55 != 63 => v,
+            v = std::future::pending::<u32>(), if 56 != 63 => v,
+            v = std::future::pending::<u32>(), if 57 != 63 => v,
+            v = std::future::pending::<u32>(), if 58 != 63 => v,
+            v = std::future::pending::<u32>(), if 59 != 63 => v,
+            v = std::future::pending::<u32>(), if 60 != 63 => v,
+            v = std::future::pending::<u32>(), if 61 != 63 => v,
+            v = std::future::pending::<u32>(), if 62 != 63 => v,
+            v = std::future::pending::<u32>(), if 63 != 63 => v,
+        }
+    });
+    assert_eq!(out, 40);
 }

@@ -94,7 +94,14 @@ macro_rules! select {
     };
 }
 
-/// Reads `select!`'s branches one by one; see [`select!`](crate::select).
+/// Reads `select!`'s branches; see [`select!`](crate::select).
+///
+/// A pattern is kept as raw tokens (not a `pat` fragment) so that
+/// `__select_clean` can look inside it. Patterns of up to five top-level
+/// tokens (`v`, `_`, `Some(v)`, `Ok((a, b))`, `n @ 1..=5`...) are read in the
+/// same step as the rest of their branch: one macro step per branch keeps a
+/// 64-branch `select!` under the default recursion limit. Longer patterns
+/// are read token by token.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
@@ -117,53 +124,217 @@ macro_rules! __select_parse {
         $crate::__select_parse!(@{ $biased; [$h]; $branches; $idx })
     };
 
-    // A branch: first its pattern, read token by token up to `=`, so that
-    // it stays visible for `__select_clean`.
+    // More than 64 branches.
+    (@{ $biased:tt; $else:tt; $b:tt; [] } $($rest:tt)+) => {
+        ::core::compile_error!("`select!` takes at most 64 branches")
+    };
+    // A branch whose pattern has 1 top-level token.
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr, if $c:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) ($c) ($h)]]; [$($idx)*] })
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt =
+        $f:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1] ($f) (true) ($h)]]; [$($idx)*] })
+    };
+    // A branch whose pattern has 2 top-level tokens.
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr, if $c:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) ($c) ($h)]]; [$($idx)*] })
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt =
+        $f:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2] ($f) (true) ($h)]]; [$($idx)*] })
+    };
+    // A branch whose pattern has 3 top-level tokens.
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr, if $c:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) ($c) ($h)]]; [$($idx)*] })
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt =
+        $f:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3] ($f) (true) ($h)]]; [$($idx)*] })
+    };
+    // A branch whose pattern has 4 top-level tokens.
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr, if $c:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) ($c) ($h)]]; [$($idx)*] })
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt =
+        $f:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4] ($f) (true) ($h)]]; [$($idx)*] })
+    };
+    // A branch whose pattern has 5 top-level tokens.
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr, if $c:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) ($c) ($h)]]; [$($idx)*] })
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
+    };
+    (@{ $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p1:tt $p2:tt $p3:tt $p4:tt $p5:tt =
+        $f:expr => $h:expr) => {
+        $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i [$p1 $p2 $p3 $p4 $p5] ($f) (true) ($h)]]; [$($idx)*] })
+    };
+    // A longer pattern: read it token by token up to `=`.
     (@{ $($state:tt)* } $($rest:tt)+) => {
         $crate::__select_parse!(@pat { $($state)* } [] $($rest)+)
     };
     (@pat $state:tt [$($p:tt)+] = $($rest:tt)+) => {
-        $crate::__select_parse!(@fut $state [$($p)+] $($rest)+)
+        $crate::__select_parse!(@long $state [$($p)+] $($rest)+)
     };
     (@pat $state:tt [$($p:tt)*] $t:tt $($rest:tt)+) => {
         $crate::__select_parse!(@pat $state [$($p)* $t] $($rest)+)
     };
-
-    // Then `future (, if precondition)? => handler`.
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    // Then the rest of a branch with a long pattern.
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) ($c) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr, if $c:expr => $h:expr) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) ($c) ($h)]]; [$($idx)*] })
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr => $h:block, $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr => $h:block $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr => $h:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) (true) ($h)]]; [$($idx)*] } $($rest)*)
     };
-    (@fut { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
+    (@long { $biased:tt; $else:tt; [$($b:tt)*]; [$i:tt $($idx:tt)*] } $p:tt
         $f:expr => $h:expr) => {
         $crate::__select_parse!(@{ $biased; $else; [$($b)* [$i $p ($f) (true) ($h)]]; [$($idx)*] })
-    };
-    (@fut { $biased:tt; $else:tt; $b:tt; [] } $($rest:tt)*) => {
-        ::core::compile_error!("`select!` takes at most 64 branches")
     };
 }
 
