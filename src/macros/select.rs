@@ -37,9 +37,15 @@
 /// # Differences from tokio's
 ///
 /// - At most 64 branches (tokio: 64 as well).
-/// - Written with `macro_rules!` only. A very large `select!` (dozens of
-///   branches with long patterns) can reach the compiler's macro recursion
-///   limit; raise it with `#![recursion_limit = "256"]`.
+/// - Written with `macro_rules!` only (tokio's uses a proc macro to clean
+///   its patterns). A branch costs one macro expansion step when its pattern
+///   has at most five top-level tokens (`v`, `Some(v)`, `Ok((a, b))`,
+///   `n @ 1..=5`), and one step per token beyond that: 64 branches fit the
+///   default recursion limit, dozens of long patterns may need
+///   `#![recursion_limit = "256"]`.
+/// - The branch order is random per call from a per-thread generator
+///   (`fastrand`), where tokio draws from its runtime's; there is no
+///   seed to fix it. Use `biased;` for a deterministic order.
 /// - A handler written as a block followed by more expression
 ///   (`=> { a }.b(),`) is read as the block alone, as with tokio.
 ///
