@@ -212,7 +212,11 @@ impl<T: 'static> JoinSet<T> {
     /// Spawns a task on the current core (its future need not be `Send`)
     /// and adds it to the set.
     ///
-    /// Use [`spawn_local`](Self::spawn_local) when the output is `!Send`.
+    /// The returned [`AbortHandle`] costs the task one small extra
+    /// allocation (see [`JoinHandle::abort_handle`]);
+    /// [`spawn_local`](Self::spawn_local) skips it, and is the one to use
+    /// when the output is `!Send`. [`abort_all`](Self::abort_all) reaches
+    /// both.
     ///
     /// # Panics
     ///

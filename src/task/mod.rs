@@ -39,6 +39,9 @@ mod join_set;
 mod task_local;
 
 pub use join_set::JoinSet;
+/// tokio's name for [`spawn`]: every task here is local to its core, so
+/// both names do the same. There is no `LocalSet`: none is needed.
+pub use runtime_executor::spawn as spawn_local;
 pub use runtime_executor::{
     spawn, spawn_blocking, spawn_on, yield_now, AbortHandle, JoinError, JoinHandle, YieldNow,
 };

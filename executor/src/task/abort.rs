@@ -232,6 +232,7 @@ impl<T: Send + 'static> JoinHandle<T> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     use crate::Runtime;
 
@@ -243,7 +244,6 @@ mod tests {
                 self.0.store(true, Ordering::SeqCst);
             }
         }
-        use std::sync::Arc;
 
         let rt = Runtime::builder().cores(2).build().unwrap();
         let dropped = Arc::new(AtomicBool::new(false));
