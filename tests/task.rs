@@ -272,3 +272,57 @@ fn the_scoped_future_is_dropped_inside_its_scope() {
     drop(fut);
     assert_eq!(seen.get(), Some(5));
 }
+
+#[test]
+fn abort_handles_race_completion_from_another_core_without_loss() {
+    // Tasks on core 0 finish while core 1 aborts half of them: each ends
+    // exactly once, as a value or as cancelled, and every future is dropped.
+    const TASKS: usize = 2_000;
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (ok, cancelled) = rt(2).block_on({
+        let dropped = dropped.clone();
+        async move {
+            let mut set = JoinSet::new();
+            let mut handles = Vec::new();
+            for i in 0..TASKS {
+                let guard = DropCount(dropped.clone());
+                let abort = set.spawn(async move {
+                    let _guard = guard;
+                    for _ in 0..(i % 5) {
+                        task::yield_now().await;
+                    }
+                    i
+                });
+                if i % 2 == 0 {
+                    handles.push(abort);
+                }
+            }
+            let aborter = runtime::spawn_on(1, move || async move {
+                for (n, abort) in handles.iter().enumerate() {
+                    abort.abort();
+                    if n % 64 == 0 {
+                        task::yield_now().await;
+                    }
+                }
+            });
+            let (mut ok, mut cancelled) = (0, 0);
+            while let Some(res) = set.join_next().await {
+                match res {
+                    Ok(i) => {
+                        assert!(i < TASKS);
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.is_cancelled());
+                        cancelled += 1;
+                    }
+                }
+            }
+            aborter.await.unwrap();
+            (ok, cancelled)
+        }
+    });
+    assert_eq!(ok + cancelled, TASKS);
+    assert!(cancelled <= TASKS / 2, "only the aborted half can be cancelled");
+    assert_eq!(dropped.load(Ordering::SeqCst), TASKS);
+}
