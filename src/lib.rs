@@ -10,7 +10,7 @@
 //! `copy_bidirectional`), [`task`] (`spawn`, `JoinSet`, `AbortHandle`,
 //! `task_local!`), [`sync`] (`Mutex`, `Semaphore`, `Notify`, `watch`,
 //! `broadcast`, ...), [`time`], [`net`], and the macros [`select!`],
-//! [`join!`] and [`try_join!`].
+//! [`join!`], [`try_join!`] and [`pin!`].
 //!
 //! # Examples
 //!
