@@ -18,6 +18,9 @@
 //!   it (tokio's appends to it): clear the line before each call, as tokio
 //!   code usually does anyway. A non-empty one fails a debug assertion, and
 //!   is overwritten in release builds. `read_until` appends, as tokio's.
+//!   In a [`select!`](crate::select) loop prefer `read_until`: it appends
+//!   what it has read to your buffer as it goes, so a lost branch loses
+//!   nothing, where `read_line` keeps a partial line inside its future.
 //! - `AsyncWriteExt::shutdown` is [`AsyncWriteExt::close`]: it flushes, then
 //!   half-closes a socket's write side.
 //! - [`split`] works on any `AsyncRead + AsyncWrite` and shares it behind a
