@@ -9,8 +9,14 @@ use runtime::io::{
 use runtime::net::{TcpListener, TcpStream};
 use runtime::Runtime;
 
-fn rt() -> Runtime {
-    Runtime::builder().cores(1).build().unwrap()
+/// Runs `f` on a one-core runtime, failing instead of hanging.
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    rt.block_on(async {
+        runtime::time::timeout(Duration::from_secs(30), f)
+            .await
+            .expect("finished within 30 s")
+    })
 }
 
 /// A payload that shows reordering or loss: byte i is (i * 7 + seed) % 251.
@@ -20,7 +26,7 @@ fn payload(len: usize, seed: usize) -> Vec<u8> {
 
 #[test]
 fn the_extension_traits_work_on_tcp_streams() {
-    rt().block_on(async {
+    run(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = runtime::spawn(async move {
@@ -48,7 +54,7 @@ fn the_extension_traits_work_on_tcp_streams() {
 
 #[test]
 fn io_split_halves_read_and_write_concurrently() {
-    rt().block_on(async {
+    run(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         runtime::spawn(async move {
@@ -81,7 +87,7 @@ fn io_split_halves_read_and_write_concurrently() {
 fn copy_bidirectional_relays_both_ways_and_passes_half_closes_on() {
     let a_to_b = payload(1 << 20, 1);
     let b_to_a = payload(700_000, 2);
-    let (relayed, got_at_b, got_at_a) = rt().block_on({
+    let (relayed, got_at_b, got_at_a) = run({
         let (a_to_b, b_to_a) = (a_to_b.clone(), b_to_a.clone());
         async move {
             // Upstream B: reads everything, sending its own data meanwhile,
@@ -139,7 +145,7 @@ fn copy_bidirectional_relays_both_ways_and_passes_half_closes_on() {
 
 #[test]
 fn copy_bidirectional_reports_a_reset_peer() {
-    let err = rt().block_on(async {
+    let err = run(async {
         let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream_addr = upstream.local_addr().unwrap();
         runtime::spawn(async move {

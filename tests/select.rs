@@ -6,8 +6,14 @@ use std::time::Duration;
 use runtime::sync::mpsc;
 use runtime::Runtime;
 
+/// Runs `f` on a one-core runtime, failing instead of hanging.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    Runtime::builder().cores(1).build().unwrap().block_on(f)
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    rt.block_on(async {
+        runtime::time::timeout(Duration::from_secs(30), f)
+            .await
+            .expect("finished within 30 s")
+    })
 }
 
 #[test]

@@ -16,6 +16,15 @@ fn rt(cores: usize) -> Runtime {
     Runtime::builder().cores(cores).build().unwrap()
 }
 
+/// Runs `f` on a runtime of `cores` cores, failing instead of hanging.
+fn run<F: std::future::Future>(cores: usize, f: F) -> F::Output {
+    rt(cores).block_on(async {
+        runtime::time::timeout(std::time::Duration::from_secs(30), f)
+            .await
+            .expect("finished within 30 s")
+    })
+}
+
 fn assert_send_sync<T: Send + Sync>() {}
 
 #[test]
@@ -38,7 +47,7 @@ fn the_cross_core_types_are_send_and_sync() {
 
 #[test]
 fn mutex_excludes_across_cores() {
-    let total = rt(2).block_on(async {
+    let total = run(2, async {
         let counter = Arc::new(Mutex::new(0u64));
         let mut set = JoinSet::new();
         for core in [0, 1, 0, 1] {
@@ -63,7 +72,7 @@ fn mutex_excludes_across_cores() {
 
 #[test]
 fn mutex_waiters_get_the_lock_in_the_order_they_came() {
-    let order = rt(1).block_on(async {
+    let order = run(1, async {
         let lock = Arc::new(Mutex::new(()));
         let order = Rc::new(RefCell::new(Vec::new()));
         let held = lock.lock().await;
@@ -86,7 +95,7 @@ fn mutex_waiters_get_the_lock_in_the_order_they_came() {
 
 #[test]
 fn rwlock_readers_share_and_a_waiting_writer_holds_new_readers_back() {
-    rt(1).block_on(async {
+    run(1, async {
         let lock = Arc::new(RwLock::new(0));
         let r1 = lock.read().await;
         let r2 = lock.try_read().expect("readers share");
@@ -104,7 +113,7 @@ fn rwlock_readers_share_and_a_waiting_writer_holds_new_readers_back() {
 
 #[test]
 fn semaphore_bounds_concurrency_across_cores() {
-    let peak = rt(2).block_on(async {
+    let peak = run(2, async {
         let sem = Arc::new(Semaphore::new(3));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
@@ -130,7 +139,7 @@ fn semaphore_bounds_concurrency_across_cores() {
 
 #[test]
 fn semaphore_waiters_are_served_in_order_and_close_wakes_them_with_an_error() {
-    rt(1).block_on(async {
+    run(1, async {
         let sem = Arc::new(Semaphore::new(1));
         let order = Rc::new(RefCell::new(Vec::new()));
         let held = sem.acquire().await.unwrap();
@@ -161,7 +170,7 @@ fn semaphore_waiters_are_served_in_order_and_close_wakes_them_with_an_error() {
 
 #[test]
 fn notify_wakes_a_task_on_another_core() {
-    rt(2).block_on(async {
+    run(2, async {
         let notify = Arc::new(Notify::new());
         let waiter = {
             let notify = notify.clone();
@@ -178,7 +187,7 @@ fn notify_wakes_a_task_on_another_core() {
 
 #[test]
 fn barrier_releases_tasks_on_all_cores_with_one_leader() {
-    let leaders = rt(2).block_on(async {
+    let leaders = run(2, async {
         let barrier = Arc::new(Barrier::new(4));
         let mut set = JoinSet::new();
         for i in 0..4 {
@@ -199,7 +208,7 @@ fn barrier_releases_tasks_on_all_cores_with_one_leader() {
 
 #[test]
 fn once_cell_runs_its_initializer_once_across_cores() {
-    let runs = rt(2).block_on(async {
+    let runs = run(2, async {
         let cell = Arc::new(OnceCell::new());
         let runs = Arc::new(AtomicUsize::new(0));
         let mut set = JoinSet::new();
@@ -225,7 +234,7 @@ fn once_cell_runs_its_initializer_once_across_cores() {
 
 #[test]
 fn broadcast_reaches_receivers_on_other_cores_and_reports_lag_there() {
-    let (all, lagged) = rt(2).block_on(async {
+    let (all, lagged) = run(2, async {
         let (tx, rx) = broadcast::channel(4);
         let mut slow = tx.subscribe();
         let reader = runtime::spawn_on(1, move || async move {
@@ -258,7 +267,7 @@ fn broadcast_reaches_receivers_on_other_cores_and_reports_lag_there() {
 
 #[test]
 fn watch_changes_reach_another_core_and_close_ends_it() {
-    let seen = rt(2).block_on(async {
+    let seen = run(2, async {
         let (tx, rx) = watch::channel(0);
         let watcher = runtime::spawn_on(1, move || async move {
             let mut rx = rx;
@@ -282,7 +291,7 @@ fn watch_changes_reach_another_core_and_close_ends_it() {
 
 #[test]
 fn mpsc_and_oneshot_have_tokios_names() {
-    rt(2).block_on(async {
+    run(2, async {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         runtime::spawn_on(1, move || async move {
@@ -307,7 +316,7 @@ fn mpsc_and_oneshot_have_tokios_names() {
 #[test]
 fn recv_in_a_select_loop_loses_no_message() {
     // Cancel safety: the `recv` future that loses a `select!` takes nothing.
-    let got = rt(1).block_on(async {
+    let got = run(1, async {
         let (tx, mut rx) = mpsc::channel(8);
         let (btx, mut brx) = broadcast::channel(8);
         runtime::spawn(async move {
@@ -335,7 +344,7 @@ fn recv_in_a_select_loop_loses_no_message() {
 
 #[test]
 fn local_channels_are_reachable_at_both_paths() {
-    rt(1).block_on(async {
+    run(1, async {
         let (tx, mut rx) = runtime::sync::local::mpsc::unbounded_channel();
         let (tx2, _rx2) = runtime::channel::local::mpsc::channel::<u8>(1);
         tx.send(Rc::new(1)).unwrap();

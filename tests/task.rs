@@ -14,6 +14,15 @@ fn rt(cores: usize) -> Runtime {
     Runtime::builder().cores(cores).build().unwrap()
 }
 
+/// Runs `f` on a runtime of `cores` cores, failing instead of hanging.
+fn run<F: std::future::Future>(cores: usize, f: F) -> F::Output {
+    rt(cores).block_on(async {
+        runtime::time::timeout(std::time::Duration::from_secs(30), f)
+            .await
+            .expect("finished within 30 s")
+    })
+}
+
 /// Counts its drops: shows a task's future was dropped (aborted).
 struct DropCount(Arc<AtomicUsize>);
 
@@ -25,7 +34,7 @@ impl Drop for DropCount {
 
 #[test]
 fn join_next_yields_outputs_in_completion_order_then_none() {
-    let order = rt(1).block_on(async {
+    let order = run(1, async {
         let mut set = JoinSet::new();
         for ms in [30u64, 1, 15] {
             set.spawn(async move {
@@ -47,7 +56,7 @@ fn join_next_yields_outputs_in_completion_order_then_none() {
 #[test]
 fn abort_all_cancels_every_running_task_and_keeps_finished_outputs() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let (cancelled, finished) = rt(1).block_on({
+    let (cancelled, finished) = run(1, {
         let dropped = dropped.clone();
         async move {
             let mut set = JoinSet::new();
@@ -80,7 +89,7 @@ fn abort_all_cancels_every_running_task_and_keeps_finished_outputs() {
 #[test]
 fn dropping_the_set_aborts_its_tasks() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let ran_on = rt(1).block_on({
+    let ran_on = run(1, {
         let dropped = dropped.clone();
         async move {
             let progressed = Rc::new(Cell::new(0));
@@ -108,7 +117,7 @@ fn dropping_the_set_aborts_its_tasks() {
 
 #[test]
 fn detach_all_lets_the_tasks_run_on() {
-    let done = rt(1).block_on(async {
+    let done = run(1, async {
         let done = Rc::new(Cell::new(0));
         let mut set = JoinSet::new();
         for _ in 0..4 {
@@ -129,7 +138,7 @@ fn detach_all_lets_the_tasks_run_on() {
 
 #[test]
 fn a_panicking_task_is_a_join_error_and_the_others_go_on() {
-    let (panics, oks) = rt(1).block_on(async {
+    let (panics, oks) = run(1, async {
         let mut set = JoinSet::new();
         set.spawn(async { panic!("task failed") });
         set.spawn(async { 2 });
@@ -151,7 +160,7 @@ fn a_panicking_task_is_a_join_error_and_the_others_go_on() {
 
 #[test]
 fn try_join_next_never_waits() {
-    rt(1).block_on(async {
+    run(1, async {
         let mut set = JoinSet::new();
         assert!(set.try_join_next().is_none());
         set.spawn(async {
@@ -169,7 +178,7 @@ fn try_join_next_never_waits() {
 
 #[test]
 fn spawn_returns_an_abort_handle_for_one_task() {
-    rt(2).block_on(async {
+    run(2, async {
         let mut set = JoinSet::new();
         let stuck = set.spawn(pending::<u32>());
         set.spawn_on(1, || async { 8 });
@@ -188,7 +197,7 @@ fn spawn_returns_an_abort_handle_for_one_task() {
 
 #[test]
 fn join_all_and_shutdown() {
-    rt(1).block_on(async {
+    run(1, async {
         let mut set = JoinSet::new();
         for i in 0..5u32 {
             set.spawn_blocking(move || i * 2);
@@ -211,7 +220,7 @@ runtime::task_local! {
 
 #[test]
 fn task_local_values_follow_their_future_across_polls_and_tasks() {
-    rt(1).block_on(async {
+    run(1, async {
         let a = runtime::spawn(REQUEST.scope(1, async {
             for _ in 0..3 {
                 task::yield_now().await;
@@ -237,7 +246,7 @@ fn task_local_values_follow_their_future_across_polls_and_tasks() {
 
 #[test]
 fn task_local_scopes_nest_and_restore() {
-    rt(1).block_on(async {
+    run(1, async {
         NAME.scope("outer".into(), async {
             NAME.scope("inner".into(), async {
                 assert_eq!(NAME.with(|n| n.clone()), "inner");
@@ -279,7 +288,7 @@ fn abort_handles_race_completion_from_another_core_without_loss() {
     // exactly once, as a value or as cancelled, and every future is dropped.
     const TASKS: usize = 2_000;
     let dropped = Arc::new(AtomicUsize::new(0));
-    let (ok, cancelled) = rt(2).block_on({
+    let (ok, cancelled) = run(2, {
         let dropped = dropped.clone();
         async move {
             let mut set = JoinSet::new();
@@ -323,6 +332,9 @@ fn abort_handles_race_completion_from_another_core_without_loss() {
         }
     });
     assert_eq!(ok + cancelled, TASKS);
-    assert!(cancelled <= TASKS / 2, "only the aborted half can be cancelled");
+    assert!(
+        cancelled <= TASKS / 2,
+        "only the aborted half can be cancelled"
+    );
     assert_eq!(dropped.load(Ordering::SeqCst), TASKS);
 }
