@@ -185,3 +185,40 @@ fn copy_bidirectional_reports_a_reset_peer() {
         );
     }
 }
+
+#[test]
+fn copy_bidirectional_passes_a_half_close_on_before_the_other_side_ends() {
+    // The upstream answers only after the request's end of file: without the
+    // proxy's half-close it would wait forever.
+    let reply = run(async {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_addr = upstream.local_addr().unwrap();
+        runtime::spawn(async move {
+            let (mut s, _) = upstream.accept().await.unwrap();
+            let mut request = Vec::new();
+            s.read_to_end(&mut request).await.unwrap();
+            AsyncWriteExt::write_all(&mut s, &request.to_ascii_uppercase())
+                .await
+                .unwrap();
+            // `s` stays open until the proxy is done with it.
+            std::future::pending::<()>().await;
+        });
+        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        runtime::spawn(async move {
+            let (mut client, _) = proxy.accept().await.unwrap();
+            let mut server = TcpStream::connect(upstream_addr).await.unwrap();
+            let _ = copy_bidirectional(&mut client, &mut server).await;
+            std::future::pending::<()>().await; // keep both sockets open
+        });
+        let mut client = TcpStream::connect(proxy_addr).await.unwrap();
+        AsyncWriteExt::write_all(&mut client, b"ping")
+            .await
+            .unwrap();
+        client.close().await.unwrap();
+        let mut reply = [0u8; 4];
+        client.read_exact(&mut reply).await.unwrap();
+        reply
+    });
+    assert_eq!(&reply, b"PING");
+}
