@@ -25,11 +25,8 @@
 //! use std::sync::Arc;
 //! use runtime::sync::{mpsc, Mutex};
 //!
-//! #[runtime::main(cores = 2)]
-//! async fn main() {
-//!     if runtime::current_core() != 0 {
-//!         return;
-//!     }
+//! let rt = runtime::Runtime::builder().cores(2).build().unwrap();
+//! rt.block_on(async {
 //!     let total = Arc::new(Mutex::new(0u64));
 //!     let (done, mut finished) = mpsc::channel(2);
 //!     for core in 0..2 {
@@ -42,7 +39,7 @@
 //!     finished.recv().await;
 //!     finished.recv().await;
 //!     assert_eq!(*total.lock().await, 20);
-//! }
+//! });
 //! ```
 
 pub mod broadcast;
