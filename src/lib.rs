@@ -45,7 +45,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[macro_use]
 mod macros;
 mod main_output;
 
