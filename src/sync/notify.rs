@@ -231,6 +231,57 @@ mod tests {
     }
 
     #[test]
+    fn no_wakeup_is_lost_between_many_producer_threads_and_a_consumer() {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::{mpsc, Arc};
+        use std::time::Duration;
+
+        const PRODUCERS: usize = 4;
+        const EACH: usize = 5_000;
+        let notify = Arc::new(Notify::new());
+        let items = Arc::new(AtomicUsize::new(0));
+        let (done_tx, done_rx) = mpsc::channel();
+        let consumer = {
+            let (notify, items) = (notify.clone(), items.clone());
+            std::thread::spawn(move || {
+                block_on(async {
+                    let mut consumed = 0;
+                    while consumed < PRODUCERS * EACH {
+                        // tokio's pattern: make the future, then check.
+                        let notified = notify.notified();
+                        let ready = items.swap(0, Ordering::SeqCst);
+                        if ready == 0 {
+                            notified.await;
+                        }
+                        consumed += ready;
+                    }
+                    consumed
+                });
+                done_tx.send(()).unwrap();
+            })
+        };
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|_| {
+                let (notify, items) = (notify.clone(), items.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..EACH {
+                        items.fetch_add(1, Ordering::SeqCst);
+                        notify.notify_one();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        // A lost wakeup leaves the consumer asleep with items waiting.
+        done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the consumer saw every item");
+        consumer.join().unwrap();
+    }
+
+    #[test]
     fn works_across_threads() {
         let n = std::sync::Arc::new(Notify::new());
         let waiter = {
