@@ -5,6 +5,13 @@
 //! crosses cores only when you say so: [`spawn_on`], the cross-core
 //! [`channel`]s, or a waker fired on another thread.
 //!
+//! What a tokio program reaches for is here under tokio's names:
+//! [`io`] (the read/write traits and their extension methods,
+//! `copy_bidirectional`), [`task`] (`spawn`, `JoinSet`, `AbortHandle`,
+//! `task_local!`), [`sync`] (`Mutex`, `Semaphore`, `Notify`, `watch`,
+//! `broadcast`, ...), [`time`], [`net`], and the macros [`select!`],
+//! [`join!`], [`try_join!`] and [`pin!`].
+//!
 //! # Examples
 //!
 //! ```
@@ -41,7 +48,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod macros;
 mod main_output;
+
+pub mod io;
+pub mod sync;
+pub mod task;
 
 pub use runtime_executor::{
     channel, current_core, defer, signal, spawn, spawn_blocking, spawn_on, stats, time,
@@ -72,5 +84,6 @@ pub mod net {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::macros::select_start;
     pub use crate::main_output::MainOutput;
 }

@@ -36,6 +36,10 @@ use futures_lite::FutureExt;
 use crate::context;
 use crate::core::{Core, CoreShared};
 
+mod abort;
+
+pub use abort::AbortHandle;
+
 /// What a panicking task left behind.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 

@@ -17,7 +17,7 @@
 //! # Examples
 //!
 //! ```
-//! use runtime::channel::mpsc;
+//! use runtime_executor::channel::mpsc;
 //!
 //! let (tx, mut rx) = mpsc::channel(8);
 //! let producers: Vec<_> = (0..4)
@@ -42,11 +42,7 @@ mod bounded;
 mod unbounded;
 
 pub use bounded::{channel, Receiver, Sender};
-pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-
-/// The former name of [`unbounded_channel`] (tokio's name), kept so that
-/// code written against it still builds.
-pub use unbounded::unbounded_channel as unbounded;
+pub use unbounded::{unbounded, unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::channel::error::TryRecvError;
 

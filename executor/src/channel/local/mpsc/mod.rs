@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use futures_lite::future;
-//! use runtime::channel::local::mpsc;
+//! use runtime_executor::channel::local::mpsc;
 //!
 //! future::block_on(async {
 //!     let (tx, mut rx) = mpsc::channel(4);
@@ -39,11 +39,7 @@ mod chan;
 mod unbounded;
 
 pub use bounded::{channel, Receiver, Sender};
-pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-
-/// The former name of [`unbounded_channel`] (tokio's name), kept so that
-/// code written against it still builds.
-pub use unbounded::unbounded_channel as unbounded;
+pub use unbounded::{unbounded, unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 #[cfg(test)]
 mod tests {

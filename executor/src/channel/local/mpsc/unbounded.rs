@@ -37,6 +37,12 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     (UnboundedSender { chan: tx }, UnboundedReceiver { chan: rx })
 }
 
+/// The first name of [`unbounded_channel`], kept so that code using it still
+/// builds.
+pub fn unbounded<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    unbounded_channel()
+}
+
 /// Sends values to the [`UnboundedReceiver`] of an unbounded core-local
 /// channel.
 ///
