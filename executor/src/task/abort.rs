@@ -142,9 +142,9 @@ impl<T> Drop for Forward<T> {
 /// # Examples
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// rt.block_on(async {
-///     let task = runtime_executor::spawn(std::future::pending::<()>());
+///     let task = runtime::spawn(std::future::pending::<()>());
 ///     let abort = task.abort_handle();
 ///     std::thread::spawn(move || abort.abort()).join().unwrap();
 ///     assert!(task.await.unwrap_err().is_cancelled());
@@ -191,9 +191,9 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    /// let rt = runtime::Runtime::builder().cores(1).build().unwrap();
     /// rt.block_on(async {
-    ///     let task = runtime_executor::spawn(async { 7 });
+    ///     let task = runtime::spawn(async { 7 });
     ///     let abort = task.abort_handle();
     ///     assert_eq!(task.await.unwrap(), 7);
     ///     abort.abort(); // too late: does nothing

@@ -17,7 +17,7 @@
 //! # Examples
 //!
 //! ```
-//! use runtime_executor::channel::mpsc;
+//! use runtime::channel::mpsc;
 //!
 //! let (tx, mut rx) = mpsc::channel(8);
 //! let producers: Vec<_> = (0..4)

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use futures_lite::future;
-//! use runtime_executor::channel::local::mpsc;
+//! use runtime::channel::local::mpsc;
 //!
 //! future::block_on(async {
 //!     let (tx, mut rx) = mpsc::channel(4);
