@@ -29,8 +29,7 @@ use socket2::{SockAddr, Socket};
 use crate::buffer::RingBuffer;
 use crate::idle;
 use crate::io::{
-    kept_ring, send_ring, write_shut_down, Sent, StoredError, DEFAULT_READ_BUFFER,
-    DEFAULT_WRITE_BUFFER, DIRECT_READ, READ_CHUNK, SEND_FLAGS,
+    kept_ring, Outbound, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DIRECT_READ, READ_CHUNK,
 };
 
 /// How long a dropped stream keeps trying to deliver what was written.
@@ -40,18 +39,15 @@ const LINGER: Duration = Duration::from_secs(30);
 /// flush and the drain task.
 pub(crate) struct Shared {
     pub(crate) fd: AsyncFd<Socket>,
-    pub(crate) outbound: RefCell<RingBuffer>,
+    /// The outbound ring, the stored error and the half-close: the I/O
+    /// core's, as the engine's connections keep them.
+    pub(crate) outbound: RefCell<Outbound>,
     flush_scheduled: Cell<bool>,
     draining: Cell<bool>,
     /// The task waiting for room in the outbound ring (or for it to empty).
     /// Only the drain task waits on the socket's writability, and it wakes
     /// this one as it makes progress: the fd's write slot has a single waker.
     waiter: Cell<Option<std::task::Waker>>,
-    /// The first write error; every later write reports it again.
-    error: Cell<Option<StoredError>>,
-    /// `shutdown(Write)` asked for: done once the outbound ring is empty.
-    shutdown_requested: Cell<bool>,
-    shut_down: Cell<bool>,
     /// Bytes moved through either ring since the last idle sweep.
     pub(crate) used: Cell<bool>,
     /// The key under which the idle sweeper watches this stream.
@@ -69,42 +65,13 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("fd", &self.fd)
             .field("outbound", &self.outbound)
-            .field("error", &self.error.get())
-            .field("shutdown_requested", &self.shutdown_requested.get())
             .finish_non_exhaustive()
     }
 }
 
 impl Shared {
-    #[inline]
-    pub(crate) fn error(&self) -> io::Result<()> {
-        match self.error.get() {
-            Some(err) => Err(err.to_io()),
-            None => Ok(()),
-        }
-    }
-
-    pub(crate) fn fail(&self, err: &io::Error) {
-        if self.error.get().is_none() {
-            self.error.set(Some(StoredError::from_io(err)));
-        }
-        // What is queued can never be delivered: free it now.
-        let mut out = self.outbound.borrow_mut();
-        out.clear();
-        out.give_back();
-    }
-
-    /// Why a write is refused: the stored error, or the shutdown.
-    #[cold]
-    fn not_writable(&self) -> io::Error {
-        match self.error.get() {
-            Some(err) => err.to_io(),
-            None => write_shut_down(),
-        }
-    }
-
     pub(crate) fn outbound_len(&self) -> usize {
-        self.outbound.borrow().len()
+        self.outbound.borrow().ring.len()
     }
 
     /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
@@ -117,70 +84,23 @@ impl Shared {
         }
     }
 
-    /// The usual case, in short: no error and no shutdown, one contiguous
-    /// run, and the storage watched by the idle sweep. `None`: anything
-    /// else (including an error from the kernel), for [`flush_all`](Self::flush_all).
+    /// The core's short send, while the storage is watched by the idle
+    /// sweep (else [`flush_all`](Self::flush_all) has it watched).
     #[inline(always)]
     fn flush_short(&self) -> Option<bool> {
-        if self.error.get().is_some()
-            || self.shutdown_requested.get()
-            || self.watch_key.get().is_none()
-        {
-            return None;
-        }
-        let mut out = self.outbound.borrow_mut();
-        let (front, back) = out.as_slices();
-        if !back.is_empty() || front.is_empty() {
-            return None;
-        }
-        match crate::sys::send(self.fd.get_ref(), front, SEND_FLAGS) {
-            Ok(n) if n == front.len() => {
-                out.clear();
-                Some(true)
-            }
-            Ok(n) if n > 0 => {
-                // The socket's buffer is full (see `send_ring`).
-                out.discard(n);
-                self.fd.clear_write_ready();
-                Some(false)
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                self.fd.clear_write_ready();
-                Some(false)
-            }
-            // `Ok(0)` and the errors: the general path sends again and
-            // reports them.
-            _ => None,
-        }
+        self.watch_key.get()?;
+        self.outbound.borrow_mut().send_short(&self.fd)
     }
 
     fn flush_all(self: &Rc<Self>) -> io::Result<bool> {
-        self.error()?;
         let mut out = self.outbound.borrow_mut();
-        while !out.is_empty() {
-            match send_ring(&self.fd, &mut out) {
-                Sent::All | Sent::Interrupted => {}
-                Sent::Full => return Ok(false),
-                Sent::Failed(err) => {
-                    drop(out);
-                    self.fail(&err);
-                    return Err(err);
-                }
-            }
-        }
-        let holds_storage = out.capacity() > 0;
+        let sent = out.send_all(&self.fd, |_| false);
+        let holds_storage = out.ring.capacity() > 0;
         drop(out);
-        if holds_storage {
+        if matches!(sent, Ok(true)) && holds_storage {
             self.watch();
         }
-        if self.shutdown_requested.get() && !self.shut_down.get() {
-            self.shut_down.set(true);
-            match self.fd.get_ref().shutdown(std::net::Shutdown::Write) {
-                Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
-                _ => {}
-            }
-        }
-        Ok(true)
+        sent
     }
 
     #[inline]
@@ -264,7 +184,7 @@ impl idle::Sweep for Shared {
             return true;
         }
         if let Ok(mut out) = self.outbound.try_borrow_mut() {
-            out.give_back();
+            out.ring.give_back();
         }
         if self.inbound_held.get() {
             self.release_inbound.set(true);
@@ -327,13 +247,10 @@ impl BufStream {
             },
             write: WriteHandle(Rc::new(Shared {
                 fd,
-                outbound: RefCell::new(kept_ring(DEFAULT_WRITE_BUFFER)),
+                outbound: RefCell::new(Outbound::new(kept_ring(DEFAULT_WRITE_BUFFER))),
                 flush_scheduled: Cell::new(false),
                 draining: Cell::new(false),
                 waiter: Cell::new(None),
-                error: Cell::new(None),
-                shutdown_requested: Cell::new(false),
-                shut_down: Cell::new(false),
                 used: Cell::new(false),
                 watch_key: Cell::new(None),
                 inbound_held: Cell::new(false),
@@ -349,7 +266,7 @@ impl BufStream {
     /// Sets the bound of the outbound ring (the backpressure watermark).
     pub(crate) fn set_write_buffer_limit(&self, limit: usize) {
         let mut out = self.write.0.outbound.borrow_mut();
-        *out = with_limit(&out, limit);
+        out.ring = with_limit(&out.ring, limit);
     }
 
     /// Sets the bound of the inbound ring.
@@ -656,14 +573,17 @@ fn poll_write_with(
     total: usize,
     mut put: impl FnMut(&mut RingBuffer) -> usize,
 ) -> Poll<io::Result<usize>> {
-    if shared.error.get().is_some() || shared.shutdown_requested.get() {
-        return Poll::Ready(Err(shared.not_writable()));
-    }
-    if total == 0 {
-        return Poll::Ready(Ok(0));
-    }
     loop {
-        let written = put(&mut shared.outbound.borrow_mut());
+        let written = {
+            let mut out = shared.outbound.borrow_mut();
+            if !out.is_open() {
+                return Poll::Ready(Err(out.not_open()));
+            }
+            if total == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            put(&mut out.ring)
+        };
         if written > 0 {
             shared.used.set(true);
             shared.schedule_flush()?;
@@ -689,7 +609,7 @@ pub(crate) fn poll_flush(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::
 /// Flushes, then shuts the write side down (the peer reads end of stream).
 /// Calling it again is fine.
 pub(crate) fn poll_shutdown(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    shared.shutdown_requested.set(true);
+    shared.outbound.borrow_mut().request_shutdown();
     poll_flush(shared, cx)
 }
 

@@ -18,7 +18,7 @@ use socket2::{SockAddr, Socket, TcpKeepalive};
 
 use super::handle::{ConnHandle, LoopLink, Target};
 use crate::buffer::RingBuffer;
-use crate::io::{send_ring, write_shut_down, Sent, StoredError, READ_CHUNK, SEND_FLAGS};
+use crate::io::READ_CHUNK;
 
 /// A connection, lent to the callbacks of [`EventHandler`](super::EventHandler).
 ///
@@ -82,16 +82,14 @@ pub struct Inbound {
 /// queue (no copy for [`Bytes`]), bounded by the high watermark.
 pub struct Outbound {
     pub(super) io: Io,
-    pub(super) ring: RingBuffer,
-    /// The first send error: every later write reports it again.
-    pub(super) error: Option<StoredError>,
+    /// The ring, the stored error and the half-close: the I/O core's, as
+    /// the async streams keep them.
+    pub(super) core: crate::io::Outbound,
     pub(super) queue: VecDeque<Bytes>,
     pub(super) queued: usize,
     pub(super) high_watermark: usize,
     /// A write was refused for the watermark: `on_writable` is due.
     pub(super) refused: bool,
-    pub(super) shutdown_requested: bool,
-    pub(super) shut_down: bool,
 }
 
 pub(super) enum Io {
@@ -250,7 +248,7 @@ impl Outbound {
     /// Bytes queued and not yet sent.
     #[inline]
     pub fn len(&self) -> usize {
-        self.ring.len() + self.queued
+        self.core.ring.len() + self.queued
     }
 
     /// Whether everything written has been sent.
@@ -262,7 +260,7 @@ impl Outbound {
     /// Nothing beyond the ring, no refusal and no shutdown pending: the
     /// loop's short path after a callback applies.
     pub(super) fn is_plain(&self) -> bool {
-        self.queued == 0 && !self.refused && !self.shutdown_requested
+        self.queued == 0 && !self.refused && !self.core.shutdown_requested()
     }
 
     /// Whether the outbound buffer is under its high watermark: writes are
@@ -276,7 +274,7 @@ impl Outbound {
     /// and the write side is not shut down.
     #[inline]
     fn check_open(&self) -> io::Result<()> {
-        if matches!(self.io, Io::Stream(_)) && self.error.is_none() && !self.shutdown_requested {
+        if matches!(self.io, Io::Stream(_)) && self.core.is_open() {
             return Ok(());
         }
         Err(self.not_open())
@@ -287,10 +285,8 @@ impl Outbound {
     fn not_open(&self) -> io::Error {
         if !matches!(self.io, Io::Stream(_)) {
             closed_error()
-        } else if let Some(err) = self.error {
-            err.to_io()
         } else {
-            write_shut_down()
+            self.core.not_open()
         }
     }
 
@@ -311,7 +307,7 @@ impl Outbound {
     #[inline]
     fn queue_copy(&mut self, data: &[u8]) {
         let n = if self.queue.is_empty() {
-            self.ring.write(data)
+            self.core.ring.write(data)
         } else {
             0
         };
@@ -371,7 +367,7 @@ impl Outbound {
         self.check_open()?;
         let len = data.len();
         if self.queue.is_empty() {
-            let n = self.ring.write(&data);
+            let n = self.core.ring.write(&data);
             data.advance(n);
         }
         if !data.is_empty() {
@@ -395,91 +391,37 @@ impl Outbound {
     /// `Ok(false)` when the socket's buffer is full.
     #[inline]
     pub(super) fn send(&mut self) -> io::Result<bool> {
-        // The usual case, in short: one contiguous run in the ring, nothing
-        // queued behind it, and the kernel takes all of it.
-        if let (Io::Stream(fd), None, true, false) = (
-            &self.io,
-            self.error,
-            self.queue.is_empty(),
-            self.shutdown_requested,
-        ) {
-            let (front, back) = self.ring.as_slices();
-            if front.is_empty() {
-                return Ok(true);
-            }
-            if back.is_empty() {
-                match crate::sys::send(fd.get_ref(), front, SEND_FLAGS) {
-                    Ok(n) if n == front.len() => {
-                        self.ring.clear();
-                        return Ok(true);
-                    }
-                    Ok(n) if n > 0 => {
-                        // The socket's buffer is full (see `send_ring`).
-                        self.ring.discard(n);
-                        fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        fd.clear_write_ready();
-                        return Ok(false);
-                    }
-                    // `Ok(0)` and the errors: the general path below sends
-                    // again and reports them.
-                    _ => {}
-                }
-            }
-        }
-        self.send_all()
-    }
-
-    fn send_all(&mut self) -> io::Result<bool> {
         let Io::Stream(fd) = &self.io else {
             return Ok(true);
         };
-        if let Some(err) = self.error {
-            return Err(err.to_io());
+        // The usual case, in short: nothing queued behind the ring.
+        if self.queue.is_empty() {
+            if let Some(done) = self.core.send_short(fd) {
+                return Ok(done);
+            }
         }
-        loop {
-            while !self.ring.is_empty() {
-                match send_ring(fd, &mut self.ring) {
-                    Sent::All | Sent::Interrupted => {}
-                    Sent::Full => return Ok(false),
-                    Sent::Failed(err) => return Err(self.fail(err)),
-                }
-            }
-            if self.queue.is_empty() {
-                break;
-            }
-            while let Some(front) = self.queue.front_mut() {
-                let n = self.ring.write(front);
-                self.queued -= n;
+        let (queue, queued) = (&mut self.queue, &mut self.queued);
+        let sent = self.core.send_all(fd, |ring| {
+            let mut moved = false;
+            while let Some(front) = queue.front_mut() {
+                let n = ring.write(front);
+                *queued -= n;
+                moved |= n > 0;
                 if n == front.len() {
-                    self.queue.pop_front();
+                    queue.pop_front();
                 } else {
                     front.advance(n);
                     break;
                 }
             }
+            moved
+        });
+        if sent.is_err() {
+            // Failed: what is queued can never be delivered.
+            self.queue.clear();
+            self.queued = 0;
         }
-        if self.shutdown_requested && !self.shut_down {
-            self.shut_down = true;
-            match fd.get_ref().shutdown(std::net::Shutdown::Write) {
-                Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
-                _ => {}
-            }
-        }
-        Ok(true)
-    }
-
-    /// Keeps a send error for every later write, and frees what can never
-    /// be delivered.
-    fn fail(&mut self, err: io::Error) -> io::Error {
-        self.error = Some(StoredError::from_io(&err));
-        self.ring.clear();
-        self.ring.give_back();
-        self.queue.clear();
-        self.queued = 0;
-        err
+        sent
     }
 
     /// The stream socket, until the close.
@@ -717,7 +659,7 @@ impl Conn {
     /// Half-close: once everything written has been sent, shuts down the
     /// write side (the peer reads end of stream); reading goes on.
     pub fn shutdown_write(&mut self) {
-        self.outbound.shutdown_requested = true;
+        self.outbound.core.request_shutdown();
     }
 
     /// A handle for writing to, waking or closing this connection from any

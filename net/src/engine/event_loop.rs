@@ -195,14 +195,11 @@ impl<H: EventHandler> Loop<H> {
                 },
                 outbound: Outbound {
                     io: Io::Stream(fd.clone()),
-                    ring: kept_ring(options.write_buffer_cap.max(1)),
-                    error: None,
+                    core: crate::io::Outbound::new(kept_ring(options.write_buffer_cap.max(1))),
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: options.write_high_watermark,
                     refused: false,
-                    shutdown_requested: false,
-                    shut_down: false,
                 },
                 peer: Peer::from(peer),
                 context: None,
@@ -240,14 +237,11 @@ impl<H: EventHandler> Loop<H> {
                         socket: socket.clone(),
                         peer: Box::new(unspecified.clone()),
                     },
-                    ring: RingBuffer::new(1),
-                    error: None,
+                    core: crate::io::Outbound::new(RingBuffer::new(1)),
                     queue: VecDeque::new(),
                     queued: 0,
                     high_watermark: usize::MAX,
                     refused: false,
-                    shutdown_requested: false,
-                    shut_down: false,
                 },
                 peer: Peer::from(unspecified.clone()),
                 context: None,
@@ -433,7 +427,7 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
         }
         if let Ok(mut conn) = self.conn.try_borrow_mut() {
             conn.inbound.ring.give_back();
-            conn.outbound.ring.give_back();
+            conn.outbound.core.ring.give_back();
         }
         self.watch_key.set(None);
         false
@@ -618,7 +612,7 @@ impl<H: EventHandler> ConnCell<H> {
             let conn = self.conn.borrow();
             // An emptied ring keeps its storage for the next message; the
             // idle sweep gives it back once the connection goes quiet.
-            let (inbound, outbound) = (&conn.inbound.ring, &conn.outbound.ring);
+            let (inbound, outbound) = (&conn.inbound.ring, &conn.outbound.core.ring);
             let holds = inbound.capacity() > 0 || outbound.capacity() > 0;
             if holds && self.watch_key.get().is_none() {
                 let weak: Weak<dyn idle::Sweep> = Rc::downgrade(self) as Weak<ConnCell<H>>;
@@ -771,14 +765,14 @@ impl<H: EventHandler> ConnCell<H> {
         }
         let mut outbound = Outbound {
             io: std::mem::replace(&mut conn.outbound.io, Io::Closed),
-            ring: std::mem::replace(&mut conn.outbound.ring, RingBuffer::new(1)),
-            error: conn.outbound.error,
+            core: std::mem::replace(
+                &mut conn.outbound.core,
+                crate::io::Outbound::new(RingBuffer::new(1)),
+            ),
             queue: std::mem::take(&mut conn.outbound.queue),
             queued: std::mem::take(&mut conn.outbound.queued),
             high_watermark: conn.outbound.high_watermark,
             refused: false,
-            shutdown_requested: conn.outbound.shutdown_requested,
-            shut_down: conn.outbound.shut_down,
         };
         conn.context = None;
         drop(conn);
