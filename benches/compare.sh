@@ -79,7 +79,7 @@ pidfile=$work/pids
 : >"$pidfile"
 
 bin=$work/bin
-examples=$bin
+examples_dir=$bin
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 
@@ -718,10 +718,12 @@ if unavailable:
     print()
 print("**Columns** (benches/servers.sh; every server on one core):")
 print()
+print("```text")
 for line in legend.splitlines():
-    line = line.lstrip("#").rstrip()
+    line = line[2:].rstrip() if line.startswith("# ") else line.lstrip("#").rstrip()
     if line:
         print(line)
+print("```")
 print()
 print("`!`: some run had connection errors or mismatches (see the run lines above); "
       "`—`: no result (wrk pipelined: its latency figures are not meaningful); "

@@ -32,7 +32,7 @@ done
 settle=${SETTLE:-2}
 
 bin=benches/target/release
-examples=target/release/examples
+examples_dir=target/release/examples
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 servers=(${SERVERS:-${all_echo_servers[*]}})

@@ -38,7 +38,7 @@ per_core=${CONNECTIONS_PER_CORE:-100}
 cpus=$(nproc)
 
 bin=benches/target/release
-examples=target/release/examples
+examples_dir=target/release/examples
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 servers=(${SERVERS:-runtime engine tokio-lean tokio-mt glommio monoio-uring monoio-epoll compio-uring compio-poll})

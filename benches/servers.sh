@@ -5,7 +5,7 @@
 #   server_cmd KIND NAME CORES: prints the command line (the port goes last),
 #   or nothing if NAME has no server of KIND (echo or http).
 #
-# Binaries come from $bin (benches workspace) and $examples (root examples).
+# Binaries come from $bin (benches workspace) and $examples_dir (root examples).
 #
 #   runtime       examples/echo, examples/http_plaintext (async tasks)
 #   engine        examples/engine_echo, examples/engine_http (callbacks)
@@ -37,10 +37,10 @@ server_cmd() { # kind name cores
     local kind=$1 name=$2 cores=$3 p
     if [[ $kind == echo ]]; then p=echo; else p=http; fi
     case $kind:$name in
-        echo:runtime) echo "$examples/echo --cores $cores --port" ;;
-        http:runtime) echo "$examples/http_plaintext --cores $cores --port" ;;
-        echo:engine) echo "$examples/engine_echo --cores $cores --port" ;;
-        http:engine) echo "$examples/engine_http --cores $cores --port" ;;
+        echo:runtime) echo "$examples_dir/echo --cores $cores --port" ;;
+        http:runtime) echo "$examples_dir/http_plaintext --cores $cores --port" ;;
+        echo:engine) echo "$examples_dir/engine_echo --cores $cores --port" ;;
+        http:engine) echo "$examples_dir/engine_http --cores $cores --port" ;;
         *:tokio-lean) echo "$bin/tokio_$p --cores $cores --flavor current_thread_io --buffer 16384 --port" ;;
         *:tokio-ct) echo "$bin/tokio_$p --cores $cores --flavor current_thread --port" ;;
         *:tokio-mt) echo "$bin/tokio_$p --cores $cores --flavor multi_thread --port" ;;
