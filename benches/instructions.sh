@@ -21,6 +21,9 @@
 # the server to CPU 0. A run with an error or a mismatch stops the script.
 # EXAMPLES=dir takes the root examples from dir (default
 # target/release/examples): to measure another build side by side.
+# CARGO_TARGET_DIR=dir builds both workspaces there (with
+# CARGO_PROFILE_RELEASE_LTO=fat and CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1:
+# the fat-LTO figures, without touching the usual builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=echo
@@ -37,7 +40,8 @@ else
 fi
 m1=${M1:-200}
 m2=${M2:-1200}
-examples=${EXAMPLES:-target/release/examples}
+target=${CARGO_TARGET_DIR:-target}
+examples=${EXAMPLES:-$target/release/examples}
 
 for tool in valgrind strace; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }
@@ -50,7 +54,7 @@ fi
 cargo build --release --manifest-path benches/Cargo.toml --bin loadgen --bin tokio_echo \
     --bin tokio_http --bin tokio_http_floor >&2
 
-bench=benches/target/release
+bench=${CARGO_TARGET_DIR:-benches/target}/release
 declare -A servers
 if [[ $kind == echo ]]; then
     servers=(
