@@ -951,4 +951,40 @@ mod tests {
         assert_ne!(p.slice(0, 0, 64), p.slice(0, 64, 64));
         assert_eq!(p.slice(3, PERIOD as u64, 64), p.slice(3, 0, 64));
     }
+
+    /// A server on 127.0.0.1 that answers one 64-byte message with
+    /// `reply(message)`, then holds the connection.
+    fn one_shot_server(reply: fn(&mut [u8])) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 64];
+            stream.read_exact(&mut buf).unwrap();
+            reply(&mut buf);
+            stream.write_all(&buf).unwrap();
+            // Open until the client closes.
+            let _ = stream.read_to_end(&mut Vec::new());
+        });
+        addr
+    }
+
+    #[test]
+    fn after_traffic_exchange_checks_the_echo() {
+        let message = Pattern::echo(64).slice(5, 0, 64).to_vec();
+        let timeout = Duration::from_secs(5);
+        let addr = one_shot_server(|_| {});
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        exchange_once(&stream, &message, timeout).unwrap();
+        // Left non-blocking for the poller.
+        let mut byte = [0u8; 1];
+        let err = (&stream).read(&mut byte).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+
+        let addr = one_shot_server(|buf| buf[10] ^= 1);
+        let stream = TcpStream::connect(addr).unwrap();
+        let err = exchange_once(&stream, &message, timeout).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+    }
 }
