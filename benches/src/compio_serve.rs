@@ -3,12 +3,15 @@
 //! listener, a task per connection (`compio::runtime::spawn(..).detach()`).
 //!
 //! compio is completion-based. Built with its `io-uring` and `polling`
-//! features, its driver is chosen when the runtime starts:
-//! `--driver uring` (the default) asks for io_uring, `--driver poll` for
-//! `polling` (epoll). If io_uring lacks an operation compio uses, compio
-//! itself falls back to `polling`; the server prints the driver it got, and
-//! exits with 3 (`<name>: unavailable: <reason>`) if `--driver uring` got
-//! another one, so a table never labels an epoll run "io_uring".
+//! features (its "fusion" driver), it picks the driver when a runtime
+//! starts: left to itself, io_uring if the kernel has every operation compio
+//! uses, else `polling` (epoll), and `polling` again if the ring cannot be
+//! created. These servers name the driver instead (`--driver uring`, the
+//! default, or `--driver poll`), which turns that fallback off: where
+//! io_uring is unavailable, `--driver uring` does not start and the server
+//! prints `<name>: unavailable: <reason>` and exits with 3, so a table never
+//! labels an epoll run "io_uring". (On the 2-core VM of the README,
+//! io_uring is available and `--driver uring` runs on it.)
 
 use std::future::Future;
 use std::net::SocketAddr;
