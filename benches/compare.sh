@@ -1,35 +1,36 @@
 #!/usr/bin/env bash
-# One-command comparison of the `runtime` servers against tokio, glommio and
-# monoio: echo throughput and latency, server CPU per message at a fixed
-# rate, plaintext HTTP, and the memory of idle connections.
+# One-command comparison of the `runtime` servers against tokio, glommio,
+# monoio and compio: echo throughput and latency, server CPU per message at
+# a fixed rate, plaintext HTTP, and the memory of idle connections (never
+# used, and after one echoed message).
 #
 #   benches/compare.sh [--quick] [--instructions] [--rounds N] [--seconds S]
 #
 # --quick         1 round, 2 s per run, fewer scenarios (a few minutes)
 # --instructions  also callgrind instructions and strace syscalls per message
-#                 (echo 100 x 64 B, pipeline 1 and 16) for runtime, engine
-#                 and tokio current_thread; M1 and M2 messages per connection
-#                 (env M1, M2; default 200 and 1200), difference taken
+#                 (echo 100 x 64 B and HTTP, pipeline 1 and 16) for runtime,
+#                 engine, tokio-lean, tokio-ct (and the HTTP floor); M1 and M2
+#                 messages per connection (env M1, M2; default 200 and 1200),
+#                 difference taken
 # --rounds N      runs per server and scenario (default 3)
 # --seconds S     measured seconds per run (default 5), after a warm-up
 #
 # Environment: SERVERS="runtime tokio-ct ..." runs only those servers;
 # IDLE_CONNECTIONS (default 10000) for the idle-memory measurement.
+# (benches/instructions.sh, benches/idle_memory.sh and benches/scaling.sh run
+# one part each, with more options.)
 #
 # Every server runs on one core, pinned to CPU 0 with taskset; the load
 # generator (benches/src/bin/loadgen.rs: one thread, epoll, every echoed
-# byte verified) is pinned to CPU 1. For each scenario the servers run in
-# turn, A B C .. A B C .., and the tables give the median of the rounds, with
-# ratios to tokio current_thread. A server that cannot start here (say,
-# io_uring is unavailable) is reported as "unavailable: <reason>". Servers:
-#
-#   runtime       examples/echo (and examples/http_plaintext)
-#   engine        examples/engine_echo (and examples/engine_http)
-#   tokio-ct      benches tokio_echo / tokio_http --flavor current_thread
-#   tokio-mt      benches tokio_echo / tokio_http --flavor multi_thread
-#   glommio       benches glommio_echo (one LocalExecutor per core)
-#   monoio-uring  benches monoio_echo --driver uring
-#   monoio-epoll  benches monoio_echo --driver epoll
+# byte and every HTTP response verified) is pinned to CPU 1. For each
+# scenario the servers run in turn, A B C .. A B C .., and the tables give the
+# median of the rounds, with ratios to tokio-lean. A server that cannot start
+# here (say, io_uring is unavailable) is reported as "unavailable: <reason>";
+# one that answers wrong in the check run is left out, never a number. The
+# servers and the configuration each name stands for are in
+# benches/servers.sh: runtime, engine, tokio-lean, tokio-ct, tokio-mt,
+# glommio, monoio-uring, monoio-epoll, compio-uring, compio-poll, and for
+# HTTP the floor (no parser: the lean floor, not a server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,6 +79,9 @@ pidfile=$work/pids
 : >"$pidfile"
 
 bin=$work/bin
+examples_dir=$bin
+# shellcheck source=benches/servers.sh
+source benches/servers.sh
 
 # Whether PID is still one of our servers (pids are reused, and quickly:
 # pid_max may be 32768): its command line names a binary in $bin.
@@ -119,8 +123,8 @@ if ! cargo build --release --manifest-path benches/Cargo.toml --bins >"$work/bui
     echo "benches build failed" >&2
     exit 1
 fi
-echo "benches workspace (loadgen, tokio, glommio, monoio servers): built in $(elapsed "$t")"
-for b in loadgen tokio_echo tokio_http glommio_echo monoio_echo; do
+echo "benches workspace (loadgen, tokio, glommio, monoio, compio servers): built in $(elapsed "$t")"
+for b in "${bench_bins[@]}"; do
     cp "benches/target/release/$b" "$bin/"
 done
 
@@ -168,8 +172,8 @@ fi
 echo
 
 # ---------------------------------------------------------------- servers
-echo_servers=(runtime engine tokio-ct tokio-mt glommio monoio-uring monoio-epoll)
-http_servers=(runtime engine tokio-ct tokio-mt)
+echo_servers=("${all_echo_servers[@]}")
+http_servers=("${all_http_servers[@]}")
 if [[ -n ${SERVERS:-} ]]; then
     keep() { local s; for s in $SERVERS; do [[ $s == "$1" ]] && return 0; done; return 1; }
     filtered=()
@@ -179,21 +183,6 @@ if [[ -n ${SERVERS:-} ]]; then
     for s in "${http_servers[@]}"; do keep "$s" && filtered+=("$s"); done
     http_servers=("${filtered[@]}")
 fi
-declare -A echo_cmd=(
-    [runtime]="$bin/echo --cores 1 --port"
-    [engine]="$bin/engine_echo --cores 1 --port"
-    [tokio-ct]="$bin/tokio_echo --cores 1 --flavor current_thread --port"
-    [tokio-mt]="$bin/tokio_echo --cores 1 --flavor multi_thread --port"
-    [glommio]="$bin/glommio_echo --cores 1 --port"
-    [monoio-uring]="$bin/monoio_echo --cores 1 --driver uring --port"
-    [monoio-epoll]="$bin/monoio_echo --cores 1 --driver epoll --port"
-)
-declare -A http_cmd=(
-    [runtime]="$bin/http_plaintext --cores 1 --port"
-    [engine]="$bin/engine_http --cores 1 --port"
-    [tokio-ct]="$bin/tokio_http --cores 1 --flavor current_thread --port"
-    [tokio-mt]="$bin/tokio_http --cores 1 --flavor multi_thread --port"
-)
 declare -A example_of=(
     [echo:runtime]=echo [echo:engine]=engine_echo
     [http:runtime]=http_plaintext [http:engine]=engine_http
@@ -231,7 +220,7 @@ wait_listening() { # port pid seconds
 start_server() {
     local kind=$1 name=$2 cmd
     shift 2
-    if [[ $kind == echo ]]; then cmd=${echo_cmd[$name]}; else cmd=${http_cmd[$name]}; fi
+    cmd=$(server_cmd "$kind" "$name" 1)
     next_port
     server_log=$work/server.$kind.$name.$port.log
     # shellcheck disable=SC2086 # the command line is split on purpose
@@ -427,8 +416,9 @@ LUA
     done
 }
 
-# Memory of idle connections: server VmRSS before and after $idle_conns
-# connections that send nothing (the approach of idle_memory.sh).
+# Memory of idle connections (the approach of idle_memory.sh): server VmRSS
+# before and 2 s after $idle_conns connections that send nothing (never
+# used), or that each exchanged one verified 64-byte echo (after traffic).
 idle_results=$work/idle.tsv
 : >"$idle_results"
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -442,9 +432,10 @@ wait_for() { # seconds command...: polls every 50 ms
     done
     return 1
 }
-idle_memory() {
-    local name before fds_before after out client note
-    echo "### idle memory, $idle_conns connections"
+idle_memory() { # never-used | after-traffic
+    local mode=$1 name before fds_before after out client note flags=(--idle)
+    [[ $mode == after-traffic ]] && flags+=(--after-traffic --size 64)
+    echo "### idle memory, $idle_conns connections, $mode"
     for name in "${echo_servers[@]}"; do
         available "echo:$name" || continue
         if ! start_server echo "$name"; then
@@ -456,27 +447,29 @@ idle_memory() {
         sleep 0.3
         before=$(rss_kib "$server_pid")
         fds_before=$(fds "$server_pid")
-        out=$work/idle.$name.out
+        out=$work/idle.$name.$mode.out
         : >"$out"
-        taskset -c 1 "$bin/loadgen" --port "$port" --idle --connections "$idle_conns" \
-            --seconds 120 >"$out" 2>>"$work/loadgen.err" &
+        taskset -c 1 "$bin/loadgen" --port "$port" "${flags[@]}" --connections "$idle_conns" \
+            --seconds 180 >"$out" 2>>"$work/loadgen.err" &
         client=$!
         note=
-        if ! wait_for 60 grep -q connected "$out"; then note="client did not finish connecting"; fi
-        # Every connection accepted, then a moment for each to reach its
-        # first read.
+        if ! wait_for 120 grep -q connected "$out"; then note="client did not finish"; fi
+        # Every connection accepted, then 2 s after the last accept or echo.
         if ! wait_for 20 test "$(fds "$server_pid")" -ge $((fds_before + idle_conns)); then
             note="${note:+$note; }only $(($(fds "$server_pid") - fds_before)) accepted"
         fi
-        sleep 0.5
+        if [[ $mode == after-traffic && $(field "$(cat "$out")" echoed) != "$(field "$(cat "$out")" connected)" ]]; then
+            note="${note:+$note; }only $(field "$(cat "$out")" echoed) echoed"
+        fi
+        sleep 2
         after=$(rss_kib "$server_pid")
         kill "$client" 2>/dev/null || true
         wait "$client" 2>/dev/null || true
         stop_server
-        printf '%-13s %s; VmRSS %s KiB before, %s KiB after%s\n' "$name" "$(cat "$out")" \
+        printf '%-13s %s: %s; VmRSS %s KiB before, %s KiB after%s\n' "$name" "$mode" "$(cat "$out")" \
             "$before" "$after" "${note:+ ($note)}"
-        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$before" "$after" "$(field "$(cat "$out")" connected)" \
-            "$note" >>"$idle_results"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$before" "$after" \
+            "$(field "$(cat "$out")" connected)" "$note" "$mode" >>"$idle_results"
     done
 }
 
@@ -501,7 +494,8 @@ if ((have_wrk)); then
     ((quick)) || wrk_scenario wrk-p1 "http 100 conns, pipeline 1 (wrk)" 100 1
     wrk_scenario wrk-p16 "http 100 conns, pipeline 16 (wrk)" 100 16
 fi
-idle_memory
+idle_memory never-used
+idle_memory after-traffic
 echo "runs took $(elapsed "$runs_start")"
 echo
 
@@ -551,8 +545,10 @@ if ((instructions)); then
     t=$SECONDS
     for kind in echo http; do
         for pipeline in 1 16; do
-            for name in runtime engine tokio-ct; do
-                [[ " ${echo_servers[*]} " == *" $name "* ]] || continue
+            for name in runtime engine tokio-lean tokio-ct floor; do
+                [[ $kind == echo && $name == floor ]] && continue
+                if [[ $kind == echo ]]; then list=" ${echo_servers[*]} "; else list=" ${http_servers[*]} "; fi
+                [[ $list == *" $name "* ]] || continue
                 available "$kind:$name" || continue
                 count callgrind "$name" "$pipeline" "$m1" "$kind"; i1=$counted
                 count callgrind "$name" "$pipeline" "$m2" "$kind"; i2=$counted
@@ -572,17 +568,22 @@ if ((instructions)); then
 fi
 
 # ---------------------------------------------------------------- report
-echo "## results (median of $rounds round(s); ratio to tokio-ct)"
+echo "## results (median of $rounds round(s); ratio to tokio-lean)"
 echo
-python3 - "$results" "$idle_results" "$instr_results" "$idle_conns" "${echo_servers[*]}" \
-    "$(for k in "${!unavailable[@]}"; do printf '%s=%s\x1f' "$k" "${unavailable[$k]}"; done)" <<'PY'
+columns=("${echo_servers[@]}")
+for name in "${http_servers[@]}"; do
+    [[ " ${columns[*]} " == *" $name "* ]] || columns+=("$name")
+done
+python3 - "$results" "$idle_results" "$instr_results" "$idle_conns" "${columns[*]}" \
+    "$(for k in "${!unavailable[@]}"; do printf '%s=%s\x1f' "$k" "${unavailable[$k]}"; done)" \
+    "$(sed -n '/^#   runtime /,/^#$/p' benches/servers.sh)" <<'PY'
 import statistics, sys
 from collections import OrderedDict, defaultdict
 
-results, idle, instr, idle_conns, servers, unavail = sys.argv[1:7]
+results, idle, instr, idle_conns, servers, unavail, legend = sys.argv[1:8]
 servers = servers.split()
 unavailable = dict(kv.split("=", 1) for kv in unavail.split("\x1f") if kv)
-BASE = "tokio-ct"
+BASE = "tokio-lean"
 
 rows = OrderedDict()  # scenario id -> label
 runs = defaultdict(list)  # (id, server) -> [fields]
@@ -597,7 +598,7 @@ for line in open(results):
 def num(v):
     try:
         return float(v)
-    except ValueError:
+    except (TypeError, ValueError):
         return None
 
 def median(sid, server, col):
@@ -616,7 +617,7 @@ def missing(sid, s):
     key = f"{kind(sid)}:{s}"
     if key in unavailable:
         return "unavailable"
-    if kind(sid) == "http" and s not in ("runtime", "engine", "tokio-ct", "tokio-mt"):
+    if kind(sid) == "echo" and s == "floor":
         return "·"
     return "—"
 
@@ -659,41 +660,54 @@ def latency(sid, s):
         return None
     return f"{p50:,.0f} / {p99:,.0f}".replace(",", " ")
 
-table("Throughput, msgs/s (HTTP: responses/s); ratio to tokio-ct, higher is better", throughput)
-table("Latency p50 / p99, µs (wrk: per pipelined batch)", latency)
-table("Server CPU (user + system) per message, ns; ratio to tokio-ct, lower is better", cpu)
+if rows:
+    table("Throughput, msgs/s (HTTP: responses/s); ratio to tokio-lean, higher is better", throughput)
+    table("Latency p50 / p99, µs (wrk: per pipelined batch)", latency)
+    table("Server CPU (user + system) per message, ns; ratio to tokio-lean, lower is better", cpu)
 
 idle_rows = [l.rstrip("\n").split("\t") for l in open(idle) if l.strip()]
 if idle_rows:
-    base = next((r for r in idle_rows if r[0] == BASE), None)
-    print(f"**Idle connections: server VmRSS with {idle_conns} connections that send nothing**")
-    print()
-    print("| server | RSS before | RSS idle | KiB per connection | ratio to tokio-ct | note |")
-    print("|---|---|---|---|---|---|")
     def per_conn(r):
         try:
             return (int(r[2]) - int(r[1])) / max(int(r[3] or 0), 1)
-        except ValueError:
+        except (TypeError, ValueError):
             return None
-    b = per_conn(base) if base else None
-    for r in idle_rows:
-        p = per_conn(r)
-        ratio = f"{p / b:.2f}×" if p is not None and b else ""
-        pc = f"{p:.2f}" if p is not None else "n/a"
-        print(f"| {r[0]} | {fmt_int(int(r[1]))} KiB | {fmt_int(int(r[2]))} KiB | {pc} | {ratio} | {r[4] if len(r) > 4 else ''} |")
+    by = {(r[0], r[5]): r for r in idle_rows}
+    modes = [m for m in ("never-used", "after-traffic") if any(r[5] == m for r in idle_rows)]
+    print(f"**Idle connections: server VmRSS per connection, {idle_conns} connections, 2 s after "
+          "the last accept (never used) or echo (after traffic: one 64-byte message each)**")
+    print()
+    head = ["server", "RSS at start"] + [f"{m}: KiB/conn (× {BASE})" for m in modes] + ["note"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    names = list(dict.fromkeys(r[0] for r in idle_rows))
+    for name in names:
+        start = next((by[(name, m)][1] for m in modes if (name, m) in by), "")
+        cells, notes = [], []
+        for m in modes:
+            r = by.get((name, m))
+            p = per_conn(r) if r else None
+            b = per_conn(by[(BASE, m)]) if (BASE, m) in by else None
+            cells.append("n/a" if p is None else f"{p:.2f}" + (f" ({p / b:.2f}×)" if b else ""))
+            if r and r[4]:
+                notes.append(f"{m}: {r[4]}")
+        start = f"{fmt_int(int(start))} KiB" if start.isdigit() else "n/a"
+        print(f"| {name} | {start} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
     print()
 
 instr_rows = [l.rstrip("\n").split("\t") for l in open(instr) if l.strip()]
 if instr_rows:
-    print("**Instructions and syscalls per message (HTTP: per request), 100 connections, echo 64 B (callgrind, strace -c -f)**")
+    print("**Instructions and syscalls per message (HTTP: per request), 100 connections, echo 64 B "
+          "(callgrind, strace -c -f)**")
     print()
-    print("| server | pipeline | instr/msg | ratio to tokio-ct | syscalls/msg |")
-    print("|---|---|---|---|---|")
+    print("| server | pipeline | instr/msg | × tokio-lean | × tokio-ct | syscalls/msg |")
+    print("|---|---|---|---|---|---|")
     for r in instr_rows:
-        kind = r[0].split()[0]
-        b = next((x for x in instr_rows if x[0] == f"{kind} {BASE}" and x[1] == r[1]), None)
-        ratio = f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {ratio} | {r[3]} |")
+        k = r[0].split()[0]
+        def ratio(base):
+            b = next((x for x in instr_rows if x[0] == f"{k} {base}" and x[1] == r[1]), None)
+            return f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {ratio('tokio-lean')} | {ratio('tokio-ct')} | {r[3]} |")
     print()
 
 if unavailable:
@@ -702,9 +716,18 @@ if unavailable:
     for k in sorted(unavailable):
         print(f"- {k}: unavailable: {unavailable[k]}")
     print()
+print("**Columns** (benches/servers.sh; every server on one core):")
+print()
+print("```text")
+for line in legend.splitlines():
+    line = line[2:].rstrip() if line.startswith("# ") else line.lstrip("#").rstrip()
+    if line:
+        print(line)
+print("```")
+print()
 print("`!`: some run had connection errors or mismatches (see the run lines above); "
       "`—`: no result (wrk pipelined: its latency figures are not meaningful); "
-      "`·`: no such server for this scenario (glommio and monoio: echo only). "
+      "`·`: no such server for this scenario (the floor: HTTP only). "
       "wrk does not check response bodies; loadgen checks every byte.")
 PY
 echo

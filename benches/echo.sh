@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Echo throughput, side by side in one run: the `runtime` echo example vs a
-# tokio echo server, alternating A B A B, server pinned to CPU 0 and the load
-# generator (examples/echo_client) to CPU 1.
+# tokio echo server (tokio-ct of benches/servers.sh: current_thread with the
+# time driver, 64 KiB buffer), alternating A B A B, server pinned to CPU 0
+# and the load generator (examples/echo_client) to CPU 1. compare.sh runs
+# every server; this is the quick two-server check.
 #
 #   benches/echo.sh [rounds] [seconds]
 set -euo pipefail

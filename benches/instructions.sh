@@ -1,38 +1,84 @@
 #!/usr/bin/env bash
-# Noise-free echo figures: user-space instructions per echoed message
-# (valgrind --tool=callgrind) and syscalls per message (strace -c -f), for
-# the `runtime` echo example and the tokio echo server, one server core.
+# Noise-free figures: user-space instructions per message (valgrind
+# --tool=callgrind) and syscalls per message (strace -c -f), one server core.
 #
-#   benches/instructions.sh [connections] [size] [pipeline]
+#   benches/instructions.sh [connections] [size] [pipeline]        echo
+#   benches/instructions.sh --http [connections] [pipeline]        HTTP plaintext
 #
-# Each server runs twice per tool, serving M1 and then M2 messages per
-# connection; the figure is (count(M2) - count(M1)) / ((M2 - M1) x connections),
-# so start-up, accept and shutdown cancel out. The load generator
-# (examples/echo_client, verifying every byte) runs outside valgrind.
+# Servers (SERVERS="..." picks some):
+#   echo: runtime (examples/echo), engine (examples/engine_echo),
+#         tokio-lean (tokio_echo --flavor current_thread_io --buffer 16384),
+#         tokio-ct (tokio_echo --flavor current_thread: time driver, 64 KiB)
+#   http: runtime (examples/http_plaintext), engine (examples/engine_http),
+#         tokio-lean, tokio-ct (tokio_http, as above), and
+#         floor (tokio_http_floor, lean: counts blank lines, parses nothing)
+#
+# Each server runs twice per tool, serving M1 and then M2 messages (HTTP:
+# requests) per connection; the figure is
+# (count(M2) - count(M1)) / ((M2 - M1) x connections), so start-up, accept and
+# shutdown cancel out. The load generator (benches loadgen, verifying every
+# echoed byte and every response) runs outside valgrind, pinned to CPU 1;
+# the server to CPU 0. A run with an error or a mismatch stops the script.
+# EXAMPLES=dir takes the root examples from dir (default
+# target/release/examples): to measure another build side by side.
+# CARGO_TARGET_DIR=dir builds both workspaces there (with
+# CARGO_PROFILE_RELEASE_LTO=fat and CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1:
+# the fat-LTO figures, without touching the usual builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-connections=${1:-100}
-size=${2:-64}
-pipeline=${3:-1}
+kind=echo
+if [[ ${1:-} == --http ]]; then
+    kind=http
+    shift
+    connections=${1:-100}
+    size=0
+    pipeline=${2:-1}
+else
+    connections=${1:-100}
+    size=${2:-64}
+    pipeline=${3:-1}
+fi
 m1=${M1:-200}
 m2=${M2:-1200}
+target=${CARGO_TARGET_DIR:-target}
+examples=${EXAMPLES:-$target/release/examples}
 
 for tool in valgrind strace; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
-cargo build --release --example echo --example engine_echo --example echo_client >&2
-cargo build --release --manifest-path benches/Cargo.toml --bin tokio_echo >&2
+if [[ -z ${EXAMPLES:-} ]]; then
+    cargo build --release --example echo --example engine_echo --example http_plaintext \
+        --example engine_http >&2
+fi
+cargo build --release --manifest-path benches/Cargo.toml --bin loadgen --bin tokio_echo \
+    --bin tokio_http --bin tokio_http_floor >&2
 
-client=target/release/examples/echo_client
-declare -A servers=(
-    [runtime]="target/release/examples/echo --cores 1 --port"
-    [engine]="target/release/examples/engine_echo --cores 1 --port"
-    [tokio]="benches/target/release/tokio_echo --cores 1 --port"
-)
+bench=${CARGO_TARGET_DIR:-benches/target}/release
+declare -A servers
+if [[ $kind == echo ]]; then
+    servers=(
+        [runtime]="$examples/echo --cores 1 --port"
+        [engine]="$examples/engine_echo --cores 1 --port"
+        [tokio-lean]="$bench/tokio_echo --flavor current_thread_io --buffer 16384 --port"
+        [tokio-ct]="$bench/tokio_echo --flavor current_thread --port"
+    )
+    default_servers="runtime engine tokio-lean tokio-ct"
+    mode=(--size "$size")
+else
+    servers=(
+        [runtime]="$examples/http_plaintext --cores 1 --port"
+        [engine]="$examples/engine_http --cores 1 --port"
+        [tokio-lean]="$bench/tokio_http --flavor current_thread_io --buffer 16384 --port"
+        [tokio-ct]="$bench/tokio_http --flavor current_thread --port"
+        [floor]="$bench/tokio_http_floor --flavor current_thread_io --buffer 16384 --port"
+    )
+    default_servers="runtime engine tokio-lean tokio-ct floor"
+    mode=(--http)
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-port=7400
+port=${PORT:-7400}
 
 wait_listening() { # port pid
     for _ in $(seq 1 300); do
@@ -45,7 +91,7 @@ wait_listening() { # port pid
 
 # measure TOOL NAME MESSAGES PORT: prints the count for one run.
 measure() {
-    local tool=$1 name=$2 messages=$3 port=$4 out
+    local tool=$1 name=$2 messages=$3 port=$4 out line
     # SO_REUSEPORT would let a stray server on the port take connections.
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "port $port is already in use" >&2
@@ -54,17 +100,23 @@ measure() {
     out="$work/$tool.$name.$messages"
     case $tool in
         callgrind)
+            # shellcheck disable=SC2086 # the command line is split on purpose
             taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
                 ${servers[$name]} "$port" 2>/dev/null &
             ;;
         strace)
+            # shellcheck disable=SC2086
             taskset -c 0 strace -f -c -o "$out" ${servers[$name]} "$port" 2>/dev/null &
             ;;
     esac
     local pid=$!
     wait_listening "$port" "$pid" || { echo "$name did not start" >&2; exit 1; }
-    taskset -c 1 "$client" --port "$port" --connections "$connections" --size "$size" \
-        --pipeline "$pipeline" --messages "$messages" --seconds 600 --cores 1 >/dev/null
+    line=$(taskset -c 1 "$bench/loadgen" --port "$port" --connections "$connections" \
+        "${mode[@]}" --pipeline "$pipeline" --messages "$messages" --timeout 60)
+    if ! grep -q ' errors=0 mismatches=0 ' <<<"$line"; then
+        echo "$name under $tool answered wrong: $line" >&2
+        exit 1
+    fi
     # Stop the server itself (under strace, the tracee): the tool then
     # writes its counts and exits.
     local server
@@ -78,14 +130,19 @@ measure() {
 }
 
 total=$(((m2 - m1) * connections))
-printf '%-8s %14s %14s   (%s connections x %s B, pipeline %s)\n' \
-    server "instr/msg" "syscalls/msg" "$connections" "$size" "$pipeline"
-for name in ${SERVERS:-runtime engine tokio}; do
+if [[ $kind == echo ]]; then
+    what="echo, $connections connections x $size B, pipeline $pipeline"
+else
+    what="HTTP plaintext, $connections connections, pipeline $pipeline"
+fi
+printf '%-11s %14s %14s   (%s)\n' server "instr/msg" "syscalls/msg" "$what"
+for name in ${SERVERS:-$default_servers}; do
+    [[ -n ${servers[$name]:-} ]] || { echo "unknown server $name" >&2; exit 2; }
     i1=$(measure callgrind "$name" "$m1" $((port + 1)))
     i2=$(measure callgrind "$name" "$m2" $((port + 2)))
     s1=$(measure strace "$name" "$m1" $((port + 3)))
     s2=$(measure strace "$name" "$m2" $((port + 4)))
     port=$((port + 4))
     awk -v n="$name" -v i1="$i1" -v i2="$i2" -v s1="$s1" -v s2="$s2" -v t="$total" \
-        'BEGIN { printf "%-8s %14.0f %14.2f\n", n, (i2 - i1) / t, (s2 - s1) / t }'
+        'BEGIN { printf "%-11s %14.0f %14.2f\n", n, (i2 - i1) / t, (s2 - s1) / t }'
 done

@@ -7,9 +7,9 @@
 //! wrk -t1 -c100 -d5s http://127.0.0.1:8080/plaintext
 //! ```
 //!
-//! Requests are parsed in place from the stream's inbound ring (`fill_buf`);
-//! only a request head split across reads is copied, into one buffer per
-//! connection. The responses to every request of one read are gathered and
+//! Requests are parsed with `httparse` (hyper's parser) in place from the
+//! stream's inbound ring (`fill_buf`); only a request head split across reads
+//! is copied, into one buffer per connection. The responses to every request of one read are gathered and
 //! written into the outbound ring together, and the core sends them in one
 //! `writev` when the task yields, so pipelined requests cost one syscall each
 //! way. Each core keeps its own `Date` header value, rewritten once a second.
@@ -216,6 +216,24 @@ mod tests {
             let shown = String::from_utf8_lossy(head);
             assert_eq!(feed_all(&[head, GET]), expected, "{shown:?}");
         }
+    }
+
+    #[test]
+    fn header_values_may_have_blanks_around_them() {
+        let head = b"GET /plaintext HTTP/1.1\r\nHost: \t a \t\r\nX-Empty:\r\nX-Blank:  \r\n\r\n";
+        let expected = (with_date(PLAINTEXT_RESPONSE), Next::Read);
+        assert_eq!(feed_all(&[head]), expected);
+    }
+
+    #[test]
+    fn too_many_headers_get_400() {
+        let mut head = b"GET /plaintext HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            head.extend_from_slice(format!("X-{i}: a\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let expected = (with_date(BAD_REQUEST_RESPONSE), Next::Close);
+        assert_eq!(feed_all(&[&head]), expected);
     }
 
     #[test]

@@ -2,9 +2,14 @@
 //! the comparison servers: `GET /plaintext` answers `200 OK` with `Server`,
 //! `Date`, `Content-Type: text/plain`, `Content-Length: 13` and
 //! `Hello, World!`; other paths 404, other methods 405, a malformed head 400
-//! and close. Pipelined requests are answered in order. No I/O here: the
-//! server feeds each read and sends what is appended to its output.
+//! and close. Pipelined requests are answered in order. Requests are parsed
+//! with `httparse` (hyper's parser), as in the root examples. No I/O here:
+//! the server feeds each read and sends what is appended to its output.
+//!
+//! [`count_requests`] is the lean floor's "parser": it only counts the blank
+//! lines that end request heads, and is no HTTP server.
 
+use std::mem::MaybeUninit;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The longest request head accepted (request line, headers, blank line).
@@ -102,6 +107,9 @@ pub struct Conn {
     body_left: u64,
 }
 
+/// The most header lines in a request head; more get 400.
+const MAX_HEADERS: usize = 32;
+
 impl Conn {
     /// Answers every complete request at the front of `input`, appending the
     /// responses to `out`. Returns how many bytes of `input` are done with
@@ -124,29 +132,23 @@ impl Conn {
                 }
             }
             let rest = &input[used..];
-            // Empty lines before a request line are ignored (RFC 9112 §2.2).
-            if rest.starts_with(b"\r\n") {
-                used += 2;
-                continue;
+            if rest.is_empty() {
+                return (used, Next::Read);
             }
             let window = &rest[..rest.len().min(MAX_HEAD)];
-            let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
-                if rest.len() >= MAX_HEAD {
-                    respond(out, &BAD_REQUEST, server, date, true);
-                    return (input.len(), Next::Close);
-                }
-                return (used, Next::Read);
-            };
-            used += end + 4;
-            match parse(&rest[..end + 2]) {
-                None => {
-                    respond(out, &BAD_REQUEST, server, date, true);
-                    return (input.len(), Next::Close);
-                }
-                Some(request) => {
-                    let reply = match (request.path, request.method) {
-                        (b"/plaintext", b"GET") => &PLAINTEXT,
-                        (b"/plaintext", _) => &METHOD_NOT_ALLOWED,
+            let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut []);
+            match request.parse_with_uninit_headers(window, &mut headers) {
+                Ok(httparse::Status::Complete(len)) => {
+                    used += len;
+                    let Some(request) = check(&request) else {
+                        respond(out, &BAD_REQUEST, server, date, true);
+                        return (input.len(), Next::Close);
+                    };
+                    let path = request.path.split('?').next().unwrap_or("");
+                    let reply = match (path, request.method) {
+                        ("/plaintext", "GET") => &PLAINTEXT,
+                        ("/plaintext", _) => &METHOD_NOT_ALLOWED,
                         _ => &NOT_FOUND,
                     };
                     respond(out, reply, server, date, !request.keep_alive);
@@ -155,62 +157,48 @@ impl Conn {
                     }
                     self.body_left = request.body_len;
                 }
+                Ok(httparse::Status::Partial) if rest.len() < MAX_HEAD => {
+                    return (used, Next::Read)
+                }
+                Ok(httparse::Status::Partial) | Err(_) => {
+                    respond(out, &BAD_REQUEST, server, date, true);
+                    return (input.len(), Next::Close);
+                }
             }
         }
     }
 }
 
 struct Request<'a> {
-    method: &'a [u8],
-    path: &'a [u8],
+    method: &'a str,
+    path: &'a str,
     keep_alive: bool,
     body_len: u64,
 }
 
-/// Parses a head: the request line and header lines, each ending in CRLF.
-fn parse(head: &[u8]) -> Option<Request<'_>> {
-    let mut lines = head.split(|&b| b == b'\n');
-    let line = lines.next()?.strip_suffix(b"\r")?;
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let http10 = match version {
-        b"HTTP/1.1" => false,
-        b"HTTP/1.0" => true,
-        _ => return None,
-    };
-    if method.is_empty() || !target.starts_with(b"/") {
-        return None;
-    }
-    let path = target.split(|&b| b == b'?').next().unwrap_or(b"");
+/// What `httparse` leaves to its caller: `Connection` and `Content-Length`;
+/// a `Transfer-Encoding` body is refused.
+fn check<'a>(request: &httparse::Request<'_, 'a>) -> Option<Request<'a>> {
+    let http10 = request.version? == 0;
     let mut keep_alive = !http10;
     let mut body_len = 0;
-    for line in lines {
-        if line.is_empty() {
-            break; // after the final CRLF
-        }
-        let line = line.strip_suffix(b"\r")?;
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = &line[..colon];
-        let value = line[colon + 1..].trim_ascii();
-        if name.eq_ignore_ascii_case(b"connection") {
+    for header in request.headers.iter() {
+        let value = header.value.trim_ascii();
+        if header.name.eq_ignore_ascii_case("connection") {
             if value.eq_ignore_ascii_case(b"close") {
                 keep_alive = false;
             } else if value.eq_ignore_ascii_case(b"keep-alive") {
                 keep_alive = true;
             }
-        } else if name.eq_ignore_ascii_case(b"content-length") {
+        } else if header.name.eq_ignore_ascii_case("content-length") {
             body_len = std::str::from_utf8(value).ok()?.parse().ok()?;
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return None;
         }
     }
     Some(Request {
-        method,
-        path,
+        method: request.method?,
+        path: request.path?,
         keep_alive,
         body_len,
     })
@@ -271,6 +259,28 @@ fn push_decimal(out: &mut Vec<u8>, n: usize) {
     out.push(b'0' + (n % 10) as u8);
 }
 
+/// The floor of `tokio_http_floor`: the number of `\r\n\r\n` in `input`
+/// (request heads, if every request is a bodiless GET) and where the last
+/// one ends. Not a parser: it answers anything that ends in a blank line.
+pub fn count_requests(input: &[u8]) -> (usize, usize) {
+    let mut count = 0;
+    let mut end = 0;
+    for at in memchr::memmem::find_iter(input, b"\r\n\r\n") {
+        count += 1;
+        end = at + 4;
+    }
+    (count, end)
+}
+
+/// The response the floor sends to every request.
+pub fn floor_response(date: &[u8; 29], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: floor\r\nDate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(
+        b"\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!",
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +318,41 @@ mod tests {
         let (_, next) = Conn::default().feed(b"garbage\r\n\r\n", b"t", &date, &mut out);
         assert_eq!(next, Next::Close);
         assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        out.clear();
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (_, next) = Conn::default().feed(chunked, b"t", &date, &mut out);
+        assert_eq!(next, Next::Close);
+        assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+    }
+
+    #[test]
+    fn bodies_are_skipped_and_heads_bounded() {
+        let date = http_date(0);
+        let mut out = Vec::new();
+        let mut conn = Conn::default();
+        let input =
+            b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /plaintext HTTP/1.1\r\n\r\n";
+        assert_eq!(
+            conn.feed(input, b"t", &date, &mut out),
+            (input.len(), Next::Read)
+        );
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 1);
+        out.clear();
+        let endless = vec![b'a'; MAX_HEAD];
+        let (_, next) = Conn::default().feed(&endless, b"t", &date, &mut out);
+        assert_eq!(next, Next::Close);
+        assert!(out.starts_with(b"HTTP/1.1 400 "));
+    }
+
+    #[test]
+    fn the_floor_counts_blank_lines() {
+        let input = b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /";
+        assert_eq!(count_requests(input), (2, 36));
+        assert_eq!(count_requests(b"GET / HTTP/1.1\r\n"), (0, 0));
+        let mut out = Vec::new();
+        floor_response(&http_date(0), &mut out);
+        assert!(out.ends_with(b"Content-Length: 13\r\n\r\nHello, World!"));
     }
 }

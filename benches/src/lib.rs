@@ -1,12 +1,15 @@
 //! Helpers shared by the comparison servers and the load generator in
 //! `src/bin/` (see `benches/compare.sh`): a `--name value` parser, the
-//! socket every server listens on, and the plaintext HTTP protocol of
-//! `tokio_http`.
+//! socket every server listens on, the plaintext HTTP protocol of the HTTP
+//! servers, and each runtime's server start-up (`*_serve`).
 
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+pub mod compio_serve;
+pub mod glommio_serve;
 pub mod http;
+pub mod monoio_serve;
 pub mod tokio_serve;
 
 /// `--name value` command-line options; `--flag` alone (followed by another

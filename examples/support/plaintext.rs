@@ -1,7 +1,8 @@
 //! The plaintext benchmark's HTTP/1.1, shared by `http_plaintext` (async
-//! tasks) and `engine_http` (engine callbacks): request parsing, the canned
-//! responses and the `Date` value. No I/O here: callers hand it bytes and
-//! send what it appends to their output.
+//! tasks) and `engine_http` (engine callbacks): request parsing (with
+//! [`httparse`], hyper's parser), the canned responses and the `Date` value.
+//! No I/O here: callers hand it bytes and send what it appends to their
+//! output.
 //!
 //! Kept small on purpose: request bodies are skipped by `Content-Length` (up
 //! to 1 MiB, else 413), a `Transfer-Encoding` body is refused with 501, a
@@ -10,10 +11,13 @@
 // Each example uses the part it needs.
 #![allow(dead_code)]
 
+use std::mem::MaybeUninit;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The longest request head (request line and headers, blank line included).
 pub const MAX_HEAD: usize = 8 * 1024;
+/// The most header lines in a request head; more get 400.
+pub const MAX_HEADERS: usize = 32;
 /// The longest request body skipped; a longer one gets 413.
 pub const MAX_BODY: u64 = 1024 * 1024;
 /// After its last response, a closing connection reads and drops what the
@@ -55,7 +59,7 @@ impl Connection {
                 self.body_left -= skip;
                 input = &input[skip as usize..];
             }
-            let (next, body_len) = if self.partial.is_empty() {
+            let answered = if self.partial.is_empty() {
                 let (used, answered) = answer_front(input, date, &mut self.out);
                 input = &input[used..];
                 match answered {
@@ -69,26 +73,30 @@ impl Connection {
                 if input.is_empty() {
                     return Next::Read;
                 }
+                // The head so far and as much of `input` as a head may hold;
+                // parsed again from its start (at most `MAX_HEAD` bytes).
                 let old = self.partial.len();
                 let take = input.len().min(MAX_HEAD - old);
                 self.partial.extend_from_slice(&input[..take]);
-                match find_head_end(&self.partial, old) {
-                    Some(end) => {
-                        input = &input[end - old..];
-                        let answered = answer(&self.partial[..end], date, &mut self.out);
+                let (used, answered) = answer_front(&self.partial, date, &mut self.out);
+                match answered {
+                    Some(answered) => {
+                        input = &input[used.saturating_sub(old).min(input.len())..];
                         self.partial.clear();
                         answered
                     }
-                    None if self.partial.len() >= MAX_HEAD => {
-                        return reject(&BAD_REQUEST, date, &mut self.out);
+                    // Not a whole head yet, and under `MAX_HEAD` (else
+                    // `answer_front` refuses it): all of `input` was taken.
+                    None => {
+                        self.partial.drain(..used);
+                        return Next::Read;
                     }
-                    None => return Next::Read,
                 }
             };
-            if next == Next::Close {
-                return Next::Close;
+            match answered {
+                (Next::Close, _) => return Next::Close,
+                (Next::Read, body_len) => self.body_left = body_len,
             }
-            self.body_left = body_len;
         }
     }
 }
@@ -117,40 +125,47 @@ pub fn answer_front(
     if rest.is_empty() {
         return (start, None);
     }
-    match find_head_end(rest, 0) {
-        Some(end) => (start + end, Some(answer(&rest[..end], date, out))),
-        None if rest.len() >= MAX_HEAD => (input.len(), Some((reject(&BAD_REQUEST, date, out), 0))),
-        None => (start, None),
-    }
-}
-
-/// The end of the request head in `buf` (just past its blank line), looking
-/// at the first [`MAX_HEAD`] bytes only, for a line feed at `from` or later.
-pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let buf = &buf[..buf.len().min(MAX_HEAD)];
-    let mut at = from;
-    while let Some(offset) = memchr::memchr(b'\n', buf.get(at..)?) {
-        let lf = at + offset;
-        if lf >= 3 && &buf[lf - 3..=lf] == b"\r\n\r\n" {
-            return Some(lf + 1);
+    // Only the first `MAX_HEAD` bytes may hold the head.
+    let window = &rest[..rest.len().min(MAX_HEAD)];
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(window, &mut headers) {
+        Ok(httparse::Status::Complete(len)) => {
+            let answered = match check(&request, &window[..len]) {
+                Ok(head) => answer(&head, date, out),
+                Err(reply) => (reject(reply, date, out), 0),
+            };
+            (start + len, Some(answered))
         }
-        at = lf + 1;
+        Ok(httparse::Status::Partial) if rest.len() < MAX_HEAD => (start, None),
+        Ok(httparse::Status::Partial) | Err(_) => {
+            (input.len(), Some((reject(&BAD_REQUEST, date, out), 0)))
+        }
     }
-    None
 }
 
-/// Answers one complete request head; returns what to do next and how many
-/// body bytes follow the head.
-pub fn answer(head: &[u8], date: &HttpDate, out: &mut Vec<u8>) -> (Next, u64) {
-    let request = match parse_head(head) {
-        Ok(request) => request,
-        Err(reply) => return (reject(reply, date, out), 0),
+/// What a response depends on, from a parsed request head.
+#[derive(Debug)]
+pub struct Head<'a> {
+    method: &'a str,
+    path: &'a str,
+    http10: bool,
+    keep_alive: bool,
+    body_len: u64,
+}
+
+/// Answers one parsed request; returns what to do next and how many body
+/// bytes follow the head.
+fn answer(request: &Head<'_>, date: &HttpDate, out: &mut Vec<u8>) -> (Next, u64) {
+    // The usual target first: a search for the query costs more than this.
+    let path = match request.path {
+        "/plaintext" => "/plaintext",
+        target => target.split('?').next().unwrap_or(""),
     };
-    let path = request.target.split(|&b| b == b'?').next().unwrap_or(b"");
-    let head_only = request.method == b"HEAD";
+    let head_only = request.method == "HEAD";
     let reply = match path {
-        b"/plaintext" if request.method == b"GET" || head_only => &PLAINTEXT,
-        b"/plaintext" => &METHOD_NOT_ALLOWED,
+        "/plaintext" if request.method == "GET" || head_only => &PLAINTEXT,
+        "/plaintext" => &METHOD_NOT_ALLOWED,
         _ => &NOT_FOUND,
     };
     let connection: &[u8] = match (request.keep_alive, request.http10) {
@@ -172,89 +187,85 @@ pub fn reject(reply: &Reply, date: &HttpDate, out: &mut Vec<u8>) -> Next {
     Next::Close
 }
 
-/// A parsed request head; it borrows from the bytes it was parsed from.
-#[derive(Debug)]
-struct Request<'a> {
-    method: &'a [u8],
-    target: &'a [u8],
-    http10: bool,
-    keep_alive: bool,
-    body_len: u64,
-}
-
-/// Parses a request head (RFC 9112 §2 to §6): request line, header lines,
-/// each ending in CRLF, then the blank line. The error is the reply to send
-/// before closing.
-fn parse_head(head: &[u8]) -> Result<Request<'_>, &'static Reply> {
-    let mut head = head;
-    // Empty lines split across reads end up here.
-    while let Some(rest) = head.strip_prefix(b"\r\n") {
-        head = rest;
-    }
-    let mut lines = Lines(head);
-    let request_line = lines.next().ok_or(&BAD_REQUEST)?;
-    let mut parts = request_line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+/// What `httparse` leaves to its caller (RFC 9112 §2 to §6): lines end in
+/// CRLF (a bare LF is refused), `Content-Length` is one decimal number
+/// (several must agree), a `Transfer-Encoding` body is not supported, and
+/// `Connection` options decide whether the connection stays open. The error
+/// is the reply to send before closing. `head` is the parsed head, blank
+/// line included.
+fn check<'a>(
+    request: &httparse::Request<'_, 'a>,
+    head: &'a [u8],
+) -> Result<Head<'a>, &'static Reply> {
+    let (Some(method), Some(path), Some(version)) = (request.method, request.path, request.version)
     else {
         return Err(&BAD_REQUEST);
     };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+    // `httparse` takes a bare LF as a line end too: each line is checked
+    // where it ends, the request line 9 bytes after its target
+    // (" HTTP/1.x").
+    if !ends_in_cr(head, offset(head, path.as_bytes()) + path.len() + 9)
+        || !head.ends_with(b"\r\n\r\n")
+    {
         return Err(&BAD_REQUEST);
     }
-    if target.is_empty() || !target.iter().all(|&b| b.is_ascii_graphic()) {
-        return Err(&BAD_REQUEST);
-    }
-    // A later 1.x minor version is answered as 1.1 (RFC 9110 §2.5).
-    let http10 = match version {
-        b"HTTP/1.0" => true,
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => false,
-        _ => return Err(&BAD_REQUEST),
-    };
-
+    let http10 = version == 0;
     let mut close = false;
     let mut keep_alive = false;
     let mut body_len = None;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        // A name is a token: no space before the colon, no folded lines.
-        let colon = line.iter().position(|&b| b == b':').ok_or(&BAD_REQUEST)?;
-        let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    for header in request.headers.iter() {
+        let value = header.value;
+        if !ends_in_cr(head, offset(head, value) + value.len()) {
             return Err(&BAD_REQUEST);
         }
-        if !value
-            .iter()
-            .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
-        {
-            return Err(&BAD_REQUEST);
-        }
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if header.name.eq_ignore_ascii_case("content-length") {
             let len = parse_content_length(value)?;
             if body_len.is_some_and(|seen| seen != len) {
                 return Err(&BAD_REQUEST);
             }
             body_len = Some(len);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(&NOT_IMPLEMENTED);
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for option in value.split(|&b| b == b',').map(trim) {
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            for option in value.split(|&b| b == b',') {
+                let option = option.trim_ascii();
                 close |= option.eq_ignore_ascii_case(b"close");
                 keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         }
     }
-    Ok(Request {
+    Ok(Head {
         method,
-        target,
+        path,
         http10,
         // HTTP/1.1 keeps the connection unless told otherwise; 1.0 closes it
         // unless told otherwise.
         keep_alive: !close && (!http10 || keep_alive),
         body_len: body_len.unwrap_or(0),
     })
+}
+
+/// Where `part`, a slice of `head` that `httparse` returned, starts in it.
+fn offset(head: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - head.as_ptr() as usize
+}
+
+/// Whether the line of `head` whose content ends at `at` ends in CRLF,
+/// after the spaces and tabs that `httparse` trims from header values.
+#[inline]
+fn ends_in_cr(head: &[u8], at: usize) -> bool {
+    match head.get(at) {
+        Some(b'\r') => true,
+        Some(b' ' | b'\t') => {
+            let rest = &head[at..];
+            let blank = rest
+                .iter()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+            rest.get(blank) == Some(&b'\r')
+        }
+        _ => false,
+    }
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, &'static Reply> {
@@ -268,77 +279,6 @@ fn parse_content_length(value: &[u8]) -> Result<u64, &'static Reply> {
         Some(len) if len <= MAX_BODY => Ok(len),
         _ => Err(&CONTENT_TOO_LARGE),
     }
-}
-
-/// The CRLF-terminated lines of a head; a bare LF stays inside a line, where
-/// the character checks reject it.
-struct Lines<'a>(&'a [u8]);
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        // Jump from one CR to the next (`memchr`, a word at a time), rather
-        // than comparing every pair of bytes.
-        let mut from = 0;
-        loop {
-            let cr = from + memchr::memchr(b'\r', self.0.get(from..)?)?;
-            if self.0.get(cr + 1) == Some(&b'\n') {
-                let line = &self.0[..cr];
-                self.0 = &self.0[cr + 2..];
-                return Some(line);
-            }
-            from = cr + 1;
-        }
-    }
-}
-
-/// RFC 9110 §5.6.2: the characters of a token (method, header name).
-fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// [`is_tchar`] as a table: one load per byte.
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    table
-};
-
-/// `bytes` without leading and trailing spaces and tabs.
-fn trim(bytes: &[u8]) -> &[u8] {
-    let is_space = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = bytes
-        .iter()
-        .position(|b| !is_space(b))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_space(b))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// A canned response: status, extra headers and a `text/plain` body.

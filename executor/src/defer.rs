@@ -12,9 +12,9 @@ use crate::context;
 /// poll of a task registers itself once and sends everything in one `writev`
 /// right after, even if the task never calls `flush`. Running it after each
 /// poll rather than after the whole batch of ready tasks sends each reply
-/// without waiting for the other connections' tasks: measured on the echo
-/// benchmark (100 connections, 64 B), 7% more messages per second at the
-/// same two syscalls per message.
+/// without waiting for the other connections' tasks: more messages per
+/// second on the echo benchmark, at the same syscalls per message
+/// (`benches/RESULTS.md`).
 pub trait Deferred {
     /// Called once per [`defer`] call, on the core that deferred it.
     fn run(self: Rc<Self>);

@@ -149,9 +149,8 @@ const DIRECT_READ_MAX: usize = crate::io::DEFAULT_READ_BUFFER;
 ///
 /// hyper lends uninitialized memory, so the direct read first zeroes up to
 /// 64 KiB of it (`initialize_unfilled_to`), and only the final `advance` is
-/// `unsafe`. Measured, 256 MiB uploads with client and server on one core:
-/// 125-138 ms each (best of 10), against 146-169 ms through the ring
-/// (16 KiB `read`s plus a copy), zeroing included.
+/// `unsafe`. Large uploads are faster this way than through the ring
+/// (16 KiB `read`s plus a copy), zeroing included (`benches/RESULTS.md`).
 fn poll_read_stream<S>(
     stream: &mut S,
     inbound_buffered: usize,

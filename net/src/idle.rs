@@ -2,8 +2,8 @@
 //!
 //! A busy stream keeps its empty ring storage from one message to the next.
 //! Giving it back to the pool each time the ring empties and taking it again
-//! for the next message cost about 300 instructions per echoed message
-//! (callgrind, `benches/instructions.sh`). Instead, a stream whose rings
+//! for the next message was a large share of an echoed message's cost
+//! (`benches/instructions.sh`). Instead, a stream whose rings
 //! are empty but still hold storage registers here. Every [`PERIOD`], a
 //! sweeper task on the core asks each registered stream whether it was used
 //! since the last sweep, and one that was not gives its storage back. So an

@@ -2,8 +2,8 @@
 //! (`TcpStream`, `UnixStream` and their halves). They do what
 //! futures-lite's `AsyncBufReadExt::fill_buf` and `AsyncWriteExt::write_all`
 //! do, with an `#[inline]` `poll` that the caller's future takes in whole:
-//! an echo loop's read and write paths become one function (measured:
-//! 713 -> 608 instructions per echoed message, `benches/instructions.sh`).
+//! an echo loop's read and write paths become one function, with fewer
+//! instructions per echoed message (`benches/instructions.sh`).
 
 use std::future::Future;
 use std::io;

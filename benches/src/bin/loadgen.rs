@@ -5,7 +5,8 @@
 //! ```text
 //! loadgen --port 7000 [--connections 100] [--size 64] [--pipeline 1]
 //!         [--seconds 5 | --messages M] [--warmup 1] [--rate R] [--cpu N]
-//!         [--timeout 5] [--server-pid PID] [--http [--path /plaintext]] [--idle]
+//!         [--timeout 5] [--server-pid PID] [--http [--path /plaintext]]
+//!         [--idle [--after-traffic]]
 //! ```
 //!
 //! Echo mode (the default): each connection keeps `--pipeline` messages of
@@ -31,7 +32,11 @@
 //! status is 200 and its body `Hello, World!` (otherwise a mismatch).
 //!
 //! `--idle`: opens the connections, prints `connected=N errors=E`, sends
-//! nothing and holds them for `--seconds` (for memory measurements).
+//! nothing and holds them for `--seconds` (for memory measurements). With
+//! `--after-traffic`, each connection first exchanges one message of
+//! `--size` bytes (sends it, reads the echo back and verifies it), one
+//! connection after another, and the line also says `echoed=K`: the memory
+//! of connections that have been used and then gone idle.
 //!
 //! Output, one line on stdout:
 //! `msgs=… msgs/s=… p50=…us p99=…us p999=…us errors=… mismatches=… conns=…
@@ -52,7 +57,7 @@ use runtime_benches::Args;
 
 const USAGE: &str = "loadgen --port P [--host 127.0.0.1] [--connections 1] [--size 64] \
 [--pipeline 1] [--seconds 5 | --messages M] [--warmup W] [--rate R] [--cpu N] [--timeout 5] \
-[--server-pid PID] [--http] [--path /plaintext] [--idle]";
+[--server-pid PID] [--http] [--path /plaintext] [--idle [--after-traffic]]";
 
 /// Length of the pattern's period: a prime, so that connections' patterns
 /// (offset by a per-connection seed) never line up with message sizes.
@@ -78,6 +83,7 @@ struct Config {
     http: bool,
     path: String,
     idle: bool,
+    after_traffic: bool,
 }
 
 fn config() -> Config {
@@ -97,7 +103,7 @@ fn config() -> Config {
             "server-pid",
             "path",
         ],
-        &["http", "idle"],
+        &["http", "idle", "after-traffic"],
     );
     let Some(port) = args.opt::<u16>("port") else {
         eprintln!("--port is required\n{USAGE}");
@@ -134,7 +140,12 @@ fn config() -> Config {
         http: args.flag("http"),
         path: args.get("path", "/plaintext".to_owned()),
         idle,
+        after_traffic: args.flag("after-traffic"),
     };
+    if config.after_traffic && (!config.idle || config.http) {
+        eprintln!("--after-traffic goes with --idle, in echo mode");
+        std::process::exit(2);
+    }
     if config.connections == 0 || config.size == 0 || config.pipeline == 0 {
         eprintln!("--connections, --size and --pipeline must be at least 1");
         std::process::exit(2);
@@ -399,6 +410,21 @@ fn main() {
     let connected = conns.iter().filter(|c| c.is_some()).count();
 
     if cfg.idle {
+        if cfg.after_traffic {
+            let mut echoed = 0;
+            for (c, slot) in conns.iter_mut().enumerate() {
+                let Some(conn) = slot else { continue };
+                let message = pattern.slice(conn.seed, 0, cfg.size);
+                match exchange_once(&conn.stream, message, cfg.timeout) {
+                    Ok(()) => echoed += 1,
+                    Err(e) => {
+                        totals.error(c, "exchange", &e);
+                        *slot = None;
+                    }
+                }
+            }
+            print!("echoed={echoed} ");
+        }
         println!("connected={connected} errors={}", totals.errors);
         let _ = io::stdout().flush();
         std::thread::sleep(Duration::from_secs_f64(cfg.seconds.unwrap_or(600.0)));
@@ -609,6 +635,22 @@ fn main() {
 }
 
 /// Whether a connection has issued all its `--messages`.
+/// Sends `message` on `stream` (non-blocking) and reads its echo back,
+/// checking every byte, within `timeout`.
+fn exchange_once(mut stream: &TcpStream, message: &[u8], timeout: Duration) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(message)?;
+    let mut echo = vec![0u8; message.len()];
+    stream.read_exact(&mut echo)?;
+    stream.set_nonblocking(true)?;
+    if echo != message {
+        return Err(io::Error::new(ErrorKind::InvalidData, "echo differs"));
+    }
+    Ok(())
+}
+
 fn done_issuing(conn: &Conn, cfg: &Config) -> bool {
     cfg.messages.is_some_and(|m| conn.issued >= m)
 }
@@ -908,5 +950,41 @@ mod tests {
         assert_ne!(p.slice(0, 0, 64), p.slice(7919, 0, 64));
         assert_ne!(p.slice(0, 0, 64), p.slice(0, 64, 64));
         assert_eq!(p.slice(3, PERIOD as u64, 64), p.slice(3, 0, 64));
+    }
+
+    /// A server on 127.0.0.1 that answers one 64-byte message with
+    /// `reply(message)`, then holds the connection.
+    fn one_shot_server(reply: fn(&mut [u8])) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 64];
+            stream.read_exact(&mut buf).unwrap();
+            reply(&mut buf);
+            stream.write_all(&buf).unwrap();
+            // Open until the client closes.
+            let _ = stream.read_to_end(&mut Vec::new());
+        });
+        addr
+    }
+
+    #[test]
+    fn after_traffic_exchange_checks_the_echo() {
+        let message = Pattern::echo(64).slice(5, 0, 64).to_vec();
+        let timeout = Duration::from_secs(5);
+        let addr = one_shot_server(|_| {});
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        exchange_once(&stream, &message, timeout).unwrap();
+        // Left non-blocking for the poller.
+        let mut byte = [0u8; 1];
+        let err = (&stream).read(&mut byte).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+
+        let addr = one_shot_server(|buf| buf[10] ^= 1);
+        let stream = TcpStream::connect(addr).unwrap();
+        let err = exchange_once(&stream, &message, timeout).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
     }
 }

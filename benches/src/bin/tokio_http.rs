@@ -1,11 +1,11 @@
 //! The tokio plaintext HTTP/1.1 server the benchmarks compare against: the
 //! contract of the root example `http_plaintext` (`GET /plaintext` answers
 //! `HTTP/1.1 200 OK` with `Server`, `Date`, `Content-Type: text/plain`,
-//! `Content-Length: 13` and `Hello, World!`), hand-written on tokio's
-//! `TcpStream`. Every complete request of one read is answered and the
+//! `Content-Length: 13` and `Hello, World!`), on tokio's `TcpStream`,
+//! parsed with `httparse` (`runtime_benches::http`). Every complete request of one read is answered and the
 //! responses are written together, so pipelined requests cost one write.
 //!
-//! `--flavor current_thread|multi_thread` as in `tokio_echo`.
+//! `--flavor` and `--buffer` as in `tokio_echo`.
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/Cargo.toml --bin tokio_http -- --port 8081
@@ -13,29 +13,30 @@
 //! ```
 
 use runtime_benches::http::{Conn, Date, Next};
-use runtime_benches::{tokio_serve, Args, READ_BUF};
+use runtime_benches::{tokio_serve, Args};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const USAGE: &str = "tokio_http [--port 8081] [--cores 1] [--flavor current_thread|multi_thread]";
+const USAGE: &str = "tokio_http [--port 8081] [--cores 1] \
+[--flavor current_thread|current_thread_io|multi_thread] [--buffer 65536]";
 
 fn main() -> std::io::Result<()> {
     tokio_serve::main(
         "tokio_http",
-        &Args::parse(USAGE).only(&["port", "cores", "flavor"], &[]),
+        &Args::parse(USAGE).only(tokio_serve::OPTIONS, &[]),
         8081,
         serve,
     )
 }
 
-async fn serve(mut stream: TcpStream) {
+async fn serve(mut stream: TcpStream, buffer: usize) {
     // No buffers until the first byte: an idle connection holds none.
     // (`readable()` is no use here: tokio reports a new stream readable
     // at once, so it would not wait.)
     if !matches!(stream.peek(&mut [0u8; 1]).await, Ok(1)) {
         return;
     }
-    let mut buf = vec![0u8; READ_BUF];
+    let mut buf = vec![0u8; buffer];
     let mut filled = 0;
     let mut out = Vec::with_capacity(4096);
     let mut conn = Conn::default();

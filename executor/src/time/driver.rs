@@ -45,8 +45,8 @@ pub(crate) struct TimerDriver {
     inserts: Cell<u64>,
     /// What [`next_deadline`](Self::next_deadline) returns, once computed;
     /// `None` after any change to the wheel. The core asks at every turn
-    /// of its loop, and scanning the wheel each time cost a busy core
-    /// about 200 instructions per turn.
+    /// of its loop, and scanning the wheel each time was a large part of a
+    /// busy core's turn.
     next: Cell<Option<Option<Instant>>>,
     /// The timers belong to the thread of their core.
     _not_send: PhantomData<*const ()>,
