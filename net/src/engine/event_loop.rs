@@ -68,6 +68,20 @@ fn panicked(callback: &str, payload: &(dyn std::any::Any + Send)) -> io::Error {
     ))
 }
 
+/// Calls an async write's `done` on loop `index`. A panic in it is
+/// contained like a callback's: it is returned (the caller closes the
+/// connection with it) and logged; the loop goes on.
+pub(crate) fn call_done(
+    index: usize,
+    done: super::handle::WriteDone,
+    result: io::Result<usize>,
+) -> Option<io::Error> {
+    let payload = catch_unwind(AssertUnwindSafe(|| done(result))).err()?;
+    let err = panicked("async_write done", &*payload);
+    log::error!("engine loop {index}: {err}");
+    Some(err)
+}
+
 impl<H: EventHandler> Loop<H> {
     pub(crate) fn new(
         index: usize,
@@ -289,7 +303,9 @@ impl<H: EventHandler> Loop<H> {
             Command::Write { target, data, done } => match &target {
                 Target::Stream { .. } => match self.find(&target) {
                     Some(cell) => cell.write_async(data, done),
-                    None => done(Err(closed_error())),
+                    None => {
+                        call_done(self.index(), done, Err(closed_error()));
+                    }
                 },
                 Target::Datagram { socket, peer } => {
                     let cell = self.datagrams.borrow().get(*socket).cloned();
@@ -306,9 +322,11 @@ impl<H: EventHandler> Loop<H> {
                                     }
                                 }
                             }
-                            done(result.map(|_: usize| sent));
+                            call_done(self.index(), done, result.map(|_: usize| sent));
                         }
-                        None => done(Err(closed_error())),
+                        None => {
+                            call_done(self.index(), done, Err(closed_error()));
+                        }
                     }
                 }
             },
@@ -719,7 +737,10 @@ impl<H: EventHandler> ConnCell<H> {
             result.map(|()| total)
         };
         self.last_active.set(self.lp.epoch.get());
-        done(result);
+        if let Some(err) = call_done(self.lp.index(), done, result) {
+            self.close(Some(err));
+            return;
+        }
         self.send();
     }
 

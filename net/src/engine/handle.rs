@@ -131,7 +131,9 @@ impl ConnHandle {
     /// or with `NotConnected` if the connection is closed. `done` is called
     /// exactly once: on the loop, or at once on this thread when the
     /// connection is already known to be closed or the engine has stopped
-    /// (so `done` must not take a lock the caller holds).
+    /// (so `done` must not take a lock the caller holds). A `done` that
+    /// panics on the loop closes the connection with the panic as its
+    /// error, like a panicking callback; the loop goes on.
     ///
     /// Async writes are never refused for the high watermark (the bytes are
     /// already in memory and are queued without a copy); the connection

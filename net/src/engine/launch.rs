@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{parse, EngineAddr};
 use super::control::EngineInner;
-use super::event_loop::Loop;
+use super::event_loop::{call_done, Loop};
 use super::handle::{closed_error, Command, StreamKind};
 use super::{Action, Engine, EventHandler, LoadBalancing, Options};
 use crate::tcp::{TcpListener, TcpListenerBuilder};
@@ -337,7 +337,9 @@ async fn loop_main<H: EventHandler>(
     receiver.close();
     while let Ok(command) = receiver.try_recv() {
         match command {
-            Command::Write { done, .. } => done(Err(closed_error())),
+            Command::Write { done, .. } => {
+                call_done(index, done, Err(closed_error()));
+            }
             Command::Adopt { reply, .. } => {
                 engine.inner.connection_closed(index);
                 if let Some(reply) = reply {

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use runtime_net::engine::Engine;
 
+mod hooks;
+#[allow(unused_imports)] // Not every test file uses the hooks.
+pub use hooks::*;
+
 /// The helpers the other socket tests share (every file that uses this
 /// module also declares `mod util;`).
 pub use crate::util::{temp_dir, wait_until};
