@@ -14,11 +14,13 @@ use std::time::Duration;
 use runtime_net::engine::Engine;
 
 mod hooks;
-#[allow(unused_imports)] // Not every test file uses the hooks.
+// Not every test file uses every helper.
+#[allow(unused_imports)]
 pub use hooks::*;
 
 /// The helpers the other socket tests share (every file that uses this
 /// module also declares `mod util;`).
+#[allow(unused_imports)]
 pub use crate::util::{temp_dir, wait_until};
 
 /// The read and write timeout of every client socket: a lost byte or a
