@@ -88,7 +88,11 @@ fn shutdown_from_on_tick_stops_the_engine() {
             .on_shutdown(move || {
                 s.bump();
             }),
-        Options::new().loops(LOOPS).ticker(true),
+        // The peer stays open: a short grace period ends the stop.
+        Options::new()
+            .loops(LOOPS)
+            .ticker(true)
+            .shutdown_timeout(Duration::from_millis(50)),
     );
     let mut peer = connect(&engine);
     assert!(
@@ -238,9 +242,11 @@ fn shutdown_from_on_traffic_stops_the_engine() {
             .on_shutdown(move || {
                 s.bump();
             }),
+        // The peers stay open: a short grace period ends the stop.
         Options::new()
             .loops(LOOPS)
-            .load_balancing(LoadBalancing::RoundRobin),
+            .load_balancing(LoadBalancing::RoundRobin)
+            .shutdown_timeout(Duration::from_millis(50)),
     );
     let mut peers: Vec<Peer> = (0..4).map(|_| connect(&engine)).collect();
     for peer in &mut peers {

@@ -78,7 +78,10 @@ fn a_panicking_async_write_done_closes_only_its_connection_and_every_done_is_cal
     assert!(peer_sees_end(&mut a), "the connection whose done panicked");
     let errors = closes.wait_for(1);
     let err = errors[0].as_deref().expect("on_close gets the panic");
-    assert!(err.contains("done") && err.contains("boom in done"), "{err}");
+    assert!(
+        err.contains("done") && err.contains("boom in done"),
+        "{err}"
+    );
     wait_until(WAIT, "every queued done", || {
         called.load(Ordering::SeqCst) == QUEUED
     });
@@ -109,9 +112,17 @@ fn a_panicking_on_open_closes_only_its_connection() {
     let mut a = connect(&engine);
     assert_eq!(round_trip(&mut a, b"a"), b"a");
     let mut b = connect(&engine);
-    assert!(peer_sees_end(&mut b), "the connection whose on_open panicked");
-    let err = closes.wait_for(1)[0].clone().expect("on_close gets the panic");
-    assert!(err.contains("on_open") && err.contains("boom in on_open"), "{err}");
+    assert!(
+        peer_sees_end(&mut b),
+        "the connection whose on_open panicked"
+    );
+    let err = closes.wait_for(1)[0]
+        .clone()
+        .expect("on_close gets the panic");
+    assert!(
+        err.contains("on_open") && err.contains("boom in on_open"),
+        "{err}"
+    );
     still_serves(&engine, &mut a);
     stop_and_wait(&engine);
 }
@@ -163,8 +174,13 @@ fn a_panicking_on_writable_closes_only_its_connection() {
     assert_eq!(round_trip(&mut b, b"hi"), b"ok");
     a.write_all(b"flood").unwrap();
     // Reading lets the queue fall under half the watermark: on_writable.
-    assert!(peer_sees_end(&mut a), "the connection whose on_writable panicked");
-    let err = closes.wait_for(1)[0].clone().expect("on_close gets the panic");
+    assert!(
+        peer_sees_end(&mut a),
+        "the connection whose on_writable panicked"
+    );
+    let err = closes.wait_for(1)[0]
+        .clone()
+        .expect("on_close gets the panic");
     assert!(err.contains("on_writable"), "{err}");
     for _ in 0..3 {
         assert_eq!(round_trip(&mut b, b"hi"), b"ok");

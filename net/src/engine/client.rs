@@ -197,8 +197,11 @@ impl Client {
     /// Closes every connection (`on_close` runs) and stops the loops;
     /// returns once they have. Calling it again is fine.
     pub fn stop(&self) {
-        self.engine.stop();
-        self.engine.wait();
+        if self.engine.shutdown(std::time::Duration::ZERO).is_err() {
+            // On one of its own loops: it cannot wait for itself.
+            self.engine.stop();
+            return;
+        }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
             let _ = thread.join();

@@ -297,8 +297,9 @@ impl<H: EventHandler> Loop<H> {
             .cloned()
     }
 
-    /// Carries out one command; `false` on `Stop`.
-    pub(crate) fn command(self: &Rc<Self>, command: Command) -> bool {
+    /// Carries out one command (but `Stop`, which the loop's main task
+    /// handles).
+    pub(crate) fn command(self: &Rc<Self>, command: Command) {
         match command {
             Command::Write { target, data, done } => match &target {
                 Target::Stream { .. } => match self.find(&target) {
@@ -371,9 +372,8 @@ impl<H: EventHandler> Loop<H> {
                 });
                 let _ = reply.send(handle);
             }
-            Command::Stop => return false,
+            Command::Stop(_) => {}
         }
-        true
     }
 
     /// Closes every connection (on_close with no error), for the stop.
@@ -382,19 +382,21 @@ impl<H: EventHandler> Loop<H> {
         for cell in cells {
             cell.close(None);
         }
+        self.close_datagrams();
+    }
+
+    /// Closes the UDP sockets, for the stop: like the listeners, they take
+    /// nothing more.
+    pub(crate) fn close_datagrams(&self) {
         let datagrams: Vec<_> = self.datagrams.borrow_mut().drain().collect();
         for cell in datagrams {
             cell.socket.set_on_ready(None);
         }
     }
 
-    /// Waits (up to the close deadline) for closed connections to finish
-    /// sending.
-    pub(crate) async fn drained(&self) {
-        let deadline = Instant::now() + self.options.close_timeout;
-        while self.draining.get() > 0 && Instant::now() < deadline {
-            runtime_executor::time::sleep(Duration::from_millis(5)).await;
-        }
+    /// Whether a connection is open, or closed and still sending.
+    pub(crate) fn busy(&self) -> bool {
+        !self.conns.borrow().is_empty() || self.draining.get() > 0
     }
 
     /// One idle-sweep period: closes connections unused for `periods`.

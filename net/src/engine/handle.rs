@@ -60,7 +60,10 @@ pub(crate) enum Command {
         peer: SockAddr,
         reply: std::sync::mpsc::Sender<io::Result<ConnHandle>>,
     },
-    Stop,
+    /// Stop accepting, serve the open connections until they close or the
+    /// deadline passes (`None`: `Options::shutdown_timeout` from now), then
+    /// close the rest. A later `Stop` may bring the deadline forward.
+    Stop(Option<runtime_executor::time::Instant>),
 }
 
 /// A handle to a connection, usable from any thread (gnet's `AsyncWrite`,
