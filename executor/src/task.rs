@@ -23,8 +23,9 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -66,12 +67,46 @@ fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
     }
 }
 
+/// A task's future, dropped inside `catch_unwind`: `async_task` drops a
+/// cancelled future where a panic aborts the process, and a destructor
+/// panicking while its core unwinds would be a double panic. So a panicking
+/// destructor is logged, as a detached task's panic is lost, and the core
+/// goes on.
+struct DropCaught<F> {
+    future: ManuallyDrop<F>,
+}
+
+impl<F: Future> Future for DropCaught<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out, and
+        // it is dropped in place in `drop`.
+        unsafe { self.map_unchecked_mut(|this| &mut *this.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for DropCaught<F> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, in place (so the pinning holds), and never
+        // used again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        }));
+        if let Err(panic) = dropped {
+            let error = JoinError::panicked(panic);
+            log::error!("a task's destructor panicked (the core goes on): {error}");
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// Wraps a task's future: catches its panic, and registers the task with
     /// its core on first poll so shutdown can find it while it sits idle.
     struct Tracked<F> {
         #[pin]
-        future: CatchUnwind<AssertUnwindSafe<F>>,
+        future: CatchUnwind<AssertUnwindSafe<DropCaught<F>>>,
         // The registering core's uid (never 0, so the `Option` needs no
         // tag of its own: 16 bytes per task, not 24) and the key.
         registration: Option<(NonZeroU64, usize)>,
@@ -105,7 +140,10 @@ impl<F: Future> Future for Tracked<F> {
 
 fn tracked<F: Future>(future: F) -> Tracked<F> {
     Tracked {
-        future: AssertUnwindSafe(future).catch_unwind(),
+        future: AssertUnwindSafe(DropCaught {
+            future: ManuallyDrop::new(future),
+        })
+        .catch_unwind(),
         registration: None,
     }
 }
