@@ -10,9 +10,11 @@
 //! through [`schedule`], which sends it to exactly one place: the owner core's
 //! local queue when called on the owner's thread, its remote queue otherwise.
 //! Both queues are only ever popped (run or dropped) by the owner's thread, in
-//! its event loop or its shutdown. When the owner has shut down, the remote
-//! queue is closed and a runnable arriving late is leaked, never dropped on the
-//! foreign thread. Wakers and [`JoinHandle`]s may travel between threads: they
+//! its event loop or its shutdown. The shutdown closes the remote queue only
+//! once every polled task's future is dropped (see `Core::shutdown`), so a
+//! runnable arriving later is one whose future was never polled, or (should a
+//! waking thread stall past the shutdown's patience) one that is leaked, never
+//! dropped on the foreign thread. Wakers and [`JoinHandle`]s may travel between threads: they
 //! only reach the future through `schedule`.
 //!
 //! [`spawn_on`] builds the task on the calling thread: until its first poll on
