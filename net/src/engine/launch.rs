@@ -243,8 +243,13 @@ pub(crate) fn run_loops<H: EventHandler>(
             }
         }
     });
-    drop(runtime);
+    // A loop's panic outside its entry future is reported here, not
+    // resumed by the runtime's drop (which would leave `wait` hanging).
+    let late_panic = runtime.shutdown().is_err();
     engine.inner.set_finished();
+    if late_panic {
+        return Err(io::Error::other("an engine loop panicked"));
+    }
     for result in results {
         if let Err(err) = result {
             if err.is_panic() {
