@@ -113,6 +113,9 @@ pub(crate) struct Core {
     /// Tasks polled at least once whose future is not dropped yet. Shutdown
     /// waits for it to reach 0, so no task's future outlives its core.
     polled_alive: Cell<usize>,
+    /// Tasks that yielded this tick: woken once the reactor has been polled,
+    /// so a task that keeps yielding cannot starve I/O.
+    yielded: RefCell<Vec<Waker>>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
     closed: Cell<bool>,
@@ -139,6 +142,7 @@ impl Core {
             local: RefCell::new(VecDeque::with_capacity(256)),
             active: RefCell::new(Slab::new()),
             polled_alive: Cell::new(0),
+            yielded: RefCell::new(Vec::new()),
             reactor,
             timers: TimerDriver::new(),
             closed: Cell::new(false),
@@ -173,6 +177,12 @@ impl Core {
     #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
         self.local.borrow_mut().push_back(runnable);
+    }
+
+    /// Wakes `waker` at the end of this tick, after the reactor's poll
+    /// (see [`yield_now`](crate::yield_now)).
+    pub(crate) fn wake_after_io(&self, waker: &Waker) {
+        self.yielded.borrow_mut().push(waker.clone());
     }
 
     pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
@@ -250,11 +260,18 @@ impl Core {
 
         let idle = self.local.borrow().is_empty()
             && !self.reactor.has_deferred()
-            && !main_woken.load(Ordering::Relaxed);
+            && !main_woken.load(Ordering::Relaxed)
+            && self.yielded.borrow().is_empty();
         if idle {
             self.park(main_woken, now);
         } else if self.reactor.has_sources() {
             stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+        }
+        if !self.yielded.borrow().is_empty() {
+            let yielded = std::mem::take(&mut *self.yielded.borrow_mut());
+            for waker in yielded {
+                waker.wake();
+            }
         }
     }
 
@@ -383,6 +400,7 @@ impl Core {
                 std::thread::yield_now();
             }
             if first {
+                self.yielded.borrow_mut().clear();
                 self.shared.remote.close();
                 // Tasks spawned here from other threads before the close.
                 self.drop_queued();

@@ -433,8 +433,10 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// Yields to the other tasks of this core: the current task goes to the back
-/// of the run queue.
+/// Yields to the other tasks of this core, and to its I/O: the current task
+/// runs again in the core's next turn, once the reactor has been polled and
+/// the tasks it woke queued ahead of it (as tokio's `yield_now`). A task that
+/// yields in a loop runs once per turn, so it cannot starve sockets.
 ///
 /// # Examples
 ///
@@ -465,7 +467,9 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        cx.waker().wake_by_ref();
+        if context::with_core(|core| core.wake_after_io(cx.waker())).is_none() {
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }
