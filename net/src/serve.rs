@@ -18,6 +18,7 @@ use runtime_executor::{signal, time, JoinHandle, Runtime};
 use slab::Slab;
 use socket2::Socket;
 
+use crate::accept::{AcceptFn, ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::{TcpListener, TcpStream};
 
@@ -151,6 +152,7 @@ pub struct Server {
     shutdown_timeout: Duration,
     handle_signals: bool,
     backlog: i32,
+    accept_fn: Option<AcceptFn>,
     shared: Arc<ServerState>,
 }
 
@@ -193,6 +195,7 @@ impl Server {
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             handle_signals: true,
             backlog: 1024,
+            accept_fn: None,
             shared: Arc::default(),
         }
     }
@@ -222,6 +225,19 @@ impl Server {
     /// The listen backlog of each core's listener (default 1024).
     pub fn backlog(mut self, backlog: i32) -> Server {
         self.backlog = backlog;
+        self
+    }
+
+    /// For tests of the accept path: every core's listener calls `accept`
+    /// with its listening socket in place of accept(2) (`Socket::accept_raw`),
+    /// so a test can inject the errors accept(2) returns and delegate the
+    /// rest. Not for production use.
+    #[doc(hidden)]
+    pub fn accept_with(
+        mut self,
+        accept: impl Fn(&Socket) -> io::Result<(Socket, socket2::SockAddr)> + Send + Sync + 'static,
+    ) -> Server {
+        self.accept_fn = Some(Arc::new(accept));
         self
     }
 
@@ -297,17 +313,37 @@ impl Server {
             tasks: RefCell::default(),
             idle: RefCell::default(),
         });
+        // `poll_accept_socket` retries what accept(2) says to retry and backs
+        // off on fd or memory exhaustion. Anything else is logged once and
+        // backed off too: the server never stops accepting on its own.
         let accepting = async {
+            let mut in_a_row = 0;
+            let mut backoff = FIRST_BACKOFF;
             loop {
                 match poll_fn(|cx| listener.poll_accept_socket(cx)).await {
-                    Ok((socket, _)) => self.admit(socket, &conns),
-                    // `accept` retries what is worth retrying and backs off
-                    // on fd exhaustion; anything else is this listener's end.
-                    Err(err) => return Err(err),
+                    Ok((socket, _)) => {
+                        backoff = FIRST_BACKOFF;
+                        self.admit(socket, &conns);
+                        in_a_row += 1;
+                        if in_a_row >= ACCEPT_BATCH {
+                            in_a_row = 0;
+                            runtime_executor::yield_now().await;
+                        }
+                    }
+                    Err(err) => {
+                        if backoff == FIRST_BACKOFF {
+                            log::error!(
+                                "server on {}: accept failed ({err}); backing off and retrying",
+                                self.addr
+                            );
+                        }
+                        time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
                 }
             }
         };
-        let result = future::or(accepting, stop).await;
+        let result: io::Result<()> = future::or(accepting, stop).await;
         // Stop accepting at once, on every core.
         drop(listener);
         self.shared.shutdown.notify();
@@ -333,7 +369,10 @@ impl Server {
             Some(bound) if self.addr.port() == 0 => bound,
             _ => self.addr,
         };
-        let listener = TcpListener::builder().backlog(self.backlog).bind(addr)?;
+        let mut listener = TcpListener::builder().backlog(self.backlog).bind(addr)?;
+        if let Some(accept) = &self.accept_fn {
+            listener.set_accept_fn(accept.clone());
+        }
         if listening.is_none() {
             *listening = Some(listener.local_addr()?);
             self.shared.listening_cond.notify_all();

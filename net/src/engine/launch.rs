@@ -25,10 +25,7 @@ use crate::tcp::{TcpListener, TcpListenerBuilder};
 use crate::unix::path::SocketFile;
 use crate::unix::UnixListener;
 
-use crate::accept::{FIRST_BACKOFF, MAX_BACKOFF};
-/// Connections accepted in a row before the acceptor lets the loop's
-/// other work run.
-const ACCEPT_BATCH: usize = 64;
+use crate::accept::{ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 
 /// A socket bound for one loop.
 enum Bound {
