@@ -313,39 +313,16 @@ impl Server {
             tasks: RefCell::default(),
             idle: RefCell::default(),
         });
-        // `poll_accept_socket` retries what accept(2) says to retry and backs
-        // off on fd or memory exhaustion. Anything else is logged once and
-        // backed off too: the server never stops accepting on its own.
-        let accepting = async {
-            let mut in_a_row = 0;
-            let mut backoff = FIRST_BACKOFF;
-            loop {
-                match poll_fn(|cx| listener.poll_accept_socket(cx)).await {
-                    Ok((socket, _)) => {
-                        backoff = FIRST_BACKOFF;
-                        self.admit(socket, &conns);
-                        in_a_row += 1;
-                        if in_a_row >= ACCEPT_BATCH {
-                            in_a_row = 0;
-                            runtime_executor::yield_now().await;
-                        }
-                    }
-                    Err(err) => {
-                        if backoff == FIRST_BACKOFF {
-                            log::error!(
-                                "server on {}: accept failed ({err}); backing off and retrying",
-                                self.addr
-                            );
-                        }
-                        time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
-                }
-            }
-        };
-        let result: io::Result<()> = future::or(accepting, stop).await;
+        // The accept loop is a task of its own, queued with the connections'
+        // tasks: between two of its turns (64 connections at most) every
+        // task already ready runs once.
+        let listener = Rc::new(RefCell::new(Some(listener)));
+        let accepting =
+            runtime_executor::spawn(self.clone().accept_loop(listener.clone(), conns.clone()));
+        let result = stop.await;
         // Stop accepting at once, on every core.
-        drop(listener);
+        drop(listener.borrow_mut().take());
+        accepting.abort();
         self.shared.shutdown.notify();
         let finished = conns.all_finished();
         if time::timeout(self.shutdown_timeout, finished)
@@ -359,6 +336,47 @@ impl Server {
             conns.all_finished().await;
         }
         result
+    }
+
+    /// Accepts until `listener` is taken, admitting each connection.
+    /// `poll_accept_socket` retries what accept(2) says to retry and backs
+    /// off on fd or memory exhaustion; anything else is logged once and
+    /// backed off too: the server never stops accepting on its own.
+    async fn accept_loop<S: Service + 'static>(
+        self,
+        listener: Rc<RefCell<Option<TcpListener>>>,
+        conns: Rc<Connections<S>>,
+    ) {
+        let mut in_a_row = 0;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let accepted = poll_fn(|cx| match &*listener.borrow() {
+                Some(listener) => listener.poll_accept_socket(cx).map(Some),
+                None => Poll::Ready(None),
+            });
+            match accepted.await {
+                None => return,
+                Some(Ok((socket, _))) => {
+                    backoff = FIRST_BACKOFF;
+                    self.admit(socket, &conns);
+                    in_a_row += 1;
+                    if in_a_row >= ACCEPT_BATCH {
+                        in_a_row = 0;
+                        runtime_executor::yield_now().await;
+                    }
+                }
+                Some(Err(err)) => {
+                    if backoff == FIRST_BACKOFF {
+                        log::error!(
+                            "server on {}: accept failed ({err}); backing off and retrying",
+                            self.addr
+                        );
+                    }
+                    time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
     }
 
     /// Binds this core's listener. With port 0, the first core to bind
