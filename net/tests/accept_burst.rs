@@ -169,7 +169,7 @@ fn incoming_yields_after_a_batch() {
         runtime_executor::time::sleep(Duration::from_millis(1)).await;
         drop(clients);
         let max = max_step.load(Ordering::SeqCst);
-        assert!(max >= 1 && max <= PER_TURN, "{max} accepted in one turn");
+        assert!((1..=PER_TURN).contains(&max), "{max} accepted in one turn");
     });
 }
 
