@@ -86,6 +86,7 @@ impl CoreShared {
         // published before parking, or we see `parked == true` here.
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            self.stats.add_notify();
             self.notifier.notify();
         }
     }
