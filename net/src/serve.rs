@@ -152,6 +152,7 @@ pub struct Server {
     shutdown_timeout: Duration,
     handle_signals: bool,
     backlog: i32,
+    idle_timeout: Option<Duration>,
     accept_fn: Option<AcceptFn>,
     shared: Arc<ServerState>,
 }
@@ -195,6 +196,7 @@ impl Server {
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             handle_signals: true,
             backlog: 1024,
+            idle_timeout: None,
             accept_fn: None,
             shared: Arc::default(),
         }
@@ -219,6 +221,17 @@ impl Server {
     /// Whether ctrl-c and SIGTERM shut the server down (default `true`).
     pub fn handle_signals(mut self, handle: bool) -> Server {
         self.handle_signals = handle;
+        self
+    }
+
+    /// Closes a connection whose task has had nothing to do for `timeout`:
+    /// no byte to read or room to write that it waited for, no timer of
+    /// its own (none by default). The service's future is dropped, which
+    /// closes the stream; the connection counts as neither served nor
+    /// failed. Checked lazily: the timer of a busy connection is not moved
+    /// at every poll, only once it fires.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Server {
+        self.idle_timeout = Some(timeout);
         self
     }
 
@@ -424,22 +437,71 @@ impl Server {
         // (which reaches the service and the counters too) and the bare
         // socket, and makes the stream inside, where only `call`'s future
         // holds it. An idle connection costs that much less memory.
-        let task = runtime_executor::spawn(async move {
-            // Its own statement, so no temporary of it lives across the
-            // `await` below (one would keep a stream-sized slot).
-            let stream = match TcpStream::from_socket(socket) {
-                Ok(stream) => stream,
-                Err(_) => {
-                    guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            };
-            if guard.conns.service.call(stream).await.is_err() {
-                guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            drop(guard);
-        });
+        let task = match self.idle_timeout {
+            None => runtime_executor::spawn(serve_one(guard, socket)),
+            // Only then does a task carry the idle timer.
+            Some(timeout) => runtime_executor::spawn(IdleTimeout {
+                future: serve_one(guard, socket),
+                timeout,
+                last_active: time::Instant::now(),
+                timer: time::sleep(timeout),
+            }),
+        };
         conns.tasks.borrow_mut().insert(task);
+    }
+}
+
+/// One connection's task: makes the stream and runs the service on it.
+async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
+    // Its own statement, so no temporary of it lives across the `await`
+    // below (one would keep a stream-sized slot).
+    let stream = match TcpStream::from_socket(socket) {
+        Ok(stream) => stream,
+        Err(_) => {
+            guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    if guard.conns.service.call(stream).await.is_err() {
+        guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(guard);
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's task under [`Server::idle_timeout`]: ends it (dropping
+    /// the service's future, which closes the stream) once it has not been
+    /// polled for `timeout`. A task is polled when what it waits for (its
+    /// socket, a timer of its own) is ready, so an unpolled task is one
+    /// with nothing to do. The timer is not moved at each poll: when it
+    /// fires early, it is set again from the last poll.
+    struct IdleTimeout<F> {
+        #[pin]
+        future: F,
+        timeout: Duration,
+        last_active: time::Instant,
+        #[pin]
+        timer: time::Sleep,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for IdleTimeout<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let now = time::Instant::now();
+        if this.timer.as_mut().poll(cx).is_ready() {
+            let idle_until = *this.last_active + *this.timeout;
+            if now >= idle_until {
+                return Poll::Ready(());
+            }
+            this.timer.as_mut().reset(idle_until);
+            let _ = this.timer.as_mut().poll(cx);
+        } else {
+            *this.last_active = now;
+        }
+        this.future.poll(cx)
     }
 }
 
@@ -450,6 +512,7 @@ impl fmt::Debug for Server {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handle_signals", &self.handle_signals)
+            .field("idle_timeout", &self.idle_timeout)
             .field("stats", &self.stats())
             .finish()
     }
