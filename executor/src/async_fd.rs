@@ -26,6 +26,21 @@ use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 /// last task to wait for readability (or writability) is woken. Use one reader
 /// task and one writer task per fd.
 ///
+/// There is no `get_mut`: with a `&mut T`, safe code could swap the I/O
+/// object for another, or close the registered fd, while it is still in the
+/// poller. Use [`get_ref`](Self::get_ref) (socket calls take `&self`), or
+/// [`into_inner`](Self::into_inner) and register again:
+///
+/// ```compile_fail
+/// # use std::os::unix::net::UnixStream;
+/// # let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// # rt.block_on(async {
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let mut fd = runtime_executor::AsyncFd::new(a).unwrap();
+/// drop(std::mem::replace(fd.get_mut(), b)); // closes the registered fd
+/// # });
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -72,11 +87,6 @@ impl<T: AsFd> AsyncFd<T> {
     #[inline]
     pub fn get_ref(&self) -> &T {
         self.inner.as_ref().expect("inner taken only on drop")
-    }
-
-    /// The wrapped I/O object, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
-        self.inner.as_mut().expect("inner taken only on drop")
     }
 
     /// Deregisters the fd and gives the I/O object back.

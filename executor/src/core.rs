@@ -28,6 +28,11 @@ use crate::wait::Notifier;
 /// and (when busy) the reactor. The same figure as tokio's `event_interval`.
 const TICK_BUDGET: usize = 61;
 
+/// How long shutdown waits for a task that a wake from another thread is
+/// about to push (a few instructions, unless that thread is descheduled)
+/// before it gives up on it.
+const SHUTDOWN_STALL: Duration = Duration::from_secs(1);
+
 /// The part of a core that other threads may touch: its remote queue, its
 /// poller (to notify it) and its counters.
 #[derive(Debug)]
@@ -81,6 +86,7 @@ impl CoreShared {
         // published before parking, or we see `parked == true` here.
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            self.stats.add_notify();
             self.notifier.notify();
         }
     }
@@ -105,6 +111,12 @@ pub(crate) struct Core {
     /// A waker for every task that has been polled and not yet dropped, so that
     /// shutdown can reach (and drop) tasks that sit idle in no queue.
     active: RefCell<Slab<Waker>>,
+    /// Tasks polled at least once whose future is not dropped yet. Shutdown
+    /// waits for it to reach 0, so no task's future outlives its core.
+    polled_alive: Cell<usize>,
+    /// Tasks that yielded this tick: woken once the reactor has been polled,
+    /// so a task that keeps yielding cannot starve I/O.
+    yielded: RefCell<Vec<Waker>>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
     closed: Cell<bool>,
@@ -130,6 +142,8 @@ impl Core {
             runtime,
             local: RefCell::new(VecDeque::with_capacity(256)),
             active: RefCell::new(Slab::new()),
+            polled_alive: Cell::new(0),
+            yielded: RefCell::new(Vec::new()),
             reactor,
             timers: TimerDriver::new(),
             closed: Cell::new(false),
@@ -166,6 +180,12 @@ impl Core {
         self.local.borrow_mut().push_back(runnable);
     }
 
+    /// Wakes `waker` at the end of this tick, after the reactor's poll
+    /// (see [`yield_now`](crate::yield_now)).
+    pub(crate) fn wake_after_io(&self, waker: &Waker) {
+        self.yielded.borrow_mut().push(waker.clone());
+    }
+
     pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
         self.reactor.defer(work);
     }
@@ -174,11 +194,15 @@ impl Core {
         self.reactor.run_deferred();
     }
 
+    /// Called by a task on its first poll; [`unregister_active`] once its
+    /// future is dropped, on this core (a polled future never leaves it).
     pub(crate) fn register_active(&self, waker: &Waker) -> usize {
+        self.polled_alive.set(self.polled_alive.get() + 1);
         self.active.borrow_mut().insert(waker.clone())
     }
 
     pub(crate) fn unregister_active(&self, key: usize) {
+        self.polled_alive.set(self.polled_alive.get() - 1);
         self.active.borrow_mut().try_remove(key);
     }
 
@@ -237,11 +261,18 @@ impl Core {
 
         let idle = self.local.borrow().is_empty()
             && !self.reactor.has_deferred()
-            && !main_woken.load(Ordering::Relaxed);
+            && !main_woken.load(Ordering::Relaxed)
+            && self.yielded.borrow().is_empty();
         if idle {
             self.park(main_woken, now);
         } else if self.reactor.has_sources() {
             stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+        }
+        if !self.yielded.borrow().is_empty() {
+            let yielded = std::mem::take(&mut *self.yielded.borrow_mut());
+            for waker in yielded {
+                waker.wake();
+            }
         }
     }
 
@@ -355,44 +386,79 @@ impl Core {
 
     /// Drops every task of this core (running their destructors on this
     /// thread), closes the remote queue, and fails the I/O objects.
+    ///
+    /// The queue closes only once every polled task's future is dropped: a
+    /// wake from another thread may have marked a task scheduled (so waking
+    /// it here does nothing) and not pushed it yet. A closed queue would
+    /// refuse that push, and the task, holding this core's poller and
+    /// whatever its future owns, would leak. Tasks never polled may still
+    /// be refused: their future holds only `Send` data and is dropped by
+    /// the caller.
     pub(crate) fn shutdown(&self) {
         let first = !self.closed.replace(true);
         context::enter(self, || {
             if first {
                 self.reactor.shutdown();
-                self.shared.remote.close();
             }
+            let mut stalled_since = None;
             loop {
                 let idle = std::mem::take(&mut *self.active.borrow_mut());
-                let mut dropped = !idle.is_empty();
                 // Waking schedules each idle task on the local queue, where it
                 // is dropped below.
                 for (_, waker) in idle {
                     waker.wake();
                 }
-                loop {
-                    let next = self.local.borrow_mut().pop_front();
-                    match next {
-                        Some(runnable) => {
-                            dropped = true;
-                            drop(runnable);
-                        }
-                        None => break,
-                    }
-                }
-                while let Ok(runnable) = self.shared.remote.pop() {
-                    dropped = true;
-                    drop(runnable);
-                }
-                if !dropped {
+                let dropped = self.drop_queued();
+                if self.polled_alive.get() == 0 {
                     break;
                 }
+                if dropped {
+                    stalled_since = None;
+                    continue;
+                }
+                // A wake is between marking its task scheduled and pushing
+                // it: the push is a few instructions away.
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > SHUTDOWN_STALL {
+                    log::error!(
+                        "core {}: {} task(s) never came back to be dropped at shutdown; leaking them",
+                        self.index(),
+                        self.polled_alive.get()
+                    );
+                    break;
+                }
+                std::thread::yield_now();
             }
             if first {
+                self.yielded.borrow_mut().clear();
+                self.shared.remote.close();
+                // Tasks spawned here from other threads before the close.
+                self.drop_queued();
                 self.timers.clear();
             }
             self.reactor.clear_deferred();
         });
+    }
+
+    /// Drops every runnable in the local and remote queues; whether there
+    /// was one.
+    fn drop_queued(&self) -> bool {
+        let mut dropped = false;
+        loop {
+            let next = self.local.borrow_mut().pop_front();
+            match next {
+                Some(runnable) => {
+                    dropped = true;
+                    drop(runnable);
+                }
+                None => break,
+            }
+        }
+        while let Ok(runnable) = self.shared.remote.pop() {
+            dropped = true;
+            drop(runnable);
+        }
+        dropped
     }
 }
 

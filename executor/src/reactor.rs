@@ -332,7 +332,9 @@ impl Reactor {
         });
         // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
         // `deregister` before the fd can be closed: it deregisters in `Drop`
-        // and `into_inner` before giving up or dropping the I/O object.
+        // and `into_inner` before giving up or dropping the I/O object, and
+        // gives no `&mut` access to it, so the object (and its fd) cannot be
+        // replaced or closed while registered.
         unsafe {
             crate::wait::add_source(&self.poller, fd.as_raw_fd(), key)?;
         }

@@ -238,6 +238,10 @@ impl RuntimeShared {
 /// data waits in the kernel. (A `runtime::net` stream still hands out bytes
 /// it had already read into its own buffer.)
 ///
+/// A panic that escaped a core's event loop and that no call has reported
+/// yet is resumed by the drop; [`shutdown`](Runtime::shutdown) returns it
+/// instead.
+///
 /// [`AsyncFd::check_core`]: crate::AsyncFd::check_core
 ///
 /// # Examples
@@ -287,7 +291,14 @@ impl Runtime {
         self.enter_check();
         let _pinned = self.pin_core0();
         match self.core0.block_on(future) {
-            Some(out) => out,
+            Some(out) => {
+                // A core that panicked while `future` ran is not hidden by
+                // its success.
+                if let Some((_, panic)) = self.shared.take_core_panic() {
+                    resume_unwind(panic);
+                }
+                out
+            }
             None => {
                 self.core0.shutdown();
                 if let Some((_, panic)) = self.shared.take_core_panic() {
@@ -409,14 +420,47 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
+impl Runtime {
+    /// Stops every core, drops their tasks, waits for their threads, and
+    /// reports a panic that escaped a core's event loop (not a task's: those
+    /// go to its [`JoinHandle`]) and was not yet resumed by
+    /// [`block_on`](Self::block_on) or
+    /// [`run_on_all_cores`](Self::run_on_all_cores). Dropping the runtime
+    /// does the same, and resumes such a panic.
+    ///
+    /// # Errors
+    ///
+    /// The panic payload of a core whose event loop panicked.
+    pub fn shutdown(mut self) -> std::thread::Result<()> {
+        self.stop_and_join();
+        match self.shared.take_core_panic() {
+            Some((_, panic)) => Err(panic),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_and_join(&mut self) {
         self.shared.stop();
         for worker in self.workers.drain(..) {
             // Worker panics were caught and recorded in `run_worker`.
             let _ = worker.join();
         }
         self.core0.shutdown();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_and_join();
+        // A core's panic no caller has seen yet: reported here, unless this
+        // thread is already unwinding (a second panic would abort).
+        if let Some((core, panic)) = self.shared.take_core_panic() {
+            if std::thread::panicking() {
+                log::error!("core {core} panicked while the runtime was dropped in a panic");
+            } else {
+                resume_unwind(panic);
+            }
+        }
     }
 }
 

@@ -34,6 +34,11 @@ pub struct CoreStats {
     pub io_events: u64,
     /// Timers that expired and woke their task.
     pub timers_fired: u64,
+    /// Times another thread interrupted this core's wait (an eventfd write
+    /// each, on Linux). A wake finds the core parked, or about to park, at
+    /// most once per park: wakes while it runs, or after one already
+    /// interrupted it, cost no syscall.
+    pub notifies: u64,
 }
 
 /// The counters of one core, written by that core and readable from any
@@ -46,6 +51,7 @@ pub(crate) struct SharedStats {
     parks: AtomicU64,
     io_events: AtomicU64,
     timers_fired: AtomicU64,
+    notifies: AtomicU64,
 }
 
 /// Adds to a counter that only its core writes: a plain load and store, no
@@ -83,6 +89,11 @@ impl SharedStats {
         bump(&self.timers_fired, n);
     }
 
+    pub(crate) fn add_notify(&self) {
+        // From other threads: a real RMW.
+        self.notifies.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, core: usize) -> CoreStats {
         CoreStats {
             core,
@@ -92,6 +103,7 @@ impl SharedStats {
             parks: self.parks.load(Relaxed),
             io_events: self.io_events.load(Relaxed),
             timers_fired: self.timers_fired.load(Relaxed),
+            notifies: self.notifies.load(Relaxed),
         }
     }
 }

@@ -10,9 +10,11 @@
 //! through [`schedule`], which sends it to exactly one place: the owner core's
 //! local queue when called on the owner's thread, its remote queue otherwise.
 //! Both queues are only ever popped (run or dropped) by the owner's thread, in
-//! its event loop or its shutdown. When the owner has shut down, the remote
-//! queue is closed and a runnable arriving late is leaked, never dropped on the
-//! foreign thread. Wakers and [`JoinHandle`]s may travel between threads: they
+//! its event loop or its shutdown. The shutdown closes the remote queue only
+//! once every polled task's future is dropped (see `Core::shutdown`), so a
+//! runnable arriving later is one whose future was never polled, or (should a
+//! waking thread stall past the shutdown's patience) one that is leaked, never
+//! dropped on the foreign thread. Wakers and [`JoinHandle`]s may travel between threads: they
 //! only reach the future through `schedule`.
 //!
 //! [`spawn_on`] builds the task on the calling thread: until its first poll on
@@ -23,8 +25,9 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -70,12 +73,46 @@ fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
     }
 }
 
+/// A task's future, dropped inside `catch_unwind`: `async_task` drops a
+/// cancelled future where a panic aborts the process, and a destructor
+/// panicking while its core unwinds would be a double panic. So a panicking
+/// destructor is logged, as a detached task's panic is lost, and the core
+/// goes on.
+struct DropCaught<F> {
+    future: ManuallyDrop<F>,
+}
+
+impl<F: Future> Future for DropCaught<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out, and
+        // it is dropped in place in `drop`.
+        unsafe { self.map_unchecked_mut(|this| &mut *this.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for DropCaught<F> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, in place (so the pinning holds), and never
+        // used again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        }));
+        if let Err(panic) = dropped {
+            let error = JoinError::panicked(panic);
+            log::error!("a task's destructor panicked (the core goes on): {error}");
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// Wraps a task's future: catches its panic, and registers the task with
     /// its core on first poll so shutdown can find it while it sits idle.
     struct Tracked<F> {
         #[pin]
-        future: CatchUnwind<AssertUnwindSafe<F>>,
+        future: CatchUnwind<AssertUnwindSafe<DropCaught<F>>>,
         // The registering core's uid (never 0, so the `Option` needs no
         // tag of its own: 16 bytes per task, not 24) and the key.
         registration: Option<(NonZeroU64, usize)>,
@@ -109,7 +146,10 @@ impl<F: Future> Future for Tracked<F> {
 
 fn tracked<F: Future>(future: F) -> Tracked<F> {
     Tracked {
-        future: AssertUnwindSafe(future).catch_unwind(),
+        future: AssertUnwindSafe(DropCaught {
+            future: ManuallyDrop::new(future),
+        })
+        .catch_unwind(),
         registration: None,
     }
 }
@@ -397,8 +437,10 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// Yields to the other tasks of this core: the current task goes to the back
-/// of the run queue.
+/// Yields to the other tasks of this core, and to its I/O: the current task
+/// runs again in the core's next turn, once the reactor has been polled and
+/// the tasks it woke queued ahead of it (as tokio's `yield_now`). A task that
+/// yields in a loop runs once per turn, so it cannot starve sockets.
 ///
 /// # Examples
 ///
@@ -429,7 +471,9 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        cx.waker().wake_by_ref();
+        if context::with_core(|core| core.wake_after_io(cx.waker())).is_none() {
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }

@@ -2,8 +2,11 @@
 //! Unix listeners: out of file descriptors (`EMFILE`, `ENFILE`) or memory
 //! (`ENOBUFS`, `ENOMEM`), it logs once, waits (100 ms, doubling up to 1 s)
 //! and tries again; a connection reset before it was accepted
-//! (`ECONNABORTED`, and `EPROTO`/`EPERM`, which Linux may report for it)
-//! is skipped at once.
+//! (`ECONNABORTED`, and `EPROTO`/`EPERM`, which Linux may report for it),
+//! an interrupted call (`EINTR`), and the pending network errors that
+//! accept(2) says to retry like `EAGAIN` (`ENETDOWN`, `ENOPROTOOPT`,
+//! `EHOSTDOWN`, `ENONET`, `EHOSTUNREACH`, `EOPNOTSUPP`, `ENETUNREACH`) are
+//! skipped at once, without a log line.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -18,6 +21,16 @@ use runtime_executor::AsyncFd;
 
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Connections an accept loop takes in a row before it yields, so a burst
+/// of connects cannot keep established connections waiting (HAProxy's
+/// `tune.maxaccept`).
+pub(crate) const ACCEPT_BATCH: usize = 64;
+
+/// A stand-in for accept(2) on a listening socket; see
+/// [`Server::accept_with`](crate::Server::accept_with).
+pub(crate) type AcceptFn = std::sync::Arc<
+    dyn Fn(&socket2::Socket) -> io::Result<(socket2::Socket, socket2::SockAddr)> + Send + Sync,
+>;
 
 /// A listener's back-off state.
 #[derive(Debug)]
@@ -58,7 +71,7 @@ pub(crate) fn poll_accept<T: AsFd, R>(
                 backoff.borrow_mut().next = FIRST_BACKOFF;
                 return Poll::Ready(Ok(accepted));
             }
-            Err(err) if is_aborted(&err) => {}
+            Err(err) if is_transient(&err) => {}
             Err(err) if is_exhausted(&err) => {
                 let mut backoff = backoff.borrow_mut();
                 if backoff.next == FIRST_BACKOFF {
@@ -76,10 +89,24 @@ pub(crate) fn poll_accept<T: AsFd, R>(
     }
 }
 
-pub(crate) fn is_aborted(err: &io::Error) -> bool {
+/// An error of one pending connection, not of the listener: retried at
+/// once.
+pub(crate) fn is_transient(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
-        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM)
+        Some(
+            libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::EINTR
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+        )
     )
 }
 

@@ -18,6 +18,7 @@ use runtime_executor::{signal, time, Handle, JoinHandle, Runtime};
 use slab::Slab;
 use socket2::Socket;
 
+use crate::accept::{AcceptFn, ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::{TcpListener, TcpStream};
 
@@ -152,6 +153,8 @@ pub struct Server {
     shutdown_timeout: Duration,
     handle_signals: bool,
     backlog: i32,
+    idle_timeout: Option<Duration>,
+    accept_fn: Option<AcceptFn>,
     shared: Arc<ServerState>,
 }
 
@@ -194,6 +197,8 @@ impl Server {
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             handle_signals: true,
             backlog: 1024,
+            idle_timeout: None,
+            accept_fn: None,
             shared: Arc::default(),
         }
     }
@@ -220,9 +225,33 @@ impl Server {
         self
     }
 
+    /// Closes a connection whose task has had nothing to do for `timeout`:
+    /// no byte to read or room to write that it waited for, no timer of
+    /// its own (none by default). The service's future is dropped, which
+    /// closes the stream; the connection counts as neither served nor
+    /// failed. Checked lazily: the timer of a busy connection is not moved
+    /// at every poll, only once it fires.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Server {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     /// The listen backlog of each core's listener (default 1024).
     pub fn backlog(mut self, backlog: i32) -> Server {
         self.backlog = backlog;
+        self
+    }
+
+    /// For tests of the accept path: every core's listener calls `accept`
+    /// with its listening socket in place of accept(2) (`Socket::accept_raw`),
+    /// so a test can inject the errors accept(2) returns and delegate the
+    /// rest. Not for production use.
+    #[doc(hidden)]
+    pub fn accept_with(
+        mut self,
+        accept: impl Fn(&Socket) -> io::Result<(Socket, socket2::SockAddr)> + Send + Sync + 'static,
+    ) -> Server {
+        self.accept_fn = Some(Arc::new(accept));
         self
     }
 
@@ -375,19 +404,16 @@ impl Server {
             tasks: RefCell::default(),
             idle: RefCell::default(),
         });
-        let accepting = async {
-            loop {
-                match poll_fn(|cx| listener.poll_accept_socket(cx)).await {
-                    Ok((socket, _)) => self.admit(socket, &conns),
-                    // `accept` retries what is worth retrying and backs off
-                    // on fd exhaustion; anything else is this listener's end.
-                    Err(err) => return Err(err),
-                }
-            }
-        };
-        let result = future::or(accepting, stop).await;
+        // The accept loop is a task of its own, queued with the connections'
+        // tasks: between two of its turns (64 connections at most) every
+        // task already ready runs once.
+        let listener = Rc::new(RefCell::new(Some(listener)));
+        let accepting =
+            runtime_executor::spawn(self.clone().accept_loop(listener.clone(), conns.clone()));
+        let result = stop.await;
         // Stop accepting at once, on every core.
-        drop(listener);
+        drop(listener.borrow_mut().take());
+        accepting.abort();
         self.shared.shutdown.notify();
         let finished = conns.all_finished();
         if time::timeout(self.shutdown_timeout, finished)
@@ -403,6 +429,47 @@ impl Server {
         result
     }
 
+    /// Accepts until `listener` is taken, admitting each connection.
+    /// `poll_accept_socket` retries what accept(2) says to retry and backs
+    /// off on fd or memory exhaustion; anything else is logged once and
+    /// backed off too: the server never stops accepting on its own.
+    async fn accept_loop<S: Service + 'static>(
+        self,
+        listener: Rc<RefCell<Option<TcpListener>>>,
+        conns: Rc<Connections<S>>,
+    ) {
+        let mut in_a_row = 0;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let accepted = poll_fn(|cx| match &*listener.borrow() {
+                Some(listener) => listener.poll_accept_socket(cx).map(Some),
+                None => Poll::Ready(None),
+            });
+            match accepted.await {
+                None => return,
+                Some(Ok((socket, _))) => {
+                    backoff = FIRST_BACKOFF;
+                    self.admit(socket, &conns);
+                    in_a_row += 1;
+                    if in_a_row >= ACCEPT_BATCH {
+                        in_a_row = 0;
+                        runtime_executor::yield_now().await;
+                    }
+                }
+                Some(Err(err)) => {
+                    if backoff == FIRST_BACKOFF {
+                        log::error!(
+                            "server on {}: accept failed ({err}); backing off and retrying",
+                            self.addr
+                        );
+                    }
+                    time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
     /// Binds this core's listener. With port 0, the first core to bind
     /// picks the port and the others bind the same one.
     fn bind(&self) -> io::Result<TcpListener> {
@@ -411,7 +478,10 @@ impl Server {
             Some(bound) if self.addr.port() == 0 => bound,
             _ => self.addr,
         };
-        let listener = TcpListener::builder().backlog(self.backlog).bind(addr)?;
+        let mut listener = TcpListener::builder().backlog(self.backlog).bind(addr)?;
+        if let Some(accept) = &self.accept_fn {
+            listener.set_accept_fn(accept.clone());
+        }
         if listening.is_none() {
             *listening = Some(listener.local_addr()?);
             self.shared.listening_cond.notify_all();
@@ -445,22 +515,71 @@ impl Server {
         // (which reaches the service and the counters too) and the bare
         // socket, and makes the stream inside, where only `call`'s future
         // holds it. An idle connection costs that much less memory.
-        let task = runtime_executor::spawn(async move {
-            // Its own statement, so no temporary of it lives across the
-            // `await` below (one would keep a stream-sized slot).
-            let stream = match TcpStream::from_socket(socket) {
-                Ok(stream) => stream,
-                Err(_) => {
-                    guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            };
-            if guard.conns.service.call(stream).await.is_err() {
-                guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            drop(guard);
-        });
+        let task = match self.idle_timeout {
+            None => runtime_executor::spawn(serve_one(guard, socket)),
+            // Only then does a task carry the idle timer.
+            Some(timeout) => runtime_executor::spawn(IdleTimeout {
+                future: serve_one(guard, socket),
+                timeout,
+                last_active: time::Instant::now(),
+                timer: time::sleep(timeout),
+            }),
+        };
         conns.tasks.borrow_mut().insert(task);
+    }
+}
+
+/// One connection's task: makes the stream and runs the service on it.
+async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
+    // Its own statement, so no temporary of it lives across the `await`
+    // below (one would keep a stream-sized slot).
+    let stream = match TcpStream::from_socket(socket) {
+        Ok(stream) => stream,
+        Err(_) => {
+            guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    if guard.conns.service.call(stream).await.is_err() {
+        guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(guard);
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's task under [`Server::idle_timeout`]: ends it (dropping
+    /// the service's future, which closes the stream) once it has not been
+    /// polled for `timeout`. A task is polled when what it waits for (its
+    /// socket, a timer of its own) is ready, so an unpolled task is one
+    /// with nothing to do. The timer is not moved at each poll: when it
+    /// fires early, it is set again from the last poll.
+    struct IdleTimeout<F> {
+        #[pin]
+        future: F,
+        timeout: Duration,
+        last_active: time::Instant,
+        #[pin]
+        timer: time::Sleep,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for IdleTimeout<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let now = time::Instant::now();
+        if this.timer.as_mut().poll(cx).is_ready() {
+            let idle_until = *this.last_active + *this.timeout;
+            if now >= idle_until {
+                return Poll::Ready(());
+            }
+            this.timer.as_mut().reset(idle_until);
+            let _ = this.timer.as_mut().poll(cx);
+        } else {
+            *this.last_active = now;
+        }
+        this.future.poll(cx)
     }
 }
 
@@ -471,6 +590,7 @@ impl fmt::Debug for Server {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handle_signals", &self.handle_signals)
+            .field("idle_timeout", &self.idle_timeout)
             .field("stats", &self.stats())
             .finish()
     }

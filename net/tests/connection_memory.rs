@@ -10,7 +10,6 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -23,73 +22,10 @@ use std::time::Duration;
 use runtime_executor::{Handle, Runtime};
 use runtime_net::buffer::BufferPool;
 use runtime_net::{Server, Service, TcpStream};
-
-/// Counts the bytes allocated and not yet freed, process-wide.
-struct CountingAllocator;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Const-initialised and without a destructor: reading it from the
-    // allocator neither allocates nor registers anything.
-    /// Bytes this thread allocated less those it freed.
-    static THREAD_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize, allocated: bool) {
-    if allocated {
-        LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
-    } else {
-        LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
-    }
-    let delta = if allocated {
-        bytes as isize
-    } else {
-        -(bytes as isize)
-    };
-    let _ = THREAD_BYTES.try_with(|b| b.set(b.get() + delta));
-}
+use util::{LIVE_BYTES, THREAD_BYTES};
 
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-// SAFETY: every call is forwarded to `System` with the caller's arguments;
-// the counter only observes sizes.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            count(layout.size(), true);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            count(layout.size(), true);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) };
-        count(layout.size(), false);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            count(new_size, true);
-            count(layout.size(), false);
-        }
-        new
-    }
-}
+static ALLOCATOR: util::CountingAllocator = util::CountingAllocator;
 
 /// A bound on every wait, so a lost wake-up fails a test instead of hanging
 /// it.
@@ -167,9 +103,14 @@ fn connect(addr: SocketAddr) -> std::net::TcpStream {
     stream
 }
 
-/// Connect/close cycles, one after another. RELIABILITY row 31 asks
-/// 100 000: that took 12.7 s in a debug build on 2 CPUs, 50 000 take 6.5 s.
-const CYCLES: usize = 50_000;
+/// Connect/close cycles, one after another: RELIABILITY row 31's 100 000
+/// in a release build (`.ci/run` runs this file with `--release`), 20 000
+/// in a debug build, where 100 000 took 12.7 s on 2 CPUs.
+const CYCLES: usize = if cfg!(debug_assertions) {
+    20_000
+} else {
+    100_000
+};
 /// Cycles before the baseline, so that lazily grown tables (slabs, the
 /// cores' buffer pools) have their working size.
 const WARM_UP: usize = 200;

@@ -312,12 +312,17 @@ impl Client {
     /// [`Engine::finished`] on [`engine`](Self::engine) for the end (this
     /// thread may be the one that runs them).
     pub fn stop(&self) {
-        self.engine.stop();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(thread) = thread else {
+            // On a shared runtime: ask, don't wait (this thread may run a loop).
+            self.engine.stop_within(std::time::Duration::ZERO);
             return;
         };
-        self.engine.wait();
+        if self.engine.shutdown(std::time::Duration::ZERO).is_err() {
+            // On one of its own loops: it cannot wait for itself.
+            self.engine.stop();
+            return;
+        }
         let _ = thread.join();
     }
 }

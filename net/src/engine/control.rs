@@ -90,16 +90,54 @@ impl EngineInner {
 }
 
 impl Engine {
-    /// Stops the engine: every loop stops accepting, closes its connections
-    /// (their queued bytes are still sent, up to the close deadline), calls
+    /// Stops the engine gracefully: every loop stops accepting at once (its
+    /// listeners and UDP sockets close), serves its open connections until
+    /// they close or [`Options::shutdown_timeout`](super::Options::shutdown_timeout)
+    /// passes, then closes the rest (`on_close` with no error), calls
     /// `on_shutdown` and returns. Returns at once; [`wait`](Self::wait) for
-    /// the end. Calling it again is fine.
+    /// the end, or call [`shutdown`](Self::shutdown), which waits. Calling
+    /// it again is fine.
     pub fn stop(&self) {
         if self.inner.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
         for sender in &self.inner.senders {
-            let _ = sender.send(Command::Stop);
+            let _ = sender.send(Command::Stop(None));
+        }
+    }
+
+    /// Stops the engine as [`stop`](Self::stop) does, with `grace` in place
+    /// of the shutdown timeout, and blocks until every loop has returned
+    /// (gnet's `Stop(ctx)`). Connections still open when `grace` has passed
+    /// are closed; so the call returns soon after `grace` (or sooner, once
+    /// every connection has closed), however the peers behave. A zero
+    /// `grace` closes every connection at once. Called after `stop`, it
+    /// brings the deadline forward, never back.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when called on one of the engine's own loops (from a
+    /// callback), where waiting for the loops would never end: use
+    /// [`stop`](Self::stop) there.
+    pub fn shutdown(&self, grace: std::time::Duration) -> std::io::Result<()> {
+        if super::launch::on_loop_of(self) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "Engine::shutdown on one of the engine's own loops would wait for itself",
+            ));
+        }
+        self.stop_within(grace);
+        self.wait();
+        Ok(())
+    }
+
+    /// [`shutdown`](Self::shutdown) without the wait: for a caller that may
+    /// be the thread that runs a loop (an engine on a shared runtime).
+    pub(crate) fn stop_within(&self, grace: std::time::Duration) {
+        self.inner.stopped.store(true, Ordering::Release);
+        let deadline = runtime_executor::time::Instant::now() + grace;
+        for sender in &self.inner.senders {
+            let _ = sender.send(Command::Stop(Some(deadline)));
         }
     }
 

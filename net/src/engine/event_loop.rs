@@ -61,6 +61,20 @@ fn panicked(callback: &str, payload: &(dyn std::any::Any + Send)) -> io::Error {
     ))
 }
 
+/// Calls an async write's `done` on loop `index`. A panic in it is
+/// contained like a callback's: it is returned (the caller closes the
+/// connection with it) and logged; the loop goes on.
+pub(crate) fn call_done(
+    index: usize,
+    done: super::handle::WriteDone,
+    result: io::Result<usize>,
+) -> Option<io::Error> {
+    let payload = catch_unwind(AssertUnwindSafe(|| done(result))).err()?;
+    let err = panicked("async_write done", &*payload);
+    log::error!("engine loop {index}: {err}");
+    Some(err)
+}
+
 impl<H: EventHandler> Loop<H> {
     pub(crate) fn new(
         index: usize,
@@ -274,13 +288,16 @@ impl<H: EventHandler> Loop<H> {
             .cloned()
     }
 
-    /// Carries out one command; `false` on `Stop`.
-    pub(crate) fn command(self: &Rc<Self>, command: Command) -> bool {
+    /// Carries out one command (but `Stop`, which the loop's main task
+    /// handles).
+    pub(crate) fn command(self: &Rc<Self>, command: Command) {
         match command {
             Command::Write { target, data, done } => match &target {
                 Target::Stream { .. } => match self.find(&target) {
                     Some(cell) => cell.write_async(data, done),
-                    None => done(Err(closed_error())),
+                    None => {
+                        call_done(self.index(), done, Err(closed_error()));
+                    }
                 },
                 Target::Datagram { socket, peer } => {
                     let cell = self.datagrams.borrow().get(*socket).cloned();
@@ -297,9 +314,11 @@ impl<H: EventHandler> Loop<H> {
                                     }
                                 }
                             }
-                            done(result.map(|_: usize| sent));
+                            call_done(self.index(), done, result.map(|_: usize| sent));
                         }
-                        None => done(Err(closed_error())),
+                        None => {
+                            call_done(self.index(), done, Err(closed_error()));
+                        }
                     }
                 }
             },
@@ -345,9 +364,8 @@ impl<H: EventHandler> Loop<H> {
                 });
                 let _ = reply.send(handle);
             }
-            Command::Stop => return false,
+            Command::Stop(_) => {}
         }
-        true
     }
 
     /// Closes every connection (on_close with no error), for the stop.
@@ -356,19 +374,21 @@ impl<H: EventHandler> Loop<H> {
         for cell in cells {
             cell.close(None);
         }
+        self.close_datagrams();
+    }
+
+    /// Closes the UDP sockets, for the stop: like the listeners, they take
+    /// nothing more.
+    pub(crate) fn close_datagrams(&self) {
         let datagrams: Vec<_> = self.datagrams.borrow_mut().drain().collect();
         for cell in datagrams {
             cell.socket.set_on_ready(None);
         }
     }
 
-    /// Waits (up to the close deadline) for closed connections to finish
-    /// sending.
-    pub(crate) async fn drained(&self) {
-        let deadline = Instant::now() + self.options.close_timeout;
-        while self.draining.get() > 0 && Instant::now() < deadline {
-            runtime_executor::time::sleep(Duration::from_millis(5)).await;
-        }
+    /// Whether a connection is open, or closed and still sending.
+    pub(crate) fn busy(&self) -> bool {
+        !self.conns.borrow().is_empty() || self.draining.get() > 0
     }
 
     /// One idle-sweep period: closes connections unused for `periods`.
@@ -719,7 +739,10 @@ impl<H: EventHandler> ConnCell<H> {
             result.map(|()| total)
         };
         self.last_active.set(self.lp.epoch.get());
-        done(result);
+        if let Some(err) = call_done(self.lp.index(), done, result) {
+            self.close(Some(err));
+            return;
+        }
         self.send();
     }
 

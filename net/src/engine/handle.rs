@@ -74,7 +74,10 @@ pub(crate) enum Command {
         peer: SockAddr,
         reply: Reply,
     },
-    Stop,
+    /// Stop accepting, serve the open connections until they close or the
+    /// deadline passes (`None`: `Options::shutdown_timeout` from now), then
+    /// close the rest. A later `Stop` may bring the deadline forward.
+    Stop(Option<runtime_executor::time::Instant>),
 }
 
 /// A handle to a connection, usable from any thread (gnet's `AsyncWrite`,
@@ -145,7 +148,9 @@ impl ConnHandle {
     /// or with `NotConnected` if the connection is closed. `done` is called
     /// exactly once: on the loop, or at once on this thread when the
     /// connection is already known to be closed or the engine has stopped
-    /// (so `done` must not take a lock the caller holds).
+    /// (so `done` must not take a lock the caller holds). A `done` that
+    /// panics on the loop closes the connection with the panic as its
+    /// error, like a panicking callback; the loop goes on.
     ///
     /// Async writes are never refused for the high watermark (the bytes are
     /// already in memory and are queued without a copy); the connection

@@ -11,23 +11,22 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_lite::future;
 use runtime_executor::channel::mpsc::{unbounded, UnboundedReceiver};
+use runtime_executor::time::Instant;
 use runtime_executor::{Handle, Runtime};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{parse, EngineAddr};
 use super::control::EngineInner;
-use super::event_loop::Loop;
+use super::event_loop::{call_done, Loop};
 use super::handle::{closed_error, Command, StreamKind};
 use super::{Action, Engine, EventHandler, LoadBalancing, Options};
 use crate::tcp::{TcpListener, TcpListenerBuilder};
 use crate::unix::path::SocketFile;
 use crate::unix::UnixListener;
 
-use crate::accept::{FIRST_BACKOFF, MAX_BACKOFF};
-/// Connections accepted in a row before the acceptor lets the loop's
-/// other work run.
-const ACCEPT_BATCH: usize = 64;
+use crate::accept::{ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 
 /// A socket bound for one loop.
 enum Bound {
@@ -305,8 +304,13 @@ pub(crate) fn run_loops<H: EventHandler>(
             }
         }
     });
-    drop(runtime);
+    // A loop's panic outside its entry future is reported here, not
+    // resumed by the runtime's drop (which would leave `wait` hanging).
+    let late_panic = runtime.shutdown().is_err();
     engine.inner.set_finished();
+    if late_panic {
+        return Err(io::Error::other("an engine loop panicked"));
+    }
     for result in results {
         if let Err(err) = result {
             if err.is_panic() {
@@ -339,18 +343,20 @@ async fn loop_main<H: EventHandler>(
     // Before any listener is served: no connection or datagram comes first.
     let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
     lp.apply_loop_action(action);
+    // The accept tasks, which the stop ends at once, and the others.
+    let mut accepting = Vec::new();
     let mut tasks = Vec::new();
     for socket in bound {
         let started = match socket {
             Bound::Tcp(socket) => TcpListener::from_socket(socket).map(|l| {
-                tasks.push(runtime_executor::spawn(accept_loop(
+                accepting.push(runtime_executor::spawn(accept_loop(
                     lp.clone(),
                     Acceptor::Tcp(l),
                     None,
                 )))
             }),
             Bound::TcpAcceptor(socket, lb) => TcpListener::from_socket(socket).map(|l| {
-                tasks.push(runtime_executor::spawn(accept_loop(
+                accepting.push(runtime_executor::spawn(accept_loop(
                     lp.clone(),
                     Acceptor::Tcp(l),
                     Some(Balancer::new(lb)),
@@ -358,7 +364,7 @@ async fn loop_main<H: EventHandler>(
             }),
             Bound::UnixAcceptor(listener, file, lb) => UnixListener::from_parts(listener, file)
                 .map(|l| {
-                    tasks.push(runtime_executor::spawn(accept_loop(
+                    accepting.push(runtime_executor::spawn(accept_loop(
                         lp.clone(),
                         Acceptor::Unix(l),
                         Some(Balancer::new(lb)),
@@ -384,24 +390,37 @@ async fn loop_main<H: EventHandler>(
     if let Some(timeout) = options.idle_timeout {
         tasks.push(runtime_executor::spawn(idle_sweep(lp.clone(), timeout)));
     }
-    while let Some(command) = receiver.recv().await {
-        if !lp.command(command) {
-            break;
+    let stop = loop {
+        match receiver.recv().await {
+            Some(Command::Stop(deadline)) => break deadline,
+            Some(command) => lp.command(command),
+            None => break Some(Instant::now()),
         }
+    };
+    // Stop accepting at once: an aborted accept task drops its listener.
+    for task in &accepting {
+        task.abort();
     }
+    drop(accepting);
+    lp.close_datagrams();
+    let deadline = stop.unwrap_or_else(|| Instant::now() + options.shutdown_timeout);
+    serve_until_quiet(&lp, &mut receiver, deadline).await;
     for task in &tasks {
         task.abort();
     }
     drop(tasks);
+    // Past the deadline: what is still open is closed, and what is still
+    // being sent is cut when the loop's runtime stops.
     lp.close_all();
     lp.guarded("on_shutdown", |h| h.on_shutdown(&engine));
-    lp.drained().await;
     // Whatever is still in the inbox fails: every write callback is
     // called, every handed-over connection gives back its slot.
     receiver.close();
     while let Ok(command) = receiver.try_recv() {
         match command {
-            Command::Write { done, .. } => done(Err(closed_error())),
+            Command::Write { done, .. } => {
+                call_done(index, done, Err(closed_error()));
+            }
             Command::Adopt { reply, .. } => {
                 engine.inner.connection_closed(index);
                 if let Some(reply) = reply {
@@ -416,6 +435,37 @@ async fn loop_main<H: EventHandler>(
     }
     let id = engine_id(&engine);
     LOOPS_OF.with_borrow_mut(|ids| ids.retain(|&other| other != id));
+}
+
+/// How often a stopping loop looks whether its last connection has gone.
+const QUIET_CHECK: Duration = Duration::from_millis(10);
+
+/// The graceful part of a stop: serves the loop's connections and commands
+/// until every connection has closed (and sent what it had queued) or
+/// `deadline` passes. A later `Stop` may bring the deadline forward.
+async fn serve_until_quiet<H: EventHandler>(
+    lp: &Rc<Loop<H>>,
+    receiver: &mut UnboundedReceiver<Command>,
+    mut deadline: Instant,
+) {
+    while lp.busy() && Instant::now() < deadline {
+        let check = runtime_executor::time::sleep_until(deadline.min(Instant::now() + QUIET_CHECK));
+        let next = future::or(
+            async { poll_fn(|cx| receiver.poll_recv(cx)).await },
+            async {
+                check.await;
+                None
+            },
+        );
+        match next.await {
+            Some(Command::Stop(Some(sooner))) => deadline = deadline.min(sooner),
+            Some(Command::Stop(None)) => {}
+            Some(command) => lp.command(command),
+            // The check's period, or an inbox closed (never, while the
+            // engine holds its senders).
+            None => {}
+        }
+    }
 }
 
 async fn ticker<H: EventHandler>(lp: Rc<Loop<H>>) {

@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `gnet.Run(handler, "tcp://:9000", opts...)` | [`run`]`(handler, "tcp://:9000", Options::new()...)` |
 //! | `gnet.Rotate(handler, addrs, opts...)` | [`rotate`] |
-//! | `gnet.Stop(ctx, addr)`, `Engine.CountConnections` | [`Engine::stop`], [`Engine::count_connections`] |
+//! | `gnet.Stop(ctx, addr)`, `Engine.Stop(ctx)`, `Engine.CountConnections` | [`Engine::stop`], [`Engine::shutdown`], [`Engine::count_connections`] |
 //! | `OnBoot`, `OnOpen`, `OnTraffic`, `OnClose`, `OnTick`, `OnShutdown` | the [`EventHandler`] methods of the same names |
 //! | `Conn.Next`, `Peek`, `Discard`, `Read`, `InboundBuffered` | [`Conn::next`], [`Conn::peek`], [`Conn::discard`], [`Conn::read`], [`Conn::inbound_buffered`] |
 //! | `Conn.Write`, `Writev`, `Flush`, `OutboundBuffered` | [`Conn::write`], [`Conn::writev`], [`Conn::flush`], [`Conn::outbound_buffered`] |
@@ -28,6 +28,8 @@
 //! - `EMFILE` in accept backs off and retries; it never stops the engine;
 //! - closing sends what was queued (up to [`Options::close_timeout`]);
 //!   [`Conn::shutdown_write`] half-closes;
+//! - stopping is graceful: accepting stops at once, and open connections
+//!   are served until they close or [`Options::shutdown_timeout`] passes;
 //! - outbound memory is bounded by [`Options::write_high_watermark`]: past
 //!   it, writes are refused and the connection is not read until the peer
 //!   catches up, then [`EventHandler::on_writable`] says so;

@@ -55,6 +55,7 @@ pub struct Options {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_high_watermark: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) backlog: i32,
     pub(crate) pin_loops: bool,
     pub(crate) handle_signals: bool,
@@ -79,6 +80,7 @@ impl Default for Options {
             idle_timeout: None,
             write_high_watermark: 256 * 1024,
             close_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
             backlog: 1024,
             pin_loops: false,
             handle_signals: false,
@@ -90,7 +92,8 @@ impl Default for Options {
 impl Options {
     /// The defaults: one loop, `SO_REUSEPORT`, no ticker, `TCP_NODELAY` on,
     /// an inbound buffer that grows up to 64 MiB, a 64 KiB outbound ring, a
-    /// 256 KiB outbound high watermark, a 30 s close deadline, no connection
+    /// 256 KiB outbound high watermark, a 30 s close deadline, a 5 s
+    /// shutdown grace period, no connection
     /// limit, no idle timeout.
     pub fn new() -> Self {
         Self::default()
@@ -238,6 +241,16 @@ impl Options {
     /// the socket is closed anyway (30 s by default).
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// How long a stopping engine ([`Engine::stop`](super::Engine::stop),
+    /// `Action::Shutdown`, a signal with [`handle_signals`](Self::handle_signals))
+    /// keeps serving its open connections, once it has stopped accepting,
+    /// before it closes those still open (5 s by default, as the async
+    /// `Server`'s). Connections that close sooner end the stop sooner.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
         self
     }
 

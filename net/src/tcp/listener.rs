@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -14,7 +15,7 @@ use futures_lite::Stream;
 use runtime_executor::AsyncFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::accept::{self, Backoff};
+use crate::accept::{self, AcceptFn, Backoff};
 use crate::addr::{resolve, ToSocketAddrs};
 use crate::tcp::group::Membership;
 use crate::tcp::stream::socket_addr;
@@ -176,7 +177,8 @@ impl TcpListenerBuilder {
 /// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
 /// `ENOMEM`), it logs once, waits (100 ms, doubling up to 1 s) and tries
 /// again, leaving established connections untouched; `ECONNABORTED` (a
-/// connection reset before it was accepted) is skipped at once.
+/// connection reset before it was accepted), `EINTR` and the network errors
+/// accept(2) says to retry are skipped at once.
 ///
 /// # Examples
 ///
@@ -199,6 +201,8 @@ pub struct TcpListener {
     backoff: RefCell<Backoff>,
     /// This listener's place among the per-core listeners of its bind.
     group: Option<Membership>,
+    /// In place of accept(2), for tests that inject its errors.
+    accept_fn: Option<AcceptFn>,
 }
 
 impl TcpListener {
@@ -237,6 +241,7 @@ impl TcpListener {
             fd: AsyncFd::new(socket)?,
             backoff: Backoff::new(),
             group: None,
+            accept_fn: None,
         })
     }
 
@@ -298,16 +303,29 @@ impl TcpListener {
             &self.fd,
             &self.backoff,
             cx,
-            |sock| sock.accept_raw(),
+            |sock| match &self.accept_fn {
+                None => sock.accept_raw(),
+                Some(accept) => accept(sock),
+            },
             || format!("{:?}", self.local_addr().ok()),
         ))?;
         socket.set_nonblocking(true)?;
         Poll::Ready(Ok((socket, addr)))
     }
 
-    /// The stream of accepted connections.
+    /// Accepts through `accept` in place of accept(2).
+    pub(crate) fn set_accept_fn(&mut self, accept: AcceptFn) {
+        self.accept_fn = Some(accept);
+    }
+
+    /// The stream of accepted connections. It yields to the core's other
+    /// tasks and I/O after every 64 connections in a row, so a burst of
+    /// connects cannot starve established connections.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            in_a_row: 0,
+        }
     }
 }
 
@@ -330,14 +348,27 @@ impl fmt::Debug for TcpListener {
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
+    /// Connections given in a row since the last yield.
+    in_a_row: usize,
 }
 
 impl Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|res| Some(res.map(|(stream, _)| stream)))
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.in_a_row >= accept::ACCEPT_BATCH {
+            self.in_a_row = 0;
+            let mut yielded = runtime_executor::yield_now();
+            if Pin::new(&mut yielded).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let Poll::Ready(accepted) = self.listener.poll_accept(cx) else {
+            // The backlog is empty: the next connection starts a new row.
+            self.in_a_row = 0;
+            return Poll::Pending;
+        };
+        self.in_a_row += 1;
+        Poll::Ready(Some(accepted.map(|(stream, _)| stream)))
     }
 }

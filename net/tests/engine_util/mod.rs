@@ -13,6 +13,11 @@ use std::time::Duration;
 
 use runtime_net::engine::Engine;
 
+mod hooks;
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use hooks::*;
+
 /// The helpers the other socket tests share (every file that uses this
 /// module also declares `mod util;`).
 #[allow(unused_imports)]
@@ -257,12 +262,14 @@ pub fn finishes_within(engine: &Engine, limit: Duration) -> bool {
     rx.recv_timeout(limit).is_ok()
 }
 
-/// Stops the engine and waits (bounded) for its loops to return.
+/// Stops the engine with no grace period (every connection is closed at
+/// once) and waits (bounded) for its loops to return.
 pub fn stop_and_wait(engine: &Engine) {
-    engine.stop();
+    let stopping = engine.clone();
+    std::thread::spawn(move || stopping.shutdown(Duration::ZERO));
     assert!(
         finishes_within(engine, WAIT),
-        "the engine did not stop within {WAIT:?} of Engine::stop"
+        "the engine did not stop within {WAIT:?} of Engine::shutdown"
     );
 }
 

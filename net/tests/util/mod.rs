@@ -1,12 +1,16 @@
 //! Helpers the socket tests share: the fd limit, a seeded PRNG, an echo
-//! service, bounded waits, and temp directories for socket files.
+//! service, bounded waits, temp directories for socket files, and a
+//! counting allocator.
 
 // Each test file uses the part it needs.
 #![allow(dead_code)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_lite::AsyncBufReadExt;
@@ -198,4 +202,71 @@ pub fn rss_bytes() -> usize {
     // SAFETY: `sysconf` only reads a configuration value.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * page as usize
+}
+
+/// Counts the bytes allocated and not yet freed, process-wide.
+///
+/// A test binary that wants it declares it its global allocator:
+/// `#[global_allocator] static A: util::CountingAllocator = util::CountingAllocator;`
+pub struct CountingAllocator;
+
+pub static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Const-initialised and without a destructor: reading it from the
+    // allocator neither allocates nor registers anything.
+    /// Bytes this thread allocated less those it freed.
+    pub static THREAD_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: usize, allocated: bool) {
+    if allocated {
+        LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    } else {
+        LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+    }
+    let delta = if allocated {
+        bytes as isize
+    } else {
+        -(bytes as isize)
+    };
+    let _ = THREAD_BYTES.try_with(|b| b.set(b.get() + delta));
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments;
+// the counter only observes sizes.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), true);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), true);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) };
+        count(layout.size(), false);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size, true);
+            count(layout.size(), false);
+        }
+        new
+    }
 }

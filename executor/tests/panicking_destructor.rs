@@ -1,0 +1,87 @@
+//! A task whose future panics in its destructor, when it is cancelled
+//! (`JoinHandle::abort`, runtime shutdown), never
+//! takes the process down (it used to abort: `async_task` drops a cancelled
+//! future where a panic aborts), and its core goes on running tasks.
+
+use std::future::pending;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use runtime_executor::Runtime;
+
+/// Counts its drop, then panics.
+struct PanicOnDrop(Arc<AtomicUsize>);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("boom in a destructor");
+    }
+}
+
+fn rt(cores: usize) -> Runtime {
+    Runtime::builder().cores(cores).build().unwrap()
+}
+
+#[test]
+fn aborting_a_task_on_another_core_whose_destructor_panics() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let after = rt(2).block_on(async move {
+        let task = runtime_executor::spawn_on(1, move || async move {
+            let _p = PanicOnDrop(d);
+            pending::<()>().await
+        });
+        // Let it start, so its future holds the guard.
+        runtime_executor::time::sleep(std::time::Duration::from_millis(20)).await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        // Core 1 still runs tasks.
+        runtime_executor::spawn_on(1, || async { runtime_executor::current_core() })
+            .await
+            .unwrap()
+    });
+    assert_eq!(after, 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn aborting_a_local_task_whose_destructor_panics() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(1).block_on(async move {
+        for _ in 0..10 {
+            let d = d.clone();
+            let task = runtime_executor::spawn(async move {
+                let _p = PanicOnDrop(d);
+                pending::<()>().await
+            });
+            runtime_executor::yield_now().await;
+            task.abort();
+            assert!(task.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(runtime_executor::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn runtime_shutdown_drops_tasks_whose_destructors_panic() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let runtime = rt(2);
+    let d = drops.clone();
+    runtime.block_on(async move {
+        for core in [0, 1] {
+            for _ in 0..5 {
+                let d = d.clone();
+                drop(runtime_executor::spawn_on(core, move || async move {
+                    let _p = PanicOnDrop(d);
+                    pending::<()>().await
+                }));
+            }
+        }
+        runtime_executor::time::sleep(std::time::Duration::from_millis(20)).await;
+    });
+    drop(runtime);
+    assert_eq!(drops.load(Ordering::SeqCst), 10, "every destructor ran");
+}
