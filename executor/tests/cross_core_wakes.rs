@@ -91,8 +91,14 @@ fn a_hundred_thousand_cross_core_messages_while_both_cores_echo() {
         drop(tx);
         let (got, echoing1) = received.await.unwrap();
         stop.store(true, Ordering::Relaxed);
-        let rounds0 = peer0.join().unwrap();
-        let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
+        // Joined off the core: a peer may be waiting for this core's echo
+        // of its last message.
+        let (rounds0, rounds1) = runtime_executor::spawn_blocking(move || {
+            let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
+            (peer0.join().unwrap(), rounds1)
+        })
+        .await
+        .unwrap();
         assert!(rounds0 > 0 && rounds1 > 0, "both cores echoed meanwhile");
         // The peers are gone: each echo task sees the end.
         let echoed1 = echoing1.await.unwrap();

@@ -1920,6 +1920,8 @@ fn a_second_engine_on_a_served_address_fails_with_addr_in_use() {
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
     let mut peer = connect(&first);
     assert_eq!(round_trip(&mut peer, b"still served"), b"still served");
+    // The stop is graceful: it waits for open connections (up to 5 s).
+    drop(peer);
     first.stop();
     assert!(finishes_within(&first, Duration::from_secs(5)));
 }
