@@ -1,5 +1,13 @@
 //! `TcpStream`: a buffered TCP connection on the current core.
 
+use std::future::Future;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
+
+use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -237,7 +245,221 @@ impl TcpStream {
     }
 }
 
-crate::stream::buffered_stream_api!(TcpStream);
+impl TcpStream {
+    /// Waits for buffered bytes and returns them, without consuming them
+    /// (call `consume`); empty at end of stream. The same as
+    /// `AsyncBufReadExt::fill_buf`, which this inherent method shadows, with
+    /// one poll of the stream where that one makes two.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    #[inline]
+    pub fn fill_buf(&mut self) -> impl Future<Output = io::Result<&[u8]>> + '_ {
+        self.inner.fill_buf()
+    }
+
+    /// Writes all of `buf` into the outbound ring; the core sends it when
+    /// the task yields. The same as `AsyncWriteExt::write_all`, which this
+    /// inherent method shadows, in a future the caller's own inlines. Past
+    /// the write buffer limit it waits for the peer to take bytes.
+    ///
+    /// # Errors
+    ///
+    /// The stream's stored write error, or `BrokenPipe` after `shutdown`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a dropped future may have queued part of `buf`.
+    #[inline]
+    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+        self.inner.write_all(buf)
+    }
+
+    /// The bound of the outbound ring: past it, writes wait for the peer.
+    pub fn set_write_buffer_limit(&self, limit: usize) {
+        self.inner.set_write_buffer_limit(limit);
+    }
+
+    /// The bound of the inbound ring (read-ahead).
+    pub fn set_read_buffer_limit(&mut self, limit: usize) {
+        self.inner.set_read_buffer_limit(limit);
+    }
+
+    /// Bytes read from the socket and not yet consumed.
+    pub fn inbound_buffered(&self) -> usize {
+        self.inner.inbound_buffered()
+    }
+
+    /// Bytes written and not yet sent.
+    pub fn outbound_buffered(&self) -> usize {
+        self.inner.outbound_buffered()
+    }
+
+    /// Reads into `buf` without consuming: the next read returns the same
+    /// bytes. Returns 0 at end of stream.
+    ///
+    /// # Errors
+    ///
+    /// The read error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.peek(buf).await
+    }
+
+    /// Sends everything written so far, then shuts down the write side: the
+    /// peer reads end of stream, and this side can still read. Calling it
+    /// twice is fine.
+    ///
+    /// # Errors
+    ///
+    /// A write error of the flush.
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.inner.shutdown().await
+    }
+
+    /// Shuts down one or both directions at once, without flushing first.
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown_now(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.inner.shutdown_now(how)
+    }
+
+    /// Borrowed read and write halves, for reading and writing from two
+    /// futures of one task (tokio's `split`).
+    ///
+    /// With `AsyncBufReadExt` in scope (`runtime::io`'s or futures-lite's),
+    /// `stream.split()` fails with "this method takes 1 argument": method
+    /// lookup tries `self` by value before `&mut self`, and the stream,
+    /// being buffered, is `AsyncBufRead`, so the trait's by-value
+    /// `split(self, byte)` is found first. Call this one with the receiver
+    /// already borrowed, `(&mut stream).split()`, or by its path,
+    /// `TcpStream::split(&mut stream)`. [`into_split`](Self::into_split) has no
+    /// such clash.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        self.inner.split()
+    }
+
+    /// Owned read and write halves, for reading and writing from two tasks
+    /// of this core.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.inner.into_split()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncBufRead for TcpStream {
+    #[inline]
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        Pin::new(&mut self.get_mut().inner).poll_fill_buf(cx)
+    }
+
+    #[inline]
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        Pin::new(&mut self.get_mut().inner).consume(amt);
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+#[cfg(feature = "tokio-io")]
+impl tokio::io::AsyncRead for TcpStream {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        tokio::io::AsyncRead::poll_read(Pin::new(&mut self.get_mut().inner), cx, buf)
+    }
+}
+
+#[cfg(feature = "tokio-io")]
+impl tokio::io::AsyncBufRead for TcpStream {
+    #[inline]
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        tokio::io::AsyncBufRead::poll_fill_buf(Pin::new(&mut self.get_mut().inner), cx)
+    }
+
+    #[inline]
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        tokio::io::AsyncBufRead::consume(Pin::new(&mut self.get_mut().inner), amt);
+    }
+}
+
+#[cfg(feature = "tokio-io")]
+impl tokio::io::AsyncWrite for TcpStream {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.get_mut().inner), cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write_vectored(Pin::new(&mut self.get_mut().inner), cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::io::AsyncWrite::poll_flush(Pin::new(&mut self.get_mut().inner), cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::io::AsyncWrite::poll_shutdown(Pin::new(&mut self.get_mut().inner), cx)
+    }
+}
 
 pub(crate) fn socket_addr(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
     addr.as_socket()

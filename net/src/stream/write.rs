@@ -1,0 +1,324 @@
+//! The write side of a buffered stream: the outbound core
+//! ([`crate::io::Outbound`]) shared by the stream, its write half, the
+//! end-of-poll flush and the drain task.
+//!
+//! Bytes go into the outbound ring and the stream registers itself (once)
+//! with [`runtime::defer`](runtime_executor::defer); when the task's poll
+//! returns the core sends everything in one `writev`. If the kernel's buffer
+//! is full, a small drain task finishes the job on writability, so nothing
+//! written is lost even if the caller never flushes, and even if it drops
+//! the stream (up to a linger deadline). Past the outbound ring's capacity,
+//! `poll_write` returns `Pending` until the peer reads.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use runtime_executor::{AsyncFd, Deferred};
+use socket2::Socket;
+
+use crate::buffer::RingBuffer;
+use crate::idle;
+use crate::io::Outbound;
+
+/// How long a dropped stream keeps trying to deliver what was written.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// The write side, shared by the stream, its write half, the end-of-tick
+/// flush and the drain task.
+pub(crate) struct Shared {
+    pub(crate) fd: AsyncFd<Socket>,
+    /// The outbound ring, the stored error and the half-close: the I/O
+    /// core's, as the engine's connections keep them.
+    pub(crate) outbound: RefCell<Outbound>,
+    flush_scheduled: Cell<bool>,
+    draining: Cell<bool>,
+    /// The task waiting for room in the outbound ring (or for it to empty).
+    /// Only the drain task waits on the socket's writability, and it wakes
+    /// this one as it makes progress: the fd's write slot has a single waker.
+    waiter: Cell<Option<std::task::Waker>>,
+    /// Bytes moved through either ring since the last idle sweep.
+    pub(crate) used: Cell<bool>,
+    /// The key under which the idle sweeper watches this stream.
+    watch_key: Cell<Option<idle::WatchKey>>,
+    /// The reader's inbound ring holds storage. The ring belongs to the
+    /// reader (which lends its bytes), so the idle sweep cannot free it: it
+    /// sets `release_inbound` and wakes the reader, which gives the storage
+    /// back at its next read attempt if the ring is still empty.
+    pub(super) inbound_held: Cell<bool>,
+    pub(super) release_inbound: Cell<bool>,
+}
+
+impl Shared {
+    /// The write side of a registered socket, with its outbound ring's
+    /// default bound.
+    pub(super) fn new(fd: AsyncFd<Socket>) -> Shared {
+        Shared {
+            fd,
+            outbound: RefCell::new(Outbound::new(crate::io::kept_ring(
+                crate::io::DEFAULT_WRITE_BUFFER,
+            ))),
+            flush_scheduled: Cell::new(false),
+            draining: Cell::new(false),
+            waiter: Cell::new(None),
+            used: Cell::new(false),
+            watch_key: Cell::new(None),
+            inbound_held: Cell::new(false),
+            release_inbound: Cell::new(false),
+        }
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("fd", &self.fd)
+            .field("outbound", &self.outbound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn outbound_len(&self) -> usize {
+        self.outbound.borrow().ring.len()
+    }
+
+    /// Sends what the outbound ring holds. `Ok(true)` once it is empty,
+    /// `Ok(false)` when the kernel's buffer is full.
+    #[inline]
+    pub(crate) fn flush_now(self: &Rc<Self>) -> io::Result<bool> {
+        match self.flush_short() {
+            Some(empty) => Ok(empty),
+            None => self.flush_all(),
+        }
+    }
+
+    /// The core's short send, while the storage is watched by the idle
+    /// sweep (else [`flush_all`](Self::flush_all) has it watched).
+    #[inline(always)]
+    fn flush_short(&self) -> Option<bool> {
+        self.watch_key.get()?;
+        self.outbound.borrow_mut().send_short(&self.fd)
+    }
+
+    fn flush_all(self: &Rc<Self>) -> io::Result<bool> {
+        let mut out = self.outbound.borrow_mut();
+        let sent = out.send_all(&self.fd, |_| false);
+        let holds_storage = out.ring.capacity() > 0;
+        drop(out);
+        if matches!(sent, Ok(true)) && holds_storage {
+            self.watch();
+        }
+        sent
+    }
+
+    #[inline]
+    /// Fails once the socket's core has shut down (the runtime was
+    /// dropped): the bytes would never leave.
+    fn schedule_flush(self: &Rc<Self>) -> io::Result<()> {
+        if !self.flush_scheduled.replace(true) && !self.fd.defer(self.clone()) {
+            self.flush_scheduled.set(false);
+            return self.fd.check_core();
+        }
+        Ok(())
+    }
+
+    /// Registers the task that waits for the outbound ring to drain, and
+    /// makes sure the drain task is running to wake it.
+    fn wait_for_drain(self: &Rc<Self>, cx: &mut Context<'_>) {
+        let waiter = match self.waiter.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        self.waiter.set(Some(waiter));
+        self.start_drain();
+    }
+
+    fn wake_waiter(&self) {
+        if let Some(waker) = self.waiter.take() {
+            waker.wake();
+        }
+    }
+
+    /// Finishes sending in the background once the kernel accepts more.
+    fn start_drain(self: &Rc<Self>) {
+        if self.draining.replace(true) {
+            return;
+        }
+        if runtime_executor::try_current_core().is_none() {
+            self.draining.set(false);
+            return;
+        }
+        let shared = self.clone();
+        drop(runtime_executor::spawn(async move {
+            loop {
+                let done = !matches!(shared.flush_now(), Ok(false));
+                shared.wake_waiter();
+                if done {
+                    break;
+                }
+                // Once every handle is gone only this task holds the socket:
+                // give the peer a deadline, then close.
+                let writable = if Rc::strong_count(&shared) == 1 {
+                    match runtime_executor::time::timeout(LINGER, shared.fd.writable()).await {
+                        Ok(res) => res,
+                        Err(_) => break,
+                    }
+                } else {
+                    shared.fd.writable().await
+                };
+                if writable.is_err() {
+                    break;
+                }
+            }
+            shared.draining.set(false);
+            shared.wake_waiter();
+        }));
+    }
+}
+
+impl Shared {
+    /// Has the idle sweeper watch this stream, which holds empty storage.
+    pub(super) fn watch(self: &Rc<Self>) {
+        if self.watch_key.get().is_none() {
+            let weak: std::rc::Weak<dyn idle::Sweep> = Rc::downgrade(self) as _;
+            self.watch_key.set(idle::watch(weak));
+        }
+    }
+}
+
+impl idle::Sweep for Shared {
+    fn sweep(&self) -> bool {
+        if self.used.replace(false) {
+            return true;
+        }
+        if let Ok(mut out) = self.outbound.try_borrow_mut() {
+            out.ring.give_back();
+        }
+        if self.inbound_held.get() {
+            self.release_inbound.set(true);
+            self.fd.wake_reader();
+        }
+        self.watch_key.set(None);
+        false
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(key) = self.watch_key.get() {
+            idle::unwatch(key);
+        }
+    }
+}
+
+impl Deferred for Shared {
+    fn run(self: Rc<Self>) {
+        self.flush_scheduled.set(false);
+        if let Ok(false) = self.flush_now() {
+            self.start_drain();
+        }
+    }
+}
+
+/// A handle on the write side; the stream and its write half each hold one.
+/// Dropping it hands what is still queued to the drain task.
+#[derive(Debug)]
+pub(crate) struct WriteHandle(pub(crate) Rc<Shared>);
+
+impl Drop for WriteHandle {
+    fn drop(&mut self) {
+        drop_write_side(&self.0);
+    }
+}
+
+/// Write operations, on the shared write side.
+#[inline]
+pub(crate) fn poll_write(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    poll_write_with(shared, cx, buf.len(), |out| out.write(buf))
+}
+
+pub(crate) fn poll_write_vectored(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    let total = bufs.iter().map(|b| b.len()).sum();
+    poll_write_with(shared, cx, total, |out| {
+        let mut written = 0;
+        for buf in bufs {
+            let n = out.write(buf);
+            written += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        written
+    })
+}
+
+/// A write of `total` bytes that `put` copies into the outbound ring
+/// (returning how many fitted), scheduling the end-of-poll flush; past the
+/// high watermark it sends what it can, then waits for the peer.
+#[inline]
+fn poll_write_with(
+    shared: &Rc<Shared>,
+    cx: &mut Context<'_>,
+    total: usize,
+    mut put: impl FnMut(&mut RingBuffer) -> usize,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let written = {
+            let mut out = shared.outbound.borrow_mut();
+            if !out.is_open() {
+                return Poll::Ready(Err(out.not_open()));
+            }
+            if total == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            put(&mut out.ring)
+        };
+        if written > 0 {
+            shared.used.set(true);
+            shared.schedule_flush()?;
+            return Poll::Ready(Ok(written));
+        }
+        if shared.flush_now()? {
+            continue;
+        }
+        shared.wait_for_drain(cx);
+        return Poll::Pending;
+    }
+}
+
+pub(crate) fn poll_flush(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    shared.fd.check_core()?;
+    if shared.flush_now()? {
+        return Poll::Ready(Ok(()));
+    }
+    shared.wait_for_drain(cx);
+    Poll::Pending
+}
+
+/// Flushes, then shuts the write side down (the peer reads end of stream).
+/// Calling it again is fine.
+pub(crate) fn poll_shutdown(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    shared.outbound.borrow_mut().request_shutdown();
+    poll_flush(shared, cx)
+}
+
+/// What a stream or its last write handle does when dropped: anything still
+/// queued is delivered by the drain task (up to the linger deadline).
+pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
+    if shared.outbound_len() > 0 {
+        if let Ok(false) = shared.flush_now() {
+            shared.start_drain();
+        }
+    }
+}
