@@ -90,14 +90,17 @@ fn a_hundred_thousand_cross_core_messages_while_both_cores_echo() {
         }
         drop(tx);
         let (got, echoing1) = received.await.unwrap();
+        // The peers stop after their round in flight, which the cores
+        // still echo (no blocking join here: core 0 serves its peer), and
+        // close: each echo task sees the end.
         stop.store(true, Ordering::Relaxed);
-        let rounds0 = peer0.join().unwrap();
-        let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
-        assert!(rounds0 > 0 && rounds1 > 0, "both cores echoed meanwhile");
-        // The peers are gone: each echo task sees the end.
-        let echoed1 = echoing1.await.unwrap();
-        (got, (echoing.await.unwrap(), echoed1))
+        let echoed = (echoing.await.unwrap(), echoing1.await.unwrap());
+        (got, (peer0, echoed))
     });
+    let (peer0, echoed0) = echoed0;
+    let rounds0 = peer0.join().unwrap();
+    let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
+    assert!(rounds0 > 0 && rounds1 > 0, "both cores echoed meanwhile");
     assert_eq!(sent, MESSAGES);
     assert!(echoed0.0 > 0 && echoed0.1 > 0);
     let notifies = handle.stats(1).notifies - notifies_before;
