@@ -90,20 +90,17 @@ fn a_hundred_thousand_cross_core_messages_while_both_cores_echo() {
         }
         drop(tx);
         let (got, echoing1) = received.await.unwrap();
+        // The peers stop after their round in flight, which the cores
+        // still echo (no blocking join here: core 0 serves its peer), and
+        // close: each echo task sees the end.
         stop.store(true, Ordering::Relaxed);
-        // Joined off the core: a peer may be waiting for this core's echo
-        // of its last message.
-        let (rounds0, rounds1) = runtime_executor::spawn_blocking(move || {
-            let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
-            (peer0.join().unwrap(), rounds1)
-        })
-        .await
-        .unwrap();
-        assert!(rounds0 > 0 && rounds1 > 0, "both cores echoed meanwhile");
-        // The peers are gone: each echo task sees the end.
-        let echoed1 = echoing1.await.unwrap();
-        (got, (echoing.await.unwrap(), echoed1))
+        let echoed = (echoing.await.unwrap(), echoing1.await.unwrap());
+        (got, (peer0, echoed))
     });
+    let (peer0, echoed0) = echoed0;
+    let rounds0 = peer0.join().unwrap();
+    let rounds1 = peer1_rx.recv().unwrap().join().unwrap();
+    assert!(rounds0 > 0 && rounds1 > 0, "both cores echoed meanwhile");
     assert_eq!(sent, MESSAGES);
     assert!(echoed0.0 > 0 && echoed0.1 > 0);
     let notifies = handle.stats(1).notifies - notifies_before;
@@ -140,7 +137,8 @@ fn wakes_of_a_parked_core_coalesce_into_few_eventfd_writes() {
     while wakers.lock().unwrap().len() < TASKS {
         thread::yield_now();
     }
-    // Core 1 has nothing to do now: it parks.
+    // Core 1 has nothing to do now: it parks (if it is still finishing
+    // its turn, the first wakes need no eventfd write at all).
     while handle.stats(1).parks == 0 {
         thread::yield_now();
     }
@@ -152,7 +150,6 @@ fn wakes_of_a_parked_core_coalesce_into_few_eventfd_writes() {
         thread::yield_now();
     }
     let notifies = handle.stats(1).notifies - before;
-    assert!(notifies >= 1, "the parked core was never notified");
     assert!(
         notifies <= TASKS as u64 / 10,
         "{notifies} eventfd writes for {TASKS} wakes"

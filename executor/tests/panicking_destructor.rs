@@ -32,8 +32,9 @@ fn aborting_a_task_on_another_core_whose_destructor_panics() {
             let _p = PanicOnDrop(d);
             pending::<()>().await
         });
-        // Let it start, so its future holds the guard.
-        runtime_executor::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Let it start, so its future holds the guard: core 1 runs what it
+        // is sent in order.
+        runtime_executor::spawn_on(1, || async {}).await.unwrap();
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
         // Core 1 still runs tasks.
@@ -80,7 +81,9 @@ fn runtime_shutdown_drops_tasks_whose_destructors_panic() {
                 }));
             }
         }
-        runtime_executor::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Let them start, so their futures hold the guards.
+        runtime_executor::spawn_on(1, || async {}).await.unwrap();
+        runtime_executor::yield_now().await;
     });
     drop(runtime);
     assert_eq!(drops.load(Ordering::SeqCst), 10, "every destructor ran");

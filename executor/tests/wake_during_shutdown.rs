@@ -32,11 +32,13 @@ fn a_wake_racing_shutdown_never_leaks_its_task() {
         let wakers: Arc<Mutex<Vec<Waker>>> = Arc::default();
         let handle = runtime.handle();
         for _ in 0..TASKS {
-            let (wakers, dropped) = (wakers.clone(), dropped.clone());
+            // Made here, so that a task dropped before its first poll
+            // counts too.
+            let (wakers, guard) = (wakers.clone(), Dropped(dropped.clone()));
             // Each task is woken from the waker thread below, runs, and
             // waits again, as long as the runtime lives.
             drop(handle.spawn_on(1, move || async move {
-                let _guard = Dropped(dropped);
+                let _guard = guard;
                 poll_fn(|cx| {
                     wakers.lock().unwrap().push(cx.waker().clone());
                     Poll::<()>::Pending
