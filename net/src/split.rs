@@ -141,10 +141,9 @@ impl tokio::io::AsyncRead for ReadHalf<'_> {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let n =
-            std::task::ready!(this
-                .read
-                .poll_read(this.shared, cx, buf.initialize_unfilled()))?;
+        let n = std::task::ready!(this
+            .read
+            .poll_read(this.shared, cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
