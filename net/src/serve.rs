@@ -20,6 +20,7 @@ use socket2::Socket;
 
 use crate::accept::{AcceptFn, ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::addr::{resolve, ToSocketAddrs};
+use crate::stream::WriteProbe;
 use crate::{TcpListener, TcpStream};
 
 /// What a server runs for each accepted connection, as a task of the core
@@ -154,6 +155,7 @@ pub struct Server {
     handle_signals: bool,
     backlog: i32,
     idle_timeout: Option<Duration>,
+    first_read_timeout: Option<Duration>,
     accept_fn: Option<AcceptFn>,
     shared: Arc<ServerState>,
 }
@@ -198,6 +200,7 @@ impl Server {
             handle_signals: true,
             backlog: 1024,
             idle_timeout: None,
+            first_read_timeout: None,
             accept_fn: None,
             shared: Arc::default(),
         }
@@ -222,6 +225,31 @@ impl Server {
     /// Whether ctrl-c and SIGTERM shut the server down (default `true`).
     pub fn handle_signals(mut self, handle: bool) -> Server {
         self.handle_signals = handle;
+        self
+    }
+
+    /// Closes a connection whose service has not written its first byte
+    /// within `timeout` of the accept (none by default): HAProxy's
+    /// `timeout http-request`, for request/response protocols, where the
+    /// first reply means the first request was complete. A slowloris peer
+    /// that trickles a request which never completes is closed at the
+    /// deadline however often it sends a byte; the connection counts as
+    /// failed. A service that speaks first, or waits long by design, should
+    /// not set it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use runtime::net::Server;
+    ///
+    /// let server = Server::new("127.0.0.1:8080".parse().unwrap())
+    ///     .first_read_timeout(Duration::from_secs(10))
+    ///     .idle_timeout(Duration::from_secs(60));
+    /// # let _ = server;
+    /// ```
+    pub fn first_read_timeout(mut self, timeout: Duration) -> Server {
+        self.first_read_timeout = Some(timeout);
         self
     }
 
@@ -515,11 +543,12 @@ impl Server {
         // (which reaches the service and the counters too) and the bare
         // socket, and makes the stream inside, where only `call`'s future
         // holds it. An idle connection costs that much less memory.
+        let first_read = self.first_read_timeout;
         let task = match self.idle_timeout {
-            None => runtime_executor::spawn(serve_one(guard, socket)),
+            None => runtime_executor::spawn(serve_one(guard, socket, first_read)),
             // Only then does a task carry the idle timer.
             Some(timeout) => runtime_executor::spawn(IdleTimeout {
-                future: serve_one(guard, socket),
+                future: serve_one(guard, socket, first_read),
                 timeout,
                 last_active: time::Instant::now(),
                 timer: time::sleep(timeout),
@@ -530,7 +559,11 @@ impl Server {
 }
 
 /// One connection's task: makes the stream and runs the service on it.
-async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
+async fn serve_one<S: Service + 'static>(
+    guard: Finished<S>,
+    socket: Socket,
+    first_read: Option<Duration>,
+) {
     // Its own statement, so no temporary of it lives across the `await`
     // below (one would keep a stream-sized slot).
     let stream = match TcpStream::from_socket(socket) {
@@ -540,10 +573,57 @@ async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
             return;
         }
     };
-    if guard.conns.service.call(stream).await.is_err() {
+    let served = match first_read {
+        None => guard.conns.service.call(stream).await,
+        Some(timeout) => {
+            let probe = stream.write_probe();
+            FirstWrite {
+                future: guard.conns.service.call(stream),
+                probe: Some(probe),
+                deadline: time::sleep(timeout),
+            }
+            .await
+        }
+    };
+    if served.is_err() {
         guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
     }
     drop(guard);
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's service under [`Server::first_read_timeout`]: dropped
+    /// (which closes the stream) if the deadline passes before it writes.
+    struct FirstWrite<F> {
+        #[pin]
+        future: F,
+        // Until the first write.
+        probe: Option<WriteProbe>,
+        #[pin]
+        deadline: time::Sleep,
+    }
+}
+
+impl<F: Future<Output = io::Result<()>>> Future for FirstWrite<F> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.future.poll(cx) {
+            return Poll::Ready(out);
+        }
+        if let Some(probe) = this.probe {
+            if probe.wrote() {
+                *this.probe = None;
+            } else if this.deadline.poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no reply within Server::first_read_timeout",
+                )));
+            }
+        }
+        Poll::Pending
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -591,6 +671,7 @@ impl fmt::Debug for Server {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handle_signals", &self.handle_signals)
             .field("idle_timeout", &self.idle_timeout)
+            .field("first_read_timeout", &self.first_read_timeout)
             .field("stats", &self.stats())
             .finish()
     }

@@ -396,12 +396,12 @@ impl Outbound {
         };
         // The usual case, in short: nothing queued behind the ring.
         if self.queue.is_empty() {
-            if let Some(done) = self.core.send_short(fd) {
+            if let Some(done) = self.core.send_short(&**fd) {
                 return Ok(done);
             }
         }
         let (queue, queued) = (&mut self.queue, &mut self.queued);
-        let sent = self.core.send_all(fd, |ring| {
+        let sent = self.core.send_all(&**fd, |ring| {
             let mut moved = false;
             while let Some(front) = queue.front_mut() {
                 let n = ring.write(front);

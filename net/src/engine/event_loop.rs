@@ -39,6 +39,8 @@ pub(crate) struct Loop<H: EventHandler> {
     generation: Cell<u64>,
     /// Advanced by the idle sweep; a connection remembers it at each use.
     epoch: Cell<u32>,
+    /// Advanced by the first-frame sweep (`Options::first_read_timeout`).
+    frame_epoch: Cell<u32>,
     /// Closed connections still sending what they had queued.
     draining: Rc<Cell<usize>>,
 }
@@ -92,6 +94,7 @@ impl<H: EventHandler> Loop<H> {
             datagrams: RefCell::new(Slab::new()),
             generation: Cell::new(0),
             epoch: Cell::new(0),
+            frame_epoch: Cell::new(0),
             draining: Rc::new(Cell::new(0)),
         })
     }
@@ -201,6 +204,13 @@ impl<H: EventHandler> Loop<H> {
             paused: Cell::new(false),
             read_done: Cell::new(false),
             last_active: Cell::new(self.epoch.get()),
+            first_frame_due: Cell::new(if options.first_read_timeout.is_some() {
+                // Five periods of a quarter of the timeout: never before
+                // it, at most 25 % after.
+                self.frame_epoch.get().wrapping_add(5).max(1)
+            } else {
+                0
+            }),
             used: Cell::new(false),
             watch_key: Cell::new(None),
             conn: RefCell::new(Conn {
@@ -391,6 +401,27 @@ impl<H: EventHandler> Loop<H> {
         !self.conns.borrow().is_empty() || self.draining.get() > 0
     }
 
+    /// One first-frame period: closes the connections whose handler has
+    /// neither consumed input nor written output by their due period (a
+    /// slowloris peer trickling a frame that never completes).
+    pub(crate) fn sweep_first_frames(&self) {
+        let epoch = self.frame_epoch.get().wrapping_add(1);
+        self.frame_epoch.set(epoch);
+        let late: Vec<_> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.first_frame_due.get() == epoch)
+            .map(|(_, c)| c.clone())
+            .collect();
+        for cell in late {
+            cell.close(Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no complete first frame within Options::first_read_timeout",
+            )));
+        }
+    }
+
     /// One idle-sweep period: closes connections unused for `periods`.
     pub(crate) fn sweep_idle(&self, periods: u32) {
         let epoch = self.epoch.get().wrapping_add(1);
@@ -433,6 +464,10 @@ struct ConnCell<H: EventHandler> {
     /// The peer half-closed, with `Options::half_close`: nothing more to read.
     read_done: Cell<bool>,
     last_active: Cell<u32>,
+    /// The first-frame sweep period by which the handler must have
+    /// consumed input or written output (`Options::first_read_timeout`);
+    /// 0 once it has, or without the option.
+    first_frame_due: Cell<u32>,
     /// Bytes came in since the last idle sweep.
     used: Cell<bool>,
     /// The key under which the idle sweep watches this connection.
@@ -531,10 +566,18 @@ impl<H: EventHandler> ConnCell<H> {
             if got > 0 {
                 self.last_active.set(lp.epoch.get());
                 self.used.set(true);
+                let before = conn.inbound.len();
                 let action = {
                     let mut handler = lp.handler.borrow_mut();
                     catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
                 };
+                if self.first_frame_due.get() != 0
+                    && (conn.inbound.len() < before || !conn.outbound.is_empty())
+                {
+                    // The handler took a frame (or answered): the deadline
+                    // is met.
+                    self.first_frame_due.set(0);
+                }
                 // The usual case, with the connection still borrowed: no
                 // action, nothing queued past the ring, nothing pending.
                 let plain = matches!(action, Ok(Action::None))

@@ -387,6 +387,12 @@ async fn loop_main<H: EventHandler>(
     if options.ticker {
         tasks.push(runtime_executor::spawn(ticker(lp.clone())));
     }
+    if let Some(timeout) = options.first_read_timeout {
+        tasks.push(runtime_executor::spawn(first_frame_sweep(
+            lp.clone(),
+            timeout,
+        )));
+    }
     if let Some(timeout) = options.idle_timeout {
         tasks.push(runtime_executor::spawn(idle_sweep(lp.clone(), timeout)));
     }
@@ -485,6 +491,16 @@ async fn idle_sweep<H: EventHandler>(lp: Rc<Loop<H>>, timeout: Duration) {
     loop {
         runtime_executor::time::sleep(period).await;
         lp.sweep_idle(5);
+    }
+}
+
+/// Periods of a quarter of the timeout; a connection's first frame is due
+/// five periods after it opened (see `ConnCell::first_frame_due`).
+async fn first_frame_sweep<H: EventHandler>(lp: Rc<Loop<H>>, timeout: Duration) {
+    let period = (timeout / 4).max(Duration::from_millis(1));
+    loop {
+        runtime_executor::time::sleep(period).await;
+        lp.sweep_first_frames();
     }
 }
 

@@ -53,6 +53,7 @@ pub struct Options {
     pub(crate) edge_triggered_io_chunk: usize,
     pub(crate) max_connections: Option<usize>,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) first_read_timeout: Option<Duration>,
     pub(crate) write_high_watermark: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
@@ -78,6 +79,7 @@ impl Default for Options {
             edge_triggered_io_chunk: 1024 * 1024,
             max_connections: None,
             idle_timeout: None,
+            first_read_timeout: None,
             write_high_watermark: 256 * 1024,
             close_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
@@ -216,6 +218,21 @@ impl Options {
     /// soon as they are accepted, and counted.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = Some(n);
+        self
+    }
+
+    /// Closes a connection whose handler has neither consumed input nor
+    /// answered it (written in `on_traffic`) within `timeout` of its
+    /// opening (none by default):
+    /// HAProxy's `timeout http-request`. A handler that leaves an
+    /// incomplete frame in the inbound buffer (`Conn::decode` returning
+    /// `Ok(None)`) consumes nothing, so a slowloris peer trickling a frame
+    /// that never completes is closed at the deadline however often it
+    /// sends a byte; `on_close` gets a `TimedOut` error. Checked four times
+    /// per timeout on the loop's timer, so never before it and at most 25 %
+    /// after.
+    pub fn first_read_timeout(mut self, timeout: Duration) -> Self {
+        self.first_read_timeout = Some(timeout);
         self
     }
 

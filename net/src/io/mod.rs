@@ -16,7 +16,7 @@ use crate::buffer::RingBuffer;
 
 pub(crate) use error::{write_shut_down, StoredError};
 pub(crate) use outbound::Outbound;
-pub(crate) use send::{send_ring, Sent, SEND_FLAGS};
+pub(crate) use send::{send_ring, Sent, Transport};
 
 /// Bytes asked of the kernel per read into the inbound ring.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;

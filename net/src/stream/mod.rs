@@ -100,6 +100,11 @@ impl BufStream {
         WriteAll::new(&self.write.0, buf)
     }
 
+    /// Tells, without keeping the stream alive, whether it has written.
+    pub(crate) fn write_probe(&self) -> WriteProbe {
+        WriteProbe(Rc::downgrade(&self.write.0))
+    }
+
     pub(crate) fn inbound_buffered(&self) -> usize {
         self.read.buffered()
     }
@@ -132,6 +137,17 @@ impl BufStream {
         let BufStream { read, write } = self;
         let shared = write.0.clone();
         (OwnedReadHalf::new(read, shared), OwnedWriteHalf::new(write))
+    }
+}
+
+/// Whether a stream has written yet (true once the stream is gone: there
+/// is nothing left to wait for).
+#[derive(Debug)]
+pub(crate) struct WriteProbe(std::rc::Weak<Shared>);
+
+impl WriteProbe {
+    pub(crate) fn wrote(&self) -> bool {
+        self.0.upgrade().is_none_or(|shared| shared.wrote.get())
     }
 }
 

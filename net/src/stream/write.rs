@@ -41,6 +41,9 @@ pub(crate) struct Shared {
     waiter: Cell<Option<std::task::Waker>>,
     /// Bytes moved through either ring since the last idle sweep.
     pub(crate) used: Cell<bool>,
+    /// A write has queued bytes (ever): what `Server::first_read_timeout`
+    /// watches for.
+    pub(crate) wrote: Cell<bool>,
     /// The key under which the idle sweeper watches this stream.
     watch_key: Cell<Option<idle::WatchKey>>,
     /// The reader's inbound ring holds storage. The ring belongs to the
@@ -64,6 +67,7 @@ impl Shared {
             draining: Cell::new(false),
             waiter: Cell::new(None),
             used: Cell::new(false),
+            wrote: Cell::new(false),
             watch_key: Cell::new(None),
             inbound_held: Cell::new(false),
             release_inbound: Cell::new(false),
@@ -286,6 +290,7 @@ fn poll_write_with(
         };
         if written > 0 {
             shared.used.set(true);
+            shared.wrote.set(true);
             shared.schedule_flush()?;
             return Poll::Ready(Ok(written));
         }

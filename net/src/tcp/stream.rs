@@ -61,6 +61,10 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    pub(crate) fn write_probe(&self) -> crate::stream::WriteProbe {
+        self.inner.write_probe()
+    }
+
     /// Connects to `addr`, trying each address it resolves to in turn.
     ///
     /// # Errors
