@@ -71,14 +71,17 @@
 //! ```
 
 mod addr;
+mod buffers;
 mod client;
 mod conn;
 mod control;
+mod datagram;
 mod event_loop;
 mod handle;
 mod handler;
 mod launch;
 mod options;
+mod stream_conn;
 
 use std::io;
 
