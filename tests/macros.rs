@@ -76,7 +76,10 @@ async fn test_each_core_runs_the_body_on_two_threads() {
     // Each core waits until both have checked in, so the assertions below
     // see both copies of the body whichever core gets here last.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while THREADS.lock().unwrap().as_ref().unwrap().len() < 2 {
+    // Both sets: a core records its thread, then its index, under two locks.
+    while THREADS.lock().unwrap().as_ref().unwrap().len() < 2
+        || CORES.lock().unwrap().as_ref().map_or(0, HashSet::len) < 2
+    {
         assert!(
             Instant::now() < deadline,
             "the other core never ran the body"

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice};
 use std::rc::Rc;
 
 use bytes::{Buf, Bytes};
@@ -14,7 +14,7 @@ use runtime_executor::AsyncFd;
 use socket2::{SockAddr, Socket};
 
 use crate::buffer::RingBuffer;
-use crate::io::READ_CHUNK;
+use crate::io::{read_into, Filled};
 
 /// A connection's inbound buffer: the bytes read and not yet consumed.
 ///
@@ -138,36 +138,16 @@ impl Inbound {
     #[inline]
     pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
         loop {
-            let (front, back) = self.ring.unfilled_slices(READ_CHUNK);
-            let asked = front.len() + back.len();
-            let sock = fd.get_ref();
-            let got = if back.is_empty() {
-                crate::sys::recv(sock, front)
-            } else {
-                (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
-            };
-            match got {
-                Ok(n) => {
-                    self.ring.commit(n);
-                    if n == 0 {
-                        self.ring.give_back(); // end of stream: nothing more to hold
-                    } else if n < asked {
-                        fd.short_read();
-                    }
-                    return Ok(n);
-                }
-                Err(err) => {
-                    self.ring.commit(0);
-                    // Nothing came: an idle connection holds no buffer.
-                    self.ring.give_back();
-                    match err.kind() {
-                        io::ErrorKind::Interrupted => continue,
-                        io::ErrorKind::WouldBlock => fd.clear_read_ready(),
-                        _ => {}
-                    }
-                    return Err(err);
-                }
+            let Filled { result, drained } = read_into(&mut self.ring, fd.get_ref());
+            if drained {
+                fd.short_read();
             }
+            match &result {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => fd.clear_read_ready(),
+                _ => {}
+            }
+            return result;
         }
     }
 }

@@ -3,18 +3,21 @@
 //! and send through these, so a fix or a fast path here serves both.
 //!
 //! - buffer sizes and the rings' storage policy (this file);
+//! - [`inbound`]: one read into a connection's inbound ring;
 //! - [`outbound`]: a connection's outbound ring, stored error and
 //!   half-close, and the sends (a short path and the general one);
 //! - [`send`]: one send of an outbound ring, with `MSG_NOSIGNAL`;
 //! - [`error`]: the errors a connection keeps and reports again.
 
 mod error;
+mod inbound;
 mod outbound;
 mod send;
 
 use crate::buffer::RingBuffer;
 
 pub(crate) use error::{write_shut_down, StoredError};
+pub(crate) use inbound::{read_into, Filled};
 pub(crate) use outbound::Outbound;
 pub(crate) use send::{send_ring, Sent, Transport};
 

@@ -2,7 +2,7 @@
 //! `read` fills for many small reads. It belongs to the stream or its read
 //! half, never shared, so `poll_fill_buf` can lend its bytes.
 
-use std::io::{self, IoSliceMut, Read};
+use std::io::{self, Read};
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
@@ -10,7 +10,7 @@ use socket2::Socket;
 
 use super::write::Shared;
 use crate::buffer::RingBuffer;
-use crate::io::{DIRECT_READ, READ_CHUNK};
+use crate::io::{read_into, DIRECT_READ, READ_CHUNK};
 
 /// The read side: owned by the stream or its read half, never shared, so
 /// `poll_fill_buf` can lend its bytes.
@@ -94,6 +94,9 @@ impl ReadBuf {
         cx: &mut Context<'_>,
         nothing: io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        // As `read_into` does for a read that brought nothing.
+        self.inbound.commit(0);
+        self.inbound.give_back();
         match self.record(shared, nothing) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 shared.fd.clear_read_ready();
@@ -149,16 +152,9 @@ impl ReadBuf {
         sock: &Socket,
         drained: &mut bool,
     ) -> io::Result<usize> {
-        let inbound = &mut self.inbound;
-        let (front, back) = inbound.unfilled_slices(READ_CHUNK);
-        let asked = front.len() + back.len();
-        let n = if back.is_empty() {
-            crate::sys::recv(sock, front)
-        } else {
-            (&*sock).read_vectored(&mut [IoSliceMut::new(front), IoSliceMut::new(back)])
-        };
-        *drained = matches!(n, Ok(n) if n > 0 && n < asked);
-        self.record(shared, n)
+        let filled = read_into(&mut self.inbound, sock);
+        *drained = filled.drained;
+        self.record(shared, filled.result)
     }
 
     /// Records what a read into the unfilled room of the inbound ring
@@ -167,13 +163,11 @@ impl ReadBuf {
         let inbound = &mut self.inbound;
         match n {
             Ok(0) => {
-                inbound.commit(0);
-                inbound.give_back(); // end of stream: nothing more to hold
+                // End of stream: `read_into` gave the storage back.
                 shared.inbound_held.set(inbound.capacity() > 0);
                 Ok(0)
             }
             Ok(n) => {
-                inbound.commit(n);
                 shared.used.set(true);
                 if !shared.inbound_held.get() {
                     // Storage taken: the idle sweep will ask for it back.
@@ -183,9 +177,8 @@ impl ReadBuf {
                 Ok(n)
             }
             Err(err) => {
-                // Nothing came (`WouldBlock` included): an idle
-                // connection holds no buffer.
-                inbound.give_back();
+                // Nothing came (`WouldBlock` included): `read_into` gave
+                // the storage back, so an idle connection holds no buffer.
                 shared.inbound_held.set(inbound.capacity() > 0);
                 Err(err)
             }
