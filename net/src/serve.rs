@@ -543,48 +543,62 @@ impl Server {
         // (which reaches the service and the counters too) and the bare
         // socket, and makes the stream inside, where only `call`'s future
         // holds it. An idle connection costs that much less memory.
-        let first_read = self.first_read_timeout;
-        let task = match self.idle_timeout {
-            None => runtime_executor::spawn(serve_one(guard, socket, first_read)),
-            // Only then does a task carry the idle timer.
-            Some(timeout) => runtime_executor::spawn(IdleTimeout {
-                future: serve_one(guard, socket, first_read),
-                timeout,
-                last_active: time::Instant::now(),
-                timer: time::sleep(timeout),
-            }),
+        // Only a task under a timeout carries its timer: the others stay
+        // as small as a connection's task can be.
+        let task = match (self.idle_timeout, self.first_read_timeout) {
+            (None, None) => runtime_executor::spawn(serve_one(guard, socket)),
+            (None, Some(first)) => runtime_executor::spawn(serve_one_by(guard, socket, first)),
+            (Some(idle), None) => {
+                runtime_executor::spawn(IdleTimeout::new(serve_one(guard, socket), idle))
+            }
+            (Some(idle), Some(first)) => {
+                runtime_executor::spawn(IdleTimeout::new(serve_one_by(guard, socket, first), idle))
+            }
         };
         conns.tasks.borrow_mut().insert(task);
     }
 }
 
 /// One connection's task: makes the stream and runs the service on it.
-async fn serve_one<S: Service + 'static>(
-    guard: Finished<S>,
-    socket: Socket,
-    first_read: Option<Duration>,
-) {
+async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
     // Its own statement, so no temporary of it lives across the `await`
     // below (one would keep a stream-sized slot).
-    let stream = match TcpStream::from_socket(socket) {
-        Ok(stream) => stream,
+    let Some(stream) = open_stream(&guard, socket) else {
+        return;
+    };
+    let served = guard.conns.service.call(stream).await;
+    finish(guard, served);
+}
+
+/// [`serve_one`] under [`Server::first_read_timeout`].
+async fn serve_one_by<S: Service + 'static>(guard: Finished<S>, socket: Socket, first: Duration) {
+    let Some(stream) = open_stream(&guard, socket) else {
+        return;
+    };
+    let probe = stream.write_probe();
+    let served = FirstWrite {
+        future: guard.conns.service.call(stream),
+        probe: Some(probe),
+        deadline: time::sleep(first),
+    }
+    .await;
+    finish(guard, served);
+}
+
+/// The stream of an accepted socket; a failure counts as the connection's
+/// error.
+fn open_stream<S: Service + 'static>(guard: &Finished<S>, socket: Socket) -> Option<TcpStream> {
+    match TcpStream::from_socket(socket) {
+        Ok(stream) => Some(stream),
         Err(_) => {
             guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-            return;
+            None
         }
-    };
-    let served = match first_read {
-        None => guard.conns.service.call(stream).await,
-        Some(timeout) => {
-            let probe = stream.write_probe();
-            FirstWrite {
-                future: guard.conns.service.call(stream),
-                probe: Some(probe),
-                deadline: time::sleep(timeout),
-            }
-            .await
-        }
-    };
+    }
+}
+
+/// Counts how a connection's service ended, and gives its slot back.
+fn finish<S: Service + 'static>(guard: Finished<S>, served: io::Result<()>) {
     if served.is_err() {
         guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -640,6 +654,17 @@ pin_project_lite::pin_project! {
         last_active: time::Instant,
         #[pin]
         timer: time::Sleep,
+    }
+}
+
+impl<F> IdleTimeout<F> {
+    fn new(future: F, timeout: Duration) -> Self {
+        IdleTimeout {
+            future,
+            timeout,
+            last_active: time::Instant::now(),
+            timer: time::sleep(timeout),
+        }
     }
 }
 
