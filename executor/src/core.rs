@@ -117,6 +117,8 @@ pub(crate) struct Core {
     /// Tasks that yielded this tick: woken once the reactor has been polled,
     /// so a task that keeps yielding cannot starve I/O.
     yielded: RefCell<Vec<Waker>>,
+    /// `yielded` is not empty: the per-tick check without a borrow.
+    any_yielded: Cell<bool>,
     reactor: Rc<Reactor>,
     timers: TimerDriver,
     closed: Cell<bool>,
@@ -144,6 +146,7 @@ impl Core {
             active: RefCell::new(Slab::new()),
             polled_alive: Cell::new(0),
             yielded: RefCell::new(Vec::new()),
+            any_yielded: Cell::new(false),
             reactor,
             timers: TimerDriver::new(),
             closed: Cell::new(false),
@@ -184,6 +187,7 @@ impl Core {
     /// (see [`yield_now`](crate::yield_now)).
     pub(crate) fn wake_after_io(&self, waker: &Waker) {
         self.yielded.borrow_mut().push(waker.clone());
+        self.any_yielded.set(true);
     }
 
     pub(crate) fn defer(&self, work: Rc<dyn Deferred>) {
@@ -262,17 +266,23 @@ impl Core {
         let idle = self.local.borrow().is_empty()
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed)
-            && self.yielded.borrow().is_empty();
+            && !self.any_yielded.get();
         if idle {
             self.park(main_woken, now);
         } else if self.reactor.has_sources() {
             stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
         }
-        if !self.yielded.borrow().is_empty() {
-            let yielded = std::mem::take(&mut *self.yielded.borrow_mut());
-            for waker in yielded {
-                waker.wake();
-            }
+        if self.any_yielded.get() {
+            self.wake_yielded();
+        }
+    }
+
+    #[cold]
+    fn wake_yielded(&self) {
+        self.any_yielded.set(false);
+        let yielded = std::mem::take(&mut *self.yielded.borrow_mut());
+        for waker in yielded {
+            waker.wake();
         }
     }
 
@@ -335,6 +345,8 @@ impl Core {
     /// it looks for I/O without waiting, and advances only if that and the
     /// other threads brought no work. Returns false without timers: the core
     /// then parks until I/O or a wake.
+    #[cold]
+    #[inline(never)]
     fn auto_advance(&self, main_woken: &AtomicBool) -> bool {
         let Some(deadline) = self.timers.next_deadline() else {
             return false;
@@ -431,6 +443,7 @@ impl Core {
             }
             if first {
                 self.yielded.borrow_mut().clear();
+                self.any_yielded.set(false);
                 self.shared.remote.close();
                 // Tasks spawned here from other threads before the close.
                 self.drop_queued();
