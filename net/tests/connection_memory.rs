@@ -46,16 +46,31 @@ fn server() -> Server {
 /// Live heap bytes of the process less the free ring buffers the cores'
 /// pools keep. Asking each core also waits for the poll it is in to end,
 /// so what a task frees as it ends has been freed.
+///
+/// A core's idle sweep may shrink its pool between the two readings, so
+/// the pools are read again after the live bytes, until both readings of
+/// them agree.
 fn live_bytes_less_pools(rt: &Handle) -> usize {
-    let pooled: usize = (0..rt.cores())
-        .map(|core| {
-            let pooled = rt.spawn_on(core, || async {
-                BufferPool::with_local(|pool| pool.pooled_bytes())
-            });
-            futures_lite::future::block_on(pooled).unwrap()
-        })
-        .sum();
-    LIVE_BYTES.load(Ordering::Relaxed) - pooled
+    let pooled = || -> usize {
+        (0..rt.cores())
+            .map(|core| {
+                let pooled = rt.spawn_on(core, || async {
+                    BufferPool::with_local(|pool| pool.pooled_bytes())
+                });
+                futures_lite::future::block_on(pooled).unwrap()
+            })
+            .sum()
+    };
+    for _ in 0..1_000 {
+        let before = pooled();
+        let live = LIVE_BYTES.load(Ordering::Relaxed);
+        if pooled() == before {
+            if let Some(less) = live.checked_sub(before) {
+                return less;
+            }
+        }
+    }
+    panic!("the pools never held still for a reading of the live heap");
 }
 
 /// Echo, counting the connections it has started serving.
