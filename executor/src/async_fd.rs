@@ -33,10 +33,10 @@ use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 ///
 /// ```compile_fail
 /// # use std::os::unix::net::UnixStream;
-/// # let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+/// # let rt = runtime::Runtime::builder().cores(1).build().unwrap();
 /// # rt.block_on(async {
 /// let (a, b) = UnixStream::pair().unwrap();
-/// let mut fd = runtime_executor::AsyncFd::new(a).unwrap();
+/// let mut fd = runtime::AsyncFd::new(a).unwrap();
 /// drop(std::mem::replace(fd.get_mut(), b)); // closes the registered fd
 /// # });
 /// ```

@@ -103,7 +103,7 @@ pub(crate) enum Command {
 ///             // ... work off the loop, then reply:
 ///             handle.async_write(request, |res| {
 ///                 if let Err(err) = res {
-///                     eprintln!("reply lost: {err}");
+///                     log::warn!("reply lost: {err}");
 ///                 }
 ///             });
 ///         });

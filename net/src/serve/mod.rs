@@ -6,22 +6,26 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::future;
-use runtime_executor::{signal, time, Handle, JoinHandle, Runtime};
-use slab::Slab;
+use runtime_executor::{signal, time, Handle, Runtime};
 use socket2::Socket;
 
 use crate::accept::{AcceptFn, ACCEPT_BATCH, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::addr::{resolve, ToSocketAddrs};
-use crate::stream::WriteProbe;
 use crate::{TcpListener, TcpStream};
+
+mod connection;
+mod shutdown;
+
+use connection::{serve_one, serve_one_by, Connections, Finished, IdleTimeout};
+pub use shutdown::ShutdownHandle;
+use shutdown::{lock, Notify};
 
 /// What a server runs for each accepted connection, as a task of the core
 /// that accepted it.
@@ -559,135 +563,6 @@ impl Server {
     }
 }
 
-/// One connection's task: makes the stream and runs the service on it.
-async fn serve_one<S: Service + 'static>(guard: Finished<S>, socket: Socket) {
-    // Its own statement, so no temporary of it lives across the `await`
-    // below (one would keep a stream-sized slot).
-    let Some(stream) = open_stream(&guard, socket) else {
-        return;
-    };
-    let served = guard.conns.service.call(stream).await;
-    finish(guard, served);
-}
-
-/// [`serve_one`] under [`Server::first_read_timeout`].
-async fn serve_one_by<S: Service + 'static>(guard: Finished<S>, socket: Socket, first: Duration) {
-    let Some(stream) = open_stream(&guard, socket) else {
-        return;
-    };
-    let probe = stream.write_probe();
-    let served = FirstWrite {
-        future: guard.conns.service.call(stream),
-        probe: Some(probe),
-        deadline: time::sleep(first),
-    }
-    .await;
-    finish(guard, served);
-}
-
-/// The stream of an accepted socket; a failure counts as the connection's
-/// error.
-fn open_stream<S: Service + 'static>(guard: &Finished<S>, socket: Socket) -> Option<TcpStream> {
-    match TcpStream::from_socket(socket) {
-        Ok(stream) => Some(stream),
-        Err(_) => {
-            guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
-
-/// Counts how a connection's service ended, and gives its slot back.
-fn finish<S: Service + 'static>(guard: Finished<S>, served: io::Result<()>) {
-    if served.is_err() {
-        guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
-    }
-    drop(guard);
-}
-
-pin_project_lite::pin_project! {
-    /// A connection's service under [`Server::first_read_timeout`]: dropped
-    /// (which closes the stream) if the deadline passes before it writes.
-    struct FirstWrite<F> {
-        #[pin]
-        future: F,
-        // Until the first write.
-        probe: Option<WriteProbe>,
-        #[pin]
-        deadline: time::Sleep,
-    }
-}
-
-impl<F: Future<Output = io::Result<()>>> Future for FirstWrite<F> {
-    type Output = io::Result<()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        if let Poll::Ready(out) = this.future.poll(cx) {
-            return Poll::Ready(out);
-        }
-        if let Some(probe) = this.probe {
-            if probe.wrote() {
-                *this.probe = None;
-            } else if this.deadline.poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no reply within Server::first_read_timeout",
-                )));
-            }
-        }
-        Poll::Pending
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A connection's task under [`Server::idle_timeout`]: ends it (dropping
-    /// the service's future, which closes the stream) once it has not been
-    /// polled for `timeout`. A task is polled when what it waits for (its
-    /// socket, a timer of its own) is ready, so an unpolled task is one
-    /// with nothing to do. The timer is not moved at each poll: when it
-    /// fires early, it is set again from the last poll.
-    struct IdleTimeout<F> {
-        #[pin]
-        future: F,
-        timeout: Duration,
-        last_active: time::Instant,
-        #[pin]
-        timer: time::Sleep,
-    }
-}
-
-impl<F> IdleTimeout<F> {
-    fn new(future: F, timeout: Duration) -> Self {
-        IdleTimeout {
-            future,
-            timeout,
-            last_active: time::Instant::now(),
-            timer: time::sleep(timeout),
-        }
-    }
-}
-
-impl<F: Future<Output = ()>> Future for IdleTimeout<F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        let now = time::Instant::now();
-        if this.timer.as_mut().poll(cx).is_ready() {
-            let idle_until = *this.last_active + *this.timeout;
-            if now >= idle_until {
-                return Poll::Ready(());
-            }
-            this.timer.as_mut().reset(idle_until);
-            let _ = this.timer.as_mut().poll(cx);
-        } else {
-            *this.last_active = now;
-        }
-        this.future.poll(cx)
-    }
-}
-
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
@@ -700,170 +575,4 @@ impl fmt::Debug for Server {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-/// This core's service and connection tasks, so shutdown can wait for
-/// the tasks or cancel them.
-struct Connections<S> {
-    service: S,
-    state: Arc<ServerState>,
-    tasks: RefCell<Slab<JoinHandle<()>>>,
-    /// Woken when the last task ends.
-    idle: RefCell<Option<Waker>>,
-}
-
-impl<S> Connections<S> {
-    fn all_finished(&self) -> impl Future<Output = ()> + '_ {
-        poll_fn(|cx| {
-            if self.tasks.borrow().is_empty() {
-                return Poll::Ready(());
-            }
-            *self.idle.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        })
-    }
-
-    fn cancel_all(&self) {
-        for (_, task) in self.tasks.borrow().iter() {
-            task.abort();
-        }
-    }
-}
-
-/// Ends a connection's bookkeeping when its task ends, however it ends.
-struct Finished<S> {
-    key: usize,
-    conns: Rc<Connections<S>>,
-}
-
-impl<S> Drop for Finished<S> {
-    fn drop(&mut self) {
-        self.conns.state.open.fetch_sub(1, Ordering::AcqRel);
-        let mut tasks = self.conns.tasks.borrow_mut();
-        tasks.try_remove(self.key);
-        if tasks.is_empty() {
-            drop(tasks);
-            if let Some(waker) = self.conns.idle.borrow_mut().take() {
-                waker.wake();
-            }
-        }
-    }
-}
-
-/// Shuts a [`Server`] down from any thread.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    shared: Arc<ServerState>,
-}
-
-impl ShutdownHandle {
-    /// Begins shutdown on every core: each stops accepting, waits for its
-    /// open connections up to the shutdown timeout, and returns.
-    pub fn shutdown(&self) {
-        self.shared.shutdown.notify();
-    }
-
-    /// Whether shutdown has begun.
-    pub fn is_shutdown(&self) -> bool {
-        self.shared.shutdown.is_notified()
-    }
-
-    /// Blocks the calling thread until a core has bound its listener, and
-    /// returns its address (with the port the kernel chose for port 0).
-    /// For tests and tools that start a server and then connect to it.
-    pub fn wait_listening(&self) -> SocketAddr {
-        let mut listening = lock(&self.shared.listening);
-        loop {
-            if let Some(addr) = *listening {
-                return addr;
-            }
-            listening = self
-                .shared
-                .listening_cond
-                .wait(listening)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-impl fmt::Debug for ShutdownHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle")
-            .field("is_shutdown", &self.is_shutdown())
-            .finish()
-    }
-}
-
-/// A one-shot flag that wakes waiters on any core.
-#[derive(Default)]
-struct Notify {
-    notified: AtomicBool,
-    waiters: Mutex<Slab<Waker>>,
-}
-
-impl Notify {
-    fn notify(&self) {
-        if self.notified.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let waiters = std::mem::take(&mut *lock(&self.waiters));
-        for (_, waker) in waiters {
-            waker.wake();
-        }
-    }
-
-    fn is_notified(&self) -> bool {
-        self.notified.load(Ordering::Acquire)
-    }
-
-    fn wait(&self) -> Notified<'_> {
-        Notified {
-            notify: self,
-            slot: None,
-        }
-    }
-}
-
-/// Completes once [`Notify::notify`] has been called.
-struct Notified<'a> {
-    notify: &'a Notify,
-    slot: Option<usize>,
-}
-
-impl Future for Notified<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let notify = self.notify;
-        if notify.is_notified() {
-            return Poll::Ready(());
-        }
-        let mut waiters = lock(&notify.waiters);
-        // Checked again under the lock: `notify` sets the flag, then takes
-        // the waiters under it.
-        if notify.is_notified() {
-            return Poll::Ready(());
-        }
-        match self.slot {
-            Some(key) if waiters.contains(key) => waiters[key] = cx.waker().clone(),
-            _ => self.slot = Some(waiters.insert(cx.waker().clone())),
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for Notified<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.slot {
-            if !self.notify.is_notified() {
-                lock(&self.notify.waiters).try_remove(key);
-            }
-        }
-    }
-}
-
-/// Locks `mutex`, ignoring poisoning: every critical section here leaves
-/// its data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
