@@ -283,6 +283,9 @@ impl<H: EventHandler> ConnCell<H> {
     /// half of it after a pause or a refused write, `on_writable` is called
     /// (and what it writes is sent, in this same loop).
     pub(super) fn send(self: &Rc<Self>) -> bool {
+        // Reading was paused and `on_writable` lifted it: resume once what
+        // the callbacks wrote is sent.
+        let mut resume = false;
         loop {
             let mut conn = self.conn.borrow_mut();
             if let Err(err) = conn.outbound.send() {
@@ -297,11 +300,11 @@ impl<H: EventHandler> ConnCell<H> {
             }
             let refused = conn.outbound.refused;
             if !(refused || self.paused.get()) || len > high / 2 {
-                return true;
+                break;
             }
             conn.outbound.refused = false;
             drop(conn);
-            let was_paused = self.paused.replace(false);
+            resume |= self.paused.replace(false);
             let action = {
                 let mut handler = self.lp.handler.borrow_mut();
                 let mut conn = self.conn.borrow_mut();
@@ -310,13 +313,17 @@ impl<H: EventHandler> ConnCell<H> {
             if !self.apply("on_writable", action) {
                 return false;
             }
-            if was_paused {
-                // Reading resumes: bytes may be waiting in the buffer and
-                // in the socket. Comes back here through the read pass.
-                self.resume_reading();
-                return !self.closed.get();
-            }
+            // Round again: what `on_writable` wrote is sent before anything
+            // else, or it would wait for a writability edge that an unfilled
+            // socket never brings.
         }
+        if resume {
+            // Bytes may be waiting in the inbound buffer and in the socket,
+            // whose edge came while reading was paused.
+            self.resume_reading();
+            return !self.closed.get();
+        }
+        true
     }
 
     pub(super) fn resume_reading(self: &Rc<Self>) {
