@@ -127,33 +127,41 @@ async fn sweeper(_running: Sweeping) {
         // The readers the sweep woke give their storage back when they run:
         // they were scheduled first.
         runtime_executor::yield_now().await;
-        release_to_os();
-        if WATCHED.with(|watched| watched.streams.borrow().is_empty()) {
+        let busy = release_to_os();
+        if !busy && WATCHED.with(|watched| watched.streams.borrow().is_empty()) {
             return;
         }
     }
 }
 
+thread_local! {
+    /// Bytes this core's pool has freed since its last trim.
+    static UNTRIMMED: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Once this core's pool has freed enough storage, has the allocator give
 /// its free pages back to the OS, off the core. Without it, storage an idle
 /// connection gave back stays resident (see [`crate::sys::release_free_memory`]).
-fn release_to_os() {
-    let freed = BufferPool::with_local(|pool| {
+///
+/// Returns whether the sweeper has more to do here: storage was freed this
+/// period (readers the sweep woke give theirs back over the next turns), or
+/// a trim is due and waits for the one running.
+fn release_to_os() -> bool {
+    let fresh = BufferPool::with_local(|pool| {
         pool.shrink_if_unused(IDLE_POOL_KEEP);
-        let freed = pool.take_freed_bytes();
-        if freed < TRIM_AFTER {
-            // Not yet: keep counting.
-            pool.note_freed_bytes(freed);
-            return 0;
-        }
-        freed
+        pool.take_freed_bytes()
     });
-    if freed == 0 || TRIMMING.swap(true, Ordering::AcqRel) {
-        return;
+    let untrimmed = UNTRIMMED.with(Cell::get) + fresh;
+    if untrimmed < TRIM_AFTER || TRIMMING.swap(true, Ordering::AcqRel) {
+        // Not yet, or another core's trim runs: keep the count.
+        UNTRIMMED.with(|u| u.set(untrimmed));
+        return fresh > 0 || untrimmed >= TRIM_AFTER;
     }
-    log::trace!("idle sweep freed {freed} bytes of ring storage; trimming the heap");
+    UNTRIMMED.with(|u| u.set(0));
+    log::trace!("idle sweeps freed {untrimmed} bytes of ring storage; trimming the heap");
     drop(runtime_executor::spawn_blocking(|| {
         crate::sys::release_free_memory();
         TRIMMING.store(false, Ordering::Release);
     }));
+    true
 }

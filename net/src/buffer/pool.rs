@@ -249,11 +249,6 @@ impl BufferPool {
         freed
     }
 
-    /// Puts back a count [`take_freed_bytes`](Self::take_freed_bytes) took.
-    pub(crate) fn note_freed_bytes(&mut self, bytes: usize) {
-        self.freed_bytes += bytes;
-    }
-
     /// Returns the total size of the free buffers this pool holds.
     ///
     /// # Examples
