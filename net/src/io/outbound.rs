@@ -13,62 +13,71 @@ use crate::buffer::RingBuffer;
 #[derive(Debug)]
 pub(crate) struct Outbound {
     pub(crate) ring: RingBuffer,
-    /// The first send error: every later write reports it again.
-    error: Option<StoredError>,
+    state: State,
+}
+
+/// Whether a connection's write side is open, in one word beside the ring
+/// (every connection holds one).
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Open,
     /// `shutdown(Write)` asked for: done once the ring is empty.
-    shutdown_requested: bool,
-    shut_down: bool,
+    ShutdownAsked,
+    ShutDown,
+    /// The first send error: every later write reports it again (a
+    /// shutdown asked for no longer matters).
+    Failed(StoredError),
 }
 
 impl Outbound {
     pub(crate) fn new(ring: RingBuffer) -> Outbound {
         Outbound {
             ring,
-            error: None,
-            shutdown_requested: false,
-            shut_down: false,
+            state: State::Open,
         }
     }
 
     /// Neither failed nor shut down: writes are accepted.
     #[inline]
     pub(crate) fn is_open(&self) -> bool {
-        self.error.is_none() && !self.shutdown_requested
+        matches!(self.state, State::Open)
     }
 
     /// Why a write is refused: the stored error, or the shutdown.
     #[cold]
     pub(crate) fn not_open(&self) -> io::Error {
-        match self.error {
-            Some(err) => err.to_io(),
-            None => write_shut_down(),
+        match self.state {
+            State::Failed(err) => err.to_io(),
+            _ => write_shut_down(),
         }
     }
 
     /// The stored send error, if a send has failed.
     #[inline]
     pub(crate) fn error(&self) -> io::Result<()> {
-        match self.error {
-            Some(err) => Err(err.to_io()),
-            None => Ok(()),
+        match self.state {
+            State::Failed(err) => Err(err.to_io()),
+            _ => Ok(()),
         }
     }
 
     /// Asks for the write side to be shut down once everything queued is
     /// sent.
     pub(crate) fn request_shutdown(&mut self) {
-        self.shutdown_requested = true;
+        if let State::Open = self.state {
+            self.state = State::ShutdownAsked;
+        }
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
-        self.shutdown_requested
+        matches!(self.state, State::ShutdownAsked | State::ShutDown)
     }
 
     /// Keeps the first send error for every later write, and frees what
     /// can never be delivered.
     pub(crate) fn fail(&mut self, err: &io::Error) {
-        if self.error.is_none() {
-            self.error = Some(StoredError::from_io(err));
+        if !matches!(self.state, State::Failed(_)) {
+            self.state = State::Failed(StoredError::from_io(err));
         }
         self.ring.clear();
         self.ring.give_back();
@@ -141,8 +150,8 @@ impl Outbound {
                 break;
             }
         }
-        if self.shutdown_requested && !self.shut_down {
-            self.shut_down = true;
+        if let State::ShutdownAsked = self.state {
+            self.state = State::ShutDown;
             match to.shutdown_write() {
                 Err(err) if err.kind() != io::ErrorKind::NotConnected => return Err(err),
                 _ => {}
@@ -282,6 +291,27 @@ mod tests {
         assert!(out.ring.is_empty());
         out.ring.give_back();
         assert_eq!(out.ring.capacity(), 0, "the storage went back to the pool");
+    }
+
+    #[test]
+    fn an_outbound_is_its_ring_and_one_word() {
+        // Every connection holds one: its state packs into a word.
+        assert_eq!(
+            std::mem::size_of::<Outbound>(),
+            std::mem::size_of::<RingBuffer>() + 8
+        );
+    }
+
+    #[test]
+    fn a_shutdown_asked_after_a_failure_keeps_the_error() {
+        let to = Scripted::new(Script::Zero);
+        let mut out = Outbound::new(kept_ring(4096));
+        out.ring.write(b"x");
+        assert!(out.send_all(&to, |_| false).is_err());
+        out.request_shutdown();
+        assert_eq!(out.not_open().kind(), io::ErrorKind::WriteZero);
+        assert!(!out.shutdown_requested());
+        assert!(!to.shut_down.get(), "a failed socket is not shut down");
     }
 
     #[test]
