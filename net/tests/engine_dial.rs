@@ -1,6 +1,7 @@
 //! `Client::dial_async`: a dial that blocks nothing, from a callback's
 //! task into the caller's own loop, with a context set before `on_open`.
 
+mod engine_util;
 mod util;
 
 use std::io::{self, Read, Write};
@@ -9,17 +10,11 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use engine_util::socket_addr;
 use runtime_executor::Runtime;
-use runtime_net::engine::{self, Action, Client, Conn, Engine, EventHandler, Options};
+use runtime_net::engine::{self, Action, Client, Conn, EventHandler, Options};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn addr_of(engine: &Engine) -> SocketAddr {
-    engine.addrs()[0]
-        .trim_start_matches("tcp://")
-        .parse()
-        .unwrap()
-}
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
@@ -109,7 +104,7 @@ fn a_callback_dials_a_stalled_address_and_the_loop_keeps_serving() {
         Options::new(),
     )
     .unwrap();
-    let addr = addr_of(&engine);
+    let addr = socket_addr(&engine.addrs()[0]);
     // One core: the loop, the dial and this check all share it.
     let served = rt.block_on(runtime_executor::spawn_blocking(move || {
         let mut dialer = connect(addr);

@@ -3,6 +3,7 @@
 //! `Server`; callbacks spawn local tasks; a task hands bytes to a
 //! connection of its own core through a `ConnHandle`.
 
+mod engine_util;
 mod util;
 
 use std::io::{self, Read, Write};
@@ -12,18 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use engine_util::socket_addr;
 use runtime_executor::{Handle, Runtime};
-use runtime_net::engine::{self, Action, Conn, Engine, EventHandler, Options};
+use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
 use runtime_net::Server;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn addr_of(engine: &Engine) -> SocketAddr {
-    engine.addrs()[0]
-        .trim_start_matches("tcp://")
-        .parse()
-        .unwrap()
-}
 
 fn connect(addr: SocketAddr) -> std::net::TcpStream {
     let stream = std::net::TcpStream::connect(addr).expect("connect");
@@ -68,7 +63,7 @@ fn both_faces_serve_on_one_runtime() {
     )
     .expect("serve_on");
     assert_eq!(engine.num_loops(), 2, "one loop per core of the runtime");
-    let engine_addr = addr_of(&engine);
+    let engine_addr = socket_addr(&engine.addrs()[0]);
     // The names of the runtime's core threads, asked of each core (core 0
     // is this thread, while it drives the runtime).
     let core_names: Vec<String> = rt.block_on(async {
@@ -154,7 +149,7 @@ fn callbacks_spawn_local_tasks_that_write_through_a_handle() {
         Options::new(),
     )
     .expect("serve_on");
-    let addr = addr_of(&engine);
+    let addr = socket_addr(&engine.addrs()[0]);
     // Loop 0 is core 0, which runs while this thread drives the runtime.
     let replies = rt.block_on(runtime_executor::spawn_blocking(move || {
         (0..8)
@@ -180,7 +175,7 @@ fn an_engine_starts_and_stops_from_inside_an_async_task() {
             &["tcp://127.0.0.1:0"],
             Options::new(),
         )?;
-        let addr = addr_of(&engine);
+        let addr = socket_addr(&engine.addrs()[0]);
         let reply = runtime_executor::spawn_blocking(move || {
             let mut peer = connect(addr);
             round_trip(&mut peer, b"hi", 4)

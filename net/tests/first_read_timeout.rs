@@ -4,6 +4,7 @@
 //! however often it sends; a peer whose request completes in time is
 //! served and then kept, idle, past the deadline.
 
+mod engine_util;
 mod util;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -11,6 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use engine_util::socket_addr;
 use runtime_executor::Runtime;
 use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
 use runtime_net::Server;
@@ -132,10 +134,7 @@ fn engine_closes_a_slowloris_at_the_first_read_deadline() {
         Options::new().first_read_timeout(DEADLINE),
     )
     .expect("engine::start");
-    let addr: SocketAddr = engine.addrs()[0]
-        .trim_start_matches("tcp://")
-        .parse()
-        .unwrap();
+    let addr = socket_addr(&engine.addrs()[0]);
     let prompt = thread::spawn(move || prompt_client(addr));
     let trickled = slowloris(addr);
     prompt.join().unwrap();

@@ -3,6 +3,7 @@
 //! past the high watermark, so the peer's sends stall and the server's
 //! memory stays bounded, however large the inbound buffer may grow.
 
+mod engine_util;
 mod util;
 
 use std::io::{self, Write};
@@ -10,6 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use engine_util::socket_addr;
 use runtime_executor::Runtime;
 use runtime_net::engine::{self, Action, Conn, EventHandler, Options};
 use runtime_net::Server;
@@ -125,10 +127,7 @@ fn engine_stops_reading_a_peer_that_never_reads() {
         Options::new().close_timeout(Duration::from_millis(100)),
     )
     .expect("engine::start");
-    let addr: SocketAddr = engine.addrs()[0]
-        .trim_start_matches("tcp://")
-        .parse()
-        .unwrap();
+    let addr = socket_addr(&engine.addrs()[0]);
     let before = util::rss_bytes();
     let result = flood(addr);
     engine.stop();
