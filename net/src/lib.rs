@@ -91,6 +91,8 @@ mod split;
 mod stream;
 mod sys;
 pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod udp;
 pub mod unix;
 

@@ -13,6 +13,8 @@ mod error;
 mod inbound;
 mod outbound;
 mod send;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 use crate::buffer::RingBuffer;
 
