@@ -23,6 +23,10 @@ use runtime_executor::{spawn, time, Runtime};
 use runtime_net::hyper::{HyperExecutor, HyperTimer};
 use runtime_net::{TcpListener, TcpStream, UnixStream};
 
+#[cfg(feature = "tls")]
+#[path = "tls_util/mod.rs"]
+mod tls_util;
+
 /// How long any one test may wait on the network before it fails.
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -449,4 +453,53 @@ fn executor_runs_local_futures() {
         }
         assert!(ran.get(), "the executed future never ran");
     });
+}
+
+/// hyper over TLS on both ends, with ALPN `http/1.1`: the server reads the
+/// request through a `TlsStream`, the client sends it through one.
+#[cfg(feature = "tls")]
+#[test]
+fn hyper_over_tls_with_alpn() {
+    use std::sync::Arc;
+
+    use runtime_net::tls::{TlsAcceptor, TlsConnector};
+
+    let ca = tls_util::Ca::new();
+    let mut server = ca.server(&ca.leaf(&["localhost"]));
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut client = ca.client();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    runtime().block_on(bounded("hyper over TLS", async move {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = TlsAcceptor::new(Arc::new(server));
+        spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(stream).await.unwrap();
+            assert_eq!(tls.alpn_protocol(), Some(&b"http/1.1"[..]));
+            let hello = service_fn(|req: Request<Incoming>| async move {
+                let body = format!("hello {}", req.uri().path());
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+            });
+            http1::Builder::new()
+                .timer(HyperTimer)
+                .serve_connection(tls, hello)
+                .await
+                .unwrap();
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let tls = TlsConnector::new(Arc::new(client))
+            .connect(tls_util::name("localhost"), stream)
+            .await
+            .unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(tls).await.unwrap();
+        spawn(conn);
+        for path in ["/a", "/b"] {
+            let req = Request::get(path).body(Full::new(Bytes::new())).unwrap();
+            let response = sender.send_request(req).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, format!("hello {path}"));
+        }
+    }));
 }
