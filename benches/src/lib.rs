@@ -9,6 +9,7 @@ use std::str::FromStr;
 pub mod compio_serve;
 pub mod glommio_serve;
 pub mod http;
+pub mod load;
 pub mod monoio_serve;
 pub mod tokio_serve;
 
