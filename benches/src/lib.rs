@@ -11,6 +11,7 @@ pub mod glommio_serve;
 pub mod http;
 pub mod load;
 pub mod monoio_serve;
+pub mod tls;
 pub mod tokio_serve;
 
 /// `--name value` command-line options; `--flag` alone (followed by another
