@@ -330,8 +330,11 @@ tls_loadgen() { # args...: the same with the TLS load generator
 probe() { # kind name
     local kind=$1 name=$2 key="$1:$2" line
     local ex=${example_of[$key]:-}
-    if [[ -n $ex && ! -x $bin/$ex ]]; then
-        unavailable[$key]="example $ex not built"
+    if [[ -n $ex && ! -f examples/$ex.rs ]]; then
+        unavailable[$key]="examples/$ex.rs does not exist (yet)"
+        return
+    elif [[ -n $ex && ! -x $bin/$ex ]]; then
+        unavailable[$key]="example $ex did not build"
         return
     fi
     if ! start_server "$kind" "$name"; then

@@ -36,8 +36,8 @@ pub const SERVER_NAME: &str = "localhost";
 ///
 /// rcgen's, as `io::ErrorKind::Other`.
 pub fn self_signed() -> io::Result<(String, String)> {
-    let certified =
-        rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()]).map_err(io::Error::other)?;
+    let certified = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()])
+        .map_err(io::Error::other)?;
     Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
 }
 
@@ -308,7 +308,10 @@ mod tests {
             let mut s = ServerConnection::new(server.clone()).unwrap();
             handshake(&mut c, &mut s);
             let group = c.negotiated_key_exchange_group().unwrap().name();
-            assert!(format!("{group:?}").eq_ignore_ascii_case(name), "{name}: {group:?}");
+            assert!(
+                format!("{group:?}").eq_ignore_ascii_case(name),
+                "{name}: {group:?}"
+            );
         }
         assert!(client_config(None, false, Some("x448")).is_err());
     }

@@ -113,9 +113,9 @@ fn config() -> Config {
     };
     let host: std::net::IpAddr = args.get("host", [127, 0, 0, 1].into());
     let messages: Option<u64> = args.opt("messages");
-    let seconds: Option<f64> = args
-        .opt("seconds")
-        .or(if messages.is_some() { None } else { Some(5.0) });
+    let seconds: Option<f64> =
+        args.opt("seconds")
+            .or(if messages.is_some() { None } else { Some(5.0) });
     let warmup = match (messages, seconds) {
         (None, Some(t)) => args.get("warmup", if t < 4.0 { t / 4.0 } else { 1.0 }),
         _ => args.get("warmup", 0.0),
@@ -233,20 +233,29 @@ impl Tls {
     /// Hands rustls the plaintext from stream position `*sent` up to
     /// `target` (as much as its buffer takes), then flushes. Each call to
     /// the writer is one TLS record.
-    fn send(&mut self, pattern: &Pattern, seed: usize, sent: &mut u64, target: u64) -> io::Result<()> {
+    fn send(
+        &mut self,
+        pattern: &Pattern,
+        seed: usize,
+        sent: &mut u64,
+        target: u64,
+    ) -> io::Result<()> {
         loop {
+            let mut taken = false;
             while *sent < target {
                 let len = (target - *sent).min(CHUNK as u64) as usize;
                 let n = self.tls.writer().write(pattern.slice(seed, *sent, len))?;
                 if n == 0 {
                     break;
                 }
+                taken = true;
                 *sent += n as u64;
             }
             self.flush()?;
-            // Done, or the socket is full (rustls still has bytes to send):
-            // the next writable edge goes on.
-            if *sent >= target || self.tls.wants_write() {
+            // Done; or the socket is full (rustls still has bytes to send)
+            // and the next writable edge goes on; or rustls takes no more
+            // plaintext before the handshake ends, and the next read goes on.
+            if *sent >= target || self.tls.wants_write() || !taken {
                 return Ok(());
             }
         }
@@ -525,12 +534,25 @@ fn echo(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (String, b
     let connected = conns.iter().filter(|c| c.is_some()).count();
     let mut closed = 0;
     let mut finished = 0;
+    let mut scratch = vec![0u8; CHUNK];
+    let mut events = Events::with_capacity(std::num::NonZeroUsize::new(1024).unwrap());
+    let kx = handshake_all(
+        cfg,
+        poller,
+        &mut conns,
+        &mut scratch,
+        &mut events,
+        &mut run_errors,
+    );
+    closed += connected - conns.iter().filter(|c| c.is_some()).count();
 
+    // The run (warm-up, then the window) starts once every handshake is
+    // done: the figures are the echo's alone.
     let mut run = Run::new(cfg);
     run.totals.errors = run_errors.errors;
     run.totals.reported = run_errors.reported;
+    run.kx = kx;
     let size = cfg.size as u64;
-    // Fill every pipeline: the messages wait in rustls for the handshake.
     let start = run.start;
     for (c, slot) in conns.iter_mut().enumerate() {
         if let Some(conn) = slot {
@@ -542,8 +564,6 @@ fn echo(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (String, b
         }
     }
 
-    let mut scratch = vec![0u8; CHUNK];
-    let mut events = Events::with_capacity(std::num::NonZeroUsize::new(1024).unwrap());
     let mut last_check = start;
     loop {
         let now = Instant::now();
@@ -584,13 +604,6 @@ fn echo(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (String, b
                 })
             };
             let result = match read {
-                Ok(Open::Yes) if conn.completed > before && !conn.tls.is_tls13() => Err(
-                    io::Error::new(ErrorKind::InvalidData, "not TLS 1.3"),
-                ),
-                Ok(Open::Yes) if run.kx.is_none() && conn.completed > before => {
-                    run.kx = Some(conn.tls.kx());
-                    issue(conn, cfg, &pattern, now)
-                }
                 Ok(Open::Yes) => issue(conn, cfg, &pattern, now),
                 Ok(Open::Closed) => Err(io::Error::new(
                     ErrorKind::UnexpectedEof,
@@ -632,6 +645,92 @@ fn echo(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (String, b
     let line = run.line(cfg, connected);
     drop(conns);
     (line, run.failed())
+}
+
+/// Completes every connection's handshake (a connection that fails, or
+/// all that are left when none has finished one for `--timeout`, are
+/// dropped as errors); returns the key-exchange group of the first.
+fn handshake_all(
+    cfg: &Config,
+    poller: &Poller,
+    conns: &mut [Option<EchoConn>],
+    scratch: &mut [u8],
+    events: &mut Events,
+    totals: &mut Totals,
+) -> Option<String> {
+    let mut closed = 0;
+    let mut fail =
+        |c: usize, slot: &mut Option<EchoConn>, what: &str, e: &dyn std::fmt::Display| {
+            totals.error(c, what, e);
+            close(poller, slot, cfg, &mut closed);
+        };
+    for (c, slot) in conns.iter_mut().enumerate() {
+        if let Some(Err(e)) = slot.as_mut().map(|conn| conn.tls.flush()) {
+            fail(c, slot, "handshake", &e);
+        }
+    }
+    let shaking = |conns: &[Option<EchoConn>]| {
+        conns
+            .iter()
+            .flatten()
+            .filter(|c| c.tls.tls.is_handshaking())
+            .count()
+    };
+    let mut pending = shaking(conns);
+    let mut last_progress = Instant::now();
+    while pending > 0 {
+        events.clear();
+        if let Err(e) = poller.wait(events, Some(Duration::from_millis(100))) {
+            eprintln!("tls_loadgen: epoll: {e}");
+            std::process::exit(1);
+        }
+        for ev in events.iter() {
+            let slot = &mut conns[ev.key];
+            let Some(conn) = slot else { continue };
+            if !conn.tls.tls.is_handshaking() {
+                continue;
+            }
+            let early = |_: &[u8]| -> io::Result<()> {
+                Err(io::Error::new(
+                    ErrorKind::InvalidData,
+                    "data before any message",
+                ))
+            };
+            match conn.tls.read(scratch, early).and_then(|open| {
+                conn.tls.flush()?;
+                Ok(open)
+            }) {
+                Ok(Open::Yes) if conn.tls.tls.is_handshaking() => {}
+                Ok(Open::Yes) if !conn.tls.is_tls13() => {
+                    fail(ev.key, slot, "handshake", &"not TLS 1.3")
+                }
+                Ok(Open::Yes) => {}
+                Ok(Open::Closed) => fail(ev.key, slot, "handshake", &"closed by the server"),
+                Err(e) => fail(ev.key, slot, "handshake", &e),
+            }
+        }
+        let now_pending = shaking(conns);
+        let now = Instant::now();
+        if now_pending < pending {
+            last_progress = now;
+        } else if now.duration_since(last_progress) > cfg.timeout {
+            for (c, slot) in conns.iter_mut().enumerate() {
+                if slot
+                    .as_ref()
+                    .is_some_and(|conn| conn.tls.tls.is_handshaking())
+                {
+                    fail(
+                        c,
+                        slot,
+                        "handshake",
+                        &format!("not done in {:?}", cfg.timeout),
+                    );
+                }
+            }
+        }
+        pending = shaking(conns);
+    }
+    conns.iter().flatten().next().map(|conn| conn.tls.kx())
 }
 
 /// Refills the connection's pipeline (up to `--messages`) and sends.
@@ -687,17 +786,16 @@ fn handshakes(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (Str
     loop {
         let now = Instant::now();
         let over = run.tick(cfg, now);
-        if over
-            || total.is_some_and(|t| done >= t)
-            || run.totals.errors >= MAX_HANDSHAKE_ERRORS
-        {
+        if over || total.is_some_and(|t| done >= t) || run.totals.errors >= MAX_HANDSHAKE_ERRORS {
             break;
         }
         // Open connections on free slots: one more than have finished, so
         // that with --resumed every new one finds a ticket (each finished
         // connection leaves two, and takes one).
         let active = slots.iter().filter(|s| s.is_some()).count() as u64;
-        let mut room = (done + 1).saturating_sub(opened - done).min(cfg.connections as u64 - active);
+        let mut room = (done + 1)
+            .saturating_sub(opened - done)
+            .min(cfg.connections as u64 - active);
         for (c, slot) in slots.iter_mut().enumerate() {
             if room == 0 || total.is_some_and(|t| opened >= t) {
                 break;
@@ -860,4 +958,179 @@ fn handshakes(cfg: &Config, client: &Arc<ClientConfig>, poller: &Poller) -> (Str
         let _ = poller.delete(&conn.tls.sock);
     }
     (line, run.failed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::server::NoServerSessionStorage;
+    use rustls::{ServerConnection, StreamOwned};
+
+    /// How the test server misbehaves.
+    #[derive(Clone, Copy)]
+    enum Server {
+        Good,
+        /// Flips one bit of the 10th byte it echoes.
+        Corrupts,
+        /// No tickets and no session cache: nothing can resume.
+        NoResumption,
+    }
+
+    /// A blocking rustls echo server on 127.0.0.1, a thread per connection
+    /// (at most `connections`), that closes after the client's
+    /// `close_notify`.
+    fn server(kind: Server, connections: usize) -> SocketAddr {
+        let (chain, key) = tls::certificate(None, None).unwrap();
+        let mut config = tls::server_config(chain, key).unwrap();
+        if let Server::NoResumption = kind {
+            let c = Arc::make_mut(&mut config);
+            c.ticketer = Arc::new(NoTickets);
+            c.session_storage = Arc::new(NoServerSessionStorage {});
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for sock in listener.incoming().take(connections) {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let sock = sock.unwrap();
+                    sock.set_read_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    let conn = ServerConnection::new(config).unwrap();
+                    let mut stream = StreamOwned::new(conn, sock);
+                    let mut buf = [0u8; 4096];
+                    let mut echoed = 0;
+                    loop {
+                        let n = match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if let Server::Corrupts = kind {
+                            if echoed <= 10 && 10 < echoed + n {
+                                buf[10 - echoed] ^= 1;
+                            }
+                        }
+                        echoed += n;
+                        if stream
+                            .write_all(&buf[..n])
+                            .and_then(|()| stream.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// A ticketer that makes no tickets.
+    #[derive(Debug)]
+    struct NoTickets;
+
+    impl rustls::server::ProducesTickets for NoTickets {
+        fn enabled(&self) -> bool {
+            false
+        }
+        fn lifetime(&self) -> u32 {
+            0
+        }
+        fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+            None
+        }
+        fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    fn config(addr: SocketAddr, connections: usize, handshake: bool, resumed: bool) -> Config {
+        Config {
+            addr,
+            ca: None,
+            kx: Some("X25519".to_owned()),
+            connections,
+            size: if handshake { HANDSHAKE_MESSAGE } else { 100 },
+            pipeline: 2,
+            seconds: Some(30.0),
+            messages: Some(10),
+            warmup: 0.0,
+            timeout: Duration::from_secs(5),
+            server_pid: None,
+            handshake,
+            resumed,
+        }
+    }
+
+    fn run(kind: Server, handshake: bool, resumed: bool) -> (String, bool) {
+        let connections = if handshake { 11 } else { 3 };
+        let cfg = config(server(kind, connections), 3, handshake, resumed);
+        let client = tls::client_config(None, resumed, cfg.kx.as_deref()).unwrap();
+        let poller = Poller::new().unwrap();
+        if handshake {
+            handshakes(&cfg, &client, &poller)
+        } else {
+            echo(&cfg, &client, &poller)
+        }
+    }
+
+    fn has(line: &str, field: &str) -> bool {
+        format!(" {line} ").contains(&format!(" {field} "))
+    }
+
+    #[test]
+    fn echo_checks_every_byte() {
+        let (line, failed) = run(Server::Good, false, false);
+        assert!(!failed, "{line}");
+        assert!(has(&line, "msgs=30") && has(&line, "errors=0"), "{line}");
+        assert!(
+            has(&line, "mismatches=0") && has(&line, "kx=X25519"),
+            "{line}"
+        );
+
+        let (line, failed) = run(Server::Corrupts, false, false);
+        assert!(failed, "{line}");
+        assert!(
+            has(&line, "mismatches=3") && has(&line, "msgs=27"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn full_handshakes_are_full() {
+        let (line, failed) = run(Server::Good, true, false);
+        assert!(!failed, "{line}");
+        assert!(has(&line, "msgs=10") && has(&line, "conns=10"), "{line}");
+        assert!(has(&line, "full=10") && has(&line, "resumed=0"), "{line}");
+        assert!(
+            has(&line, "errors=0") && has(&line, "mismatches=0"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn resumed_handshakes_all_resume_after_the_first() {
+        let (line, failed) = run(Server::Good, true, true);
+        assert!(!failed, "{line}");
+        // The first connection (full) is not one of the 10 measured.
+        assert!(has(&line, "msgs=10") && has(&line, "conns=11"), "{line}");
+        assert!(has(&line, "full=1") && has(&line, "resumed=10"), "{line}");
+
+        let (line, failed) = run(Server::NoResumption, true, true);
+        assert!(failed, "{line}");
+        assert!(
+            has(&line, "full=11") && has(&line, "mismatches=10"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_corrupted_handshake_echo_is_a_mismatch() {
+        let (line, failed) = run(Server::Corrupts, true, false);
+        assert!(failed, "{line}");
+        assert!(
+            has(&line, "mismatches=10") && has(&line, "msgs=0"),
+            "{line}"
+        );
+    }
 }
