@@ -17,8 +17,10 @@
 //! client offers first (its key share, so the one the handshake uses);
 //! by default rustls's order for `ring` (secp384r1 first in 0.23.48).
 //!
-//! Echo mode (the default), as `loadgen`'s: each connection does its
-//! handshake, then keeps `--pipeline` messages of `--size` bytes in flight
+//! Echo mode (the default), as `loadgen`'s: every connection does its
+//! handshake (all of them before the warm-up starts, so that the figures
+//! are the echo's alone), then keeps `--pipeline` messages of `--size`
+//! bytes in flight
 //! (each message one `write` into rustls: one TLS record) and verifies every
 //! echoed byte against the same per-connection pattern. `--seconds T` runs
 //! `--warmup` seconds (default 1, or T / 4 under 4 s) and then measures T
@@ -31,9 +33,11 @@
 //! "message" is one such connection; its latency runs from the connect to
 //! the verified echo. The slots open one by one, one more after each
 //! finished connection, so that with `--resumed` a session ticket is always
-//! there: `--resumed` keeps rustls's session store (the server's TLS 1.3
-//! tickets), and every handshake after the very first must be resumed
-//! (checked with `handshake_kind()`; one that is not counts as a mismatch).
+//! there (each handshake takes one ticket, and a rustls server sends two by
+//! default; a server that sends fewer shows as mismatches): `--resumed`
+//! keeps rustls's session store (the server's TLS 1.3 tickets), and every
+//! handshake after the very first must be resumed (checked with
+//! `handshake_kind()`; one that is not counts as a mismatch).
 //! `--messages M`: M connections in all (after the first, with
 //! `--resumed`), all measured.
 //!
