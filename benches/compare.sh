@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-command comparison of the `runtime` servers against tokio, glommio,
 # monoio and compio: echo throughput and latency, server CPU per message at
-# a fixed rate, plaintext HTTP, and the memory of idle connections (never
-# used, and after one echoed message).
+# a fixed rate, plaintext HTTP, the memory of idle connections (never
+# used, and after one echoed message), and TLS (echo and new handshakes per
+# second, against tokio + tokio-rustls).
 #
 #   benches/compare.sh [--quick] [--instructions] [--rounds N] [--seconds S]
 #
@@ -11,12 +12,18 @@
 #                 (echo 100 x 64 B and HTTP, pipeline 1 and 16) for runtime,
 #                 engine, tokio-lean, tokio-ct (and the HTTP floor); M1 and M2
 #                 messages per connection (env M1, M2; default 200 and 1200),
-#                 difference taken
+#                 difference taken; TLS: echo 100 x 64 B per message, and
+#                 per new connection for full and resumed handshakes (H1
+#                 and H2 connections; default 50 and 250), for runtime-tls,
+#                 engine-tls and tokio-rustls
 # --rounds N      runs per server and scenario (default 3)
 # --seconds S     measured seconds per run (default 5), after a warm-up
 #
-# Environment: SERVERS="runtime tokio-ct ..." runs only those servers;
-# IDLE_CONNECTIONS (default 10000) for the idle-memory measurement.
+# Environment: SERVERS="runtime tokio-ct ..." runs only those servers
+# (SERVERS=tokio-rustls: the TLS scenarios alone, with the baseline);
+# IDLE_CONNECTIONS (default 10000) for the idle-memory measurement;
+# TLS_KX=X25519|secp256r1|secp384r1: the key-exchange group the TLS load
+# generator offers first (default: rustls's order for ring, secp384r1 first).
 # (benches/instructions.sh, benches/idle_memory.sh and benches/scaling.sh run
 # one part each, with more options.)
 #
@@ -25,12 +32,23 @@
 # byte and every HTTP response verified) is pinned to CPU 1. For each
 # scenario the servers run in turn, A B C .. A B C .., and the tables give the
 # median of the rounds, with ratios to tokio-lean. A server that cannot start
-# here (say, io_uring is unavailable) is reported as "unavailable: <reason>";
-# one that answers wrong in the check run is left out, never a number. The
-# servers and the configuration each name stands for are in
-# benches/servers.sh: runtime, engine, tokio-lean, tokio-ct, tokio-mt,
-# glommio, monoio-uring, monoio-epoll, compio-uring, compio-poll, and for
-# HTTP the floor (no parser: the lean floor, not a server).
+# here (say, io_uring is unavailable, or its example does not exist yet) is
+# reported as "unavailable: <reason>"; one that answers wrong in the check
+# run is left out, never a number. The servers and the configuration each
+# name stands for are in benches/servers.sh: runtime, engine, tokio-lean,
+# tokio-ct, tokio-mt, glommio, monoio-uring, monoio-epoll, compio-uring,
+# compio-poll, for HTTP the floor (no parser: the lean floor, not a
+# server), and for TLS runtime-tls, engine-tls and tokio-rustls.
+#
+# TLS scenarios (benches/src/bin/tls_loadgen.rs: the same loop with a
+# rustls 0.23 / ring client; every server gets the same self-signed
+# ECDSA P-256 certificate, made by tls_cert for the run, and the check run
+# validates it): echo 100 x 64 B and 100 x 4 KiB; new connections per
+# second with a full handshake each (the client resumes nothing), and with
+# resumed handshakes (TLS 1.3 tickets; every one after the first must
+# resume). A handshake "message" is one connection: connect, handshake,
+# one 64-byte echo, close_notify, the server's close; 8 at a time. Ratios
+# in the TLS tables are to tokio-rustls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +78,8 @@ else
 fi
 m1=${M1:-200}
 m2=${M2:-1200}
+h1=${H1:-50}
+h2=${H2:-250}
 idle_conns=${IDLE_CONNECTIONS:-10000}
 
 for tool in taskset python3 cargo; do
@@ -132,7 +152,7 @@ done
 # that fails to build is skipped, not fatal. Copied away so that a rebuild
 # during the run changes nothing.
 declare -A unavailable=()
-examples=(echo engine_echo http_plaintext engine_http)
+examples=(echo engine_echo http_plaintext engine_http tls_echo engine_tls_echo)
 t=$SECONDS
 present=()
 names=()
@@ -148,6 +168,14 @@ else
         [[ -f examples/$e.rs ]] || continue
         if cargo build --release --example "$e" >>"$work/build-examples.log" 2>&1; then
             built[$e]=1
+            continue
+        fi
+        # An example behind a feature (say, `tls`): cargo names it.
+        features=$(grep -oE "target \`$e\` in package \`[^\`]*\` requires the features: .*" \
+            "$work/build-examples.log" | tail -1 | sed -E 's/.*requires the features: //; s/[`,]/ /g')
+        if [[ -n $features ]] && cargo build --release --example "$e" --features "$features" \
+            >>"$work/build-examples.log" 2>&1; then
+            built[$e]=1
         fi
     done
 fi
@@ -162,6 +190,12 @@ for e in "${examples[@]}"; do
     fi
 done
 echo "root examples (${names[*]}): built in $(elapsed "$t")"
+# One certificate for every TLS server (the same key type for all), which
+# the check run validates.
+tls_dir=$work/tls
+"$bin/tls_cert" --out "$tls_dir"
+tls_kx=()
+[[ -n ${TLS_KX:-} ]] && tls_kx=(--kx "$TLS_KX")
 if command -v wrk >/dev/null; then
     have_wrk=1
     echo "wrk: $(command -v wrk) (HTTP scenarios also driven by wrk)"
@@ -174,6 +208,7 @@ echo
 # ---------------------------------------------------------------- servers
 echo_servers=("${all_echo_servers[@]}")
 http_servers=("${all_http_servers[@]}")
+tls_servers=("${all_tls_servers[@]}")
 if [[ -n ${SERVERS:-} ]]; then
     keep() { local s; for s in $SERVERS; do [[ $s == "$1" ]] && return 0; done; return 1; }
     filtered=()
@@ -182,11 +217,22 @@ if [[ -n ${SERVERS:-} ]]; then
     filtered=()
     for s in "${http_servers[@]}"; do keep "$s" && filtered+=("$s"); done
     http_servers=("${filtered[@]}")
+    filtered=()
+    for s in "${tls_servers[@]}"; do keep "$s" && filtered+=("$s"); done
+    tls_servers=("${filtered[@]}")
 fi
 declare -A example_of=(
     [echo:runtime]=echo [echo:engine]=engine_echo
     [http:runtime]=http_plaintext [http:engine]=engine_http
+    [tls:runtime-tls]=tls_echo [tls:engine-tls]=engine_tls_echo
 )
+servers_of() { # kind: the servers of that kind this run compares
+    case $1 in
+        echo) echo "${echo_servers[*]}" ;;
+        http) echo "${http_servers[*]}" ;;
+        tls) echo "${tls_servers[*]}" ;;
+    esac
+}
 
 port=17100
 server_pid=
@@ -273,12 +319,22 @@ loadgen() { # args...: one run, its line on stdout (never fails)
     timeout -k 5 "$limit" taskset -c 1 "$bin/loadgen" "$@" 2>>"$work/loadgen.err" || true
 }
 
+tls_loadgen() { # args...: the same with the TLS load generator
+    local limit
+    limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", s + w + 60 }')
+    timeout -k 5 "$limit" taskset -c 1 "$bin/tls_loadgen" "${tls_kx[@]}" "$@" \
+        2>>"$work/loadgen.err" || true
+}
+
 # Probes every server once: it must start and echo (answer) correctly.
 probe() { # kind name
     local kind=$1 name=$2 key="$1:$2" line
     local ex=${example_of[$key]:-}
-    if [[ -n $ex && ! -x $bin/$ex ]]; then
-        unavailable[$key]="example $ex not built"
+    if [[ -n $ex && ! -f examples/$ex.rs ]]; then
+        unavailable[$key]="examples/$ex.rs does not exist (yet)"
+        return
+    elif [[ -n $ex && ! -x $bin/$ex ]]; then
+        unavailable[$key]="example $ex did not build"
         return
     fi
     if ! start_server "$kind" "$name"; then
@@ -289,6 +345,11 @@ probe() { # kind name
     fi
     if [[ $kind == echo ]]; then
         line=$(loadgen --port "$port" --connections 4 --size 1000 --pipeline 4 --messages 50 --timeout 3)
+    elif [[ $kind == tls ]]; then
+        # --ca: the server must present the run's certificate, valid for
+        # localhost.
+        line=$(tls_loadgen --port "$port" --ca "$tls_dir/cert.pem" --connections 4 --size 1000 \
+            --pipeline 4 --messages 50 --timeout 3)
     else
         line=$(loadgen --port "$port" --http --connections 4 --pipeline 4 --messages 50 --timeout 3)
     fi
@@ -301,6 +362,7 @@ probe() { # kind name
 echo "## servers"
 for name in "${echo_servers[@]}"; do probe echo "$name"; done
 for name in "${http_servers[@]}"; do probe http "$name"; done
+for name in "${tls_servers[@]}"; do probe tls "$name"; done
 for key in "${!unavailable[@]}"; do
     echo "$key: unavailable: ${unavailable[$key]}"
 done | sort
@@ -308,6 +370,9 @@ available() { [[ -z ${unavailable[$1]:-} ]]; }
 n_ok=0
 for name in "${echo_servers[@]}"; do available "echo:$name" && n_ok=$((n_ok + 1)); done
 echo "echo servers available: $n_ok of ${#echo_servers[@]}"
+n_ok=0
+for name in "${tls_servers[@]}"; do available "tls:$name" && n_ok=$((n_ok + 1)); done
+echo "TLS servers available: $n_ok of ${#tls_servers[@]}"
 echo
 
 # ---------------------------------------------------------------- runs
@@ -335,9 +400,11 @@ record() {
 
 # One loadgen scenario: every available server, alternating, $rounds times.
 scenario() { # kind id label loadgen-args...
-    local kind=$1 id=$2 label=$3 r name line servers
+    local kind=$1 id=$2 label=$3 r name line servers generator=loadgen
     shift 3
-    if [[ $kind == echo ]]; then servers=("${echo_servers[@]}"); else servers=("${http_servers[@]}"); fi
+    read -r -a servers <<<"$(servers_of "$kind")"
+    ((${#servers[@]})) || return 0
+    [[ $kind == tls ]] && generator=tls_loadgen
     echo "### $label"
     for ((r = 1; r <= rounds; r++)); do
         for name in "${servers[@]}"; do
@@ -349,7 +416,7 @@ scenario() { # kind id label loadgen-args...
                 record "$id" "$label" "$name" "$r" ""
                 continue
             fi
-            line=$(loadgen --port "$port" --server-pid "$server_pid" --seconds "$seconds" \
+            line=$("$generator" --port "$port" --server-pid "$server_pid" --seconds "$seconds" \
                 --warmup "$warmup" "$@")
             stop_server
             printf '%-13s r%d  %s\n' "$name" "$r" "${line:-no output (see loadgen errors)}"
@@ -362,6 +429,7 @@ scenario() { # kind id label loadgen-args...
 wrk_scenario() { # id label connections depth
     local id=$1 label=$2 conns=$3 depth=$4 r name out line cpu0 cpu1
     local lua=$work/pipeline.lua
+    ((${#http_servers[@]})) || return 0
     cat >"$lua" <<'LUA'
 -- Pipelined GETs: each wrk request is `depth` requests in one write.
 init = function(args)
@@ -434,6 +502,7 @@ wait_for() { # seconds command...: polls every 50 ms
 }
 idle_memory() { # never-used | after-traffic
     local mode=$1 name before fds_before after out client note flags=(--idle)
+    ((${#echo_servers[@]})) || return 0
     [[ $mode == after-traffic ]] && flags+=(--after-traffic --size 64)
     echo "### idle memory, $idle_conns connections, $mode"
     for name in "${echo_servers[@]}"; do
@@ -494,6 +563,11 @@ if ((have_wrk)); then
     ((quick)) || wrk_scenario wrk-p1 "http 100 conns, pipeline 1 (wrk)" 100 1
     wrk_scenario wrk-p16 "http 100 conns, pipeline 16 (wrk)" 100 16
 fi
+scenario tls tls-echo-100-64 "tls echo 100 x 64 B" --connections 100 --size 64
+scenario tls tls-echo-100-4096 "tls echo 100 x 4 KiB" --connections 100 --size 4096
+scenario tls tls-handshake-full "tls handshakes full (connections/s)" --handshake --connections 8
+scenario tls tls-handshake-resumed "tls handshakes resumed (connections/s)" --handshake --resumed \
+    --connections 8
 idle_memory never-used
 idle_memory after-traffic
 echo "runs took $(elapsed "$runs_start")"
@@ -502,15 +576,17 @@ echo
 # ---------------------------------------------------------------- instructions
 instr_results=$work/instructions.tsv
 : >"$instr_results"
-# count TOOL NAME PIPELINE MESSAGES: one server run under TOOL; its count
-# in $counted ("n/a" if the run failed). Not in a subshell (it starts a
-# server and takes a port).
+# count TOOL KIND NAME MESSAGES LOAD-ARGS...: one server run under TOOL,
+# driven by loadgen (tls_loadgen for KIND tls) with --messages MESSAGES and
+# LOAD-ARGS; its count in $counted ("n/a" if the run failed). Not in a
+# subshell (it starts a server and takes a port).
 count() {
-    local tool=$1 name=$2 pipeline=$3 messages=$4 kind=${5:-echo} out line target
-    local mode=()
-    [[ $kind == http ]] && mode=(--http)
+    local tool=$1 kind=$2 name=$3 messages=$4 out line target generator=loadgen
+    shift 4
+    local load=("$@")
+    [[ $kind == tls ]] && generator=tls_loadgen
     counted=n/a
-    out=$work/$tool.$kind.$name.$pipeline.$messages
+    out=$work/$tool.$kind.$name.$messages.$(tr -d ' -' <<<"${load[*]}")
     case $tool in
         callgrind) set -- valgrind --tool=callgrind --callgrind-out-file="$out" ;;
         strace) set -- strace -f -c -o "$out" ;;
@@ -521,16 +597,16 @@ count() {
         stop_server
         return
     fi
-    line=$(timeout -k 5 600 taskset -c 1 "$bin/loadgen" --port "$port" --connections 100 --size 64 \
-        --pipeline "$pipeline" --messages "$messages" --timeout 60 "${mode[@]}" \
-        2>>"$work/loadgen.err" || true)
+    if [[ $kind == tls ]]; then load+=("${tls_kx[@]}"); fi
+    line=$(timeout -k 5 600 taskset -c 1 "$bin/$generator" --port "$port" --messages "$messages" \
+        --timeout 60 "${load[@]}" 2>>"$work/loadgen.err" || true)
     # Stop the server itself (under strace, the tracee): the tool then
     # writes its counts and exits.
     target=$server_pid
     [[ $tool == strace ]] && target=$(pgrep -P "$server_pid" | head -1 || echo "$server_pid")
     stop_server "${target:-$server_pid}"
     if ! grep -q ' errors=0 mismatches=0 ' <<<"$line"; then
-        echo "$kind $name under $tool, pipeline $pipeline, $messages messages: run failed: $line" >&2
+        echo "$kind $name under $tool, ${load[*]}, $messages messages: run failed: $line" >&2
         return
     fi
     case $tool in
@@ -542,48 +618,71 @@ count() {
 if ((instructions)); then
     echo "## instructions and syscalls per message (server under callgrind / strace -c -f)"
     echo "100 connections x 64 B; M1=$m1, M2=$m2 messages per connection, (count(M2) - count(M1)) / ((M2 - M1) x 100)"
+    echo "TLS handshakes: H1=$h1, H2=$h2 connections, (count(H2) - count(H1)) / (H2 - H1)"
     t=$SECONDS
+    # per_message ROW PIPELINE KIND NAME N1 N2 DIVISOR LOAD-ARGS...: both
+    # tools at N1 and N2 messages; one result row.
+    per_message() {
+        local row=$1 pipeline=$2 kind=$3 name=$4 n1=$5 n2=$6 divisor=$7 i1 i2 s1 s2
+        shift 7
+        count callgrind "$kind" "$name" "$n1" "$@"; i1=$counted
+        count callgrind "$kind" "$name" "$n2" "$@"; i2=$counted
+        count strace "$kind" "$name" "$n1" "$@"; s1=$counted
+        count strace "$kind" "$name" "$n2" "$@"; s2=$counted
+        awk -v r="$row" -v p="$pipeline" -v i1="$i1" -v i2="$i2" \
+            -v s1="$s1" -v s2="$s2" -v t="$divisor" 'BEGIN {
+            ins = (i1 ~ /^[0-9]+$/ && i2 ~ /^[0-9]+$/) ? sprintf("%.0f", (i2 - i1) / t) : "n/a"
+            sys = (s1 ~ /^[0-9]+$/ && s2 ~ /^[0-9]+$/) ? sprintf("%.2f", (s2 - s1) / t) : "n/a"
+            printf "%s\t%s\t%s\t%s\n", r, p, ins, sys
+        }' | tee -a "$instr_results"
+    }
     for kind in echo http; do
+        mode=()
+        [[ $kind == http ]] && mode=(--http)
         for pipeline in 1 16; do
             for name in runtime engine tokio-lean tokio-ct floor; do
                 [[ $kind == echo && $name == floor ]] && continue
-                if [[ $kind == echo ]]; then list=" ${echo_servers[*]} "; else list=" ${http_servers[*]} "; fi
-                [[ $list == *" $name "* ]] || continue
+                [[ " $(servers_of "$kind") " == *" $name "* ]] || continue
                 available "$kind:$name" || continue
-                count callgrind "$name" "$pipeline" "$m1" "$kind"; i1=$counted
-                count callgrind "$name" "$pipeline" "$m2" "$kind"; i2=$counted
-                count strace "$name" "$pipeline" "$m1" "$kind"; s1=$counted
-                count strace "$name" "$pipeline" "$m2" "$kind"; s2=$counted
-                awk -v n="$name" -v k="$kind" -v p="$pipeline" -v i1="$i1" -v i2="$i2" \
-                    -v s1="$s1" -v s2="$s2" -v t="$(((m2 - m1) * 100))" 'BEGIN {
-                    ins = (i1 ~ /^[0-9]+$/ && i2 ~ /^[0-9]+$/) ? sprintf("%.0f", (i2 - i1) / t) : "n/a"
-                    sys = (s1 ~ /^[0-9]+$/ && s2 ~ /^[0-9]+$/) ? sprintf("%.2f", (s2 - s1) / t) : "n/a"
-                    printf "%s %s\t%s\t%s\t%s\n", k, n, p, ins, sys
-                }' | tee -a "$instr_results"
+                per_message "$kind $name" "$pipeline" "$kind" "$name" "$m1" "$m2" \
+                    $(((m2 - m1) * 100)) --connections 100 --size 64 --pipeline "$pipeline" "${mode[@]}"
             done
         done
+    done
+    # TLS: per echoed message (M1, M2 per connection), and per connection
+    # with a full or a resumed handshake (H1, H2 connections in all).
+    for name in "${tls_servers[@]}"; do
+        available "tls:$name" || continue
+        per_message "tls-echo $name" 1 tls "$name" "$m1" "$m2" $(((m2 - m1) * 100)) \
+            --connections 100 --size 64
+        per_message "tls-full $name" - tls "$name" "$h1" "$h2" $((h2 - h1)) --handshake --connections 8
+        per_message "tls-resumed $name" - tls "$name" "$h1" "$h2" $((h2 - h1)) --handshake --resumed \
+            --connections 8
     done
     echo "instructions took $(elapsed "$t")"
     echo
 fi
 
 # ---------------------------------------------------------------- report
-echo "## results (median of $rounds round(s); ratio to tokio-lean)"
+echo "## results (median of $rounds round(s); ratio to tokio-lean, TLS: to tokio-rustls)"
 echo
 columns=("${echo_servers[@]}")
 for name in "${http_servers[@]}"; do
     [[ " ${columns[*]} " == *" $name "* ]] || columns+=("$name")
 done
 python3 - "$results" "$idle_results" "$instr_results" "$idle_conns" "${columns[*]}" \
+    "${tls_servers[*]}" \
     "$(for k in "${!unavailable[@]}"; do printf '%s=%s\x1f' "$k" "${unavailable[$k]}"; done)" \
     "$(sed -n '/^#   runtime /,/^#$/p' benches/servers.sh)" <<'PY'
 import statistics, sys
 from collections import OrderedDict, defaultdict
 
-results, idle, instr, idle_conns, servers, unavail, legend = sys.argv[1:8]
+results, idle, instr, idle_conns, servers, tls_servers, unavail, legend = sys.argv[1:9]
 servers = servers.split()
+tls_servers = tls_servers.split()
 unavailable = dict(kv.split("=", 1) for kv in unavail.split("\x1f") if kv)
 BASE = "tokio-lean"
+TLS_BASE = "tokio-rustls"
 
 rows = OrderedDict()  # scenario id -> label
 runs = defaultdict(list)  # (id, server) -> [fields]
@@ -611,7 +710,12 @@ def bad(sid, server):
     return any((num(r[5]) or 0) > 0 or (num(r[6]) or 0) > 0 or num(r[0]) is None for r in rs)
 
 def kind(sid):
+    if sid.startswith("tls"):
+        return "tls"
     return "echo" if sid.startswith("echo") else "http"
+
+def base(sid):
+    return TLS_BASE if kind(sid) == "tls" else BASE
 
 def missing(sid, s):
     key = f"{kind(sid)}:{s}"
@@ -624,14 +728,18 @@ def missing(sid, s):
 def fmt_int(v):
     return f"{v:,.0f}".replace(",", " ")
 
-def table(title, cell):
+def table(title, cell, tls=False):
+    columns = tls_servers if tls else servers
+    chosen = [(sid, label) for sid, label in rows.items() if (kind(sid) == "tls") == tls]
+    if not chosen or not columns:
+        return
     print(f"**{title}**")
     print()
-    print("| scenario | " + " | ".join(servers) + " |")
-    print("|---" * (len(servers) + 1) + "|")
-    for sid, label in rows.items():
+    print("| scenario | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for sid, label in chosen:
         cells = []
-        for s in servers:
+        for s in columns:
             c = cell(sid, s)
             if c is None:
                 c = missing(sid, s)
@@ -647,7 +755,7 @@ def with_ratio(col):
         v = median(sid, s, col)
         if v is None:
             return None
-        b = median(sid, BASE, col)
+        b = median(sid, base(sid), col)
         ratio = f" ({v / b:.2f}×)" if b else ""
         return fmt_int(v) + ratio
     return cell
@@ -664,6 +772,11 @@ if rows:
     table("Throughput, msgs/s (HTTP: responses/s); ratio to tokio-lean, higher is better", throughput)
     table("Latency p50 / p99, µs (wrk: per pipelined batch)", latency)
     table("Server CPU (user + system) per message, ns; ratio to tokio-lean, lower is better", cpu)
+    table("TLS throughput, msgs/s (handshakes: new connections/s, each with one 64 B echo); "
+          "ratio to tokio-rustls, higher is better", throughput, tls=True)
+    table("TLS latency p50 / p99, µs (handshakes: connect to verified echo)", latency, tls=True)
+    table("TLS server CPU (user + system) per message (handshakes: per connection), ns; "
+          "ratio to tokio-rustls, lower is better", cpu, tls=True)
 
 idle_rows = [l.rstrip("\n").split("\t") for l in open(idle) if l.strip()]
 if idle_rows:
@@ -695,7 +808,9 @@ if idle_rows:
         print(f"| {name} | {start} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
     print()
 
-instr_rows = [l.rstrip("\n").split("\t") for l in open(instr) if l.strip()]
+all_instr = [l.rstrip("\n").split("\t") for l in open(instr) if l.strip()]
+instr_rows = [r for r in all_instr if not r[0].startswith("tls")]
+tls_instr = [r for r in all_instr if r[0].startswith("tls")]
 if instr_rows:
     print("**Instructions and syscalls per message (HTTP: per request), 100 connections, echo 64 B "
           "(callgrind, strace -c -f)**")
@@ -708,6 +823,22 @@ if instr_rows:
             b = next((x for x in instr_rows if x[0] == f"{k} {base}" and x[1] == r[1]), None)
             return f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
         print(f"| {r[0]} | {r[1]} | {r[2]} | {ratio('tokio-lean')} | {ratio('tokio-ct')} | {r[3]} |")
+    print()
+
+if tls_instr:
+    print("**TLS: instructions and syscalls per echoed message (100 connections x 64 B, "
+          "pipeline 1) and per new connection (full or resumed handshake, one 64 B echo, "
+          "close; 8 at a time) (callgrind, strace -c -f)**")
+    print()
+    print("| server | scenario | instr/msg | × tokio-rustls | syscalls/msg |")
+    print("|---|---|---|---|---|")
+    what = {"tls-echo": "echo 100 x 64 B", "tls-full": "handshake, full",
+            "tls-resumed": "handshake, resumed"}
+    for r in tls_instr:
+        k, name = r[0].split()
+        b = next((x for x in tls_instr if x[0] == f"{k} {TLS_BASE}"), None)
+        ratio = f"{float(r[2]) / float(b[2]):.2f}×" if b and num(r[2]) and num(b[2]) else ""
+        print(f"| {name} | {what.get(k, k)} | {r[2]} | {ratio} | {r[3]} |")
     print()
 
 if unavailable:

@@ -9,7 +9,9 @@ use std::str::FromStr;
 pub mod compio_serve;
 pub mod glommio_serve;
 pub mod http;
+pub mod load;
 pub mod monoio_serve;
+pub mod tls;
 pub mod tokio_serve;
 
 /// `--name value` command-line options; `--flag` alone (followed by another
