@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use socket2::SockAddr;
+use socket2::{SockAddr, Socket};
 
 /// `recvfrom(2)` with `MSG_TRUNC`: copies at most `buf.len()` bytes of the
 /// next datagram and returns its *full* length (larger than `buf` when it was
@@ -83,6 +83,57 @@ pub(crate) fn unix_socket_addr(addr: &SockAddr) -> io::Result<std::os::unix::net
         io::ErrorKind::InvalidData,
         "not a Unix socket address",
     ))
+}
+
+/// accept(2) of a non-blocking, close-on-exec connection: `accept4` with
+/// both flags where there is one (one call, where `accept` + `fcntl` took
+/// three), else `accept` and the flags after.
+pub(crate) fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "illumos"
+    ))]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: `try_init` hands a zeroed storage and its length, which
+        // accept4 fills in (within the length) for the address it returns.
+        let (fd, addr) = unsafe {
+            SockAddr::try_init(|storage, len| {
+                let fd = libc::accept4(
+                    listener.as_raw_fd(),
+                    storage.cast(),
+                    len,
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                );
+                if fd < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(fd)
+                }
+            })?
+        };
+        // SAFETY: accept4 returned a new descriptor that nothing else owns.
+        Ok((unsafe { Socket::from_raw_fd(fd) }, addr))
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "illumos"
+    )))]
+    {
+        let (socket, addr) = listener.accept()?;
+        socket.set_nonblocking(true)?;
+        Ok((socket, addr))
+    }
 }
 
 /// `recv(2)` into `buf`: the engine's read, without the layers of

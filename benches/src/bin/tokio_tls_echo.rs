@@ -11,7 +11,8 @@
 //! runtime per core, one task per connection, the handshake, then a read
 //! buffer of `--buffer` bytes, each read written back with `write_all` and
 //! flushed (tokio-rustls may keep encrypted bytes that the socket did not
-//! take until the next write or flush).
+//! take until the next write or flush); at the client's close_notify it
+//! sends its own (`shutdown`).
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/Cargo.toml --bin tokio_tls_echo -- \
@@ -54,7 +55,13 @@ async fn echo(stream: TcpStream, buffer: usize) {
     let mut buf = vec![0u8; buffer];
     loop {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            // The client's close_notify: answer with ours, as a TLS server
+            // must (RFC 8446, 6.1) and as the runtime's examples do.
+            Ok(0) => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Err(_) => return,
             Ok(n) => {
                 if stream.write_all(&buf[..n]).await.is_err() || stream.flush().await.is_err() {
                     return;

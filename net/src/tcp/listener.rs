@@ -304,12 +304,15 @@ impl TcpListener {
             &self.backoff,
             cx,
             |sock| match &self.accept_fn {
-                None => sock.accept_raw(),
-                Some(accept) => accept(sock),
+                None => crate::sys::accept(sock),
+                Some(accept) => {
+                    let (socket, addr) = accept(sock)?;
+                    socket.set_nonblocking(true)?;
+                    Ok((socket, addr))
+                }
             },
             || format!("{:?}", self.local_addr().ok()),
         ))?;
-        socket.set_nonblocking(true)?;
         Poll::Ready(Ok((socket, addr)))
     }
 

@@ -193,6 +193,14 @@ impl<IO: AsyncBufRead + AsyncWrite + Unpin> TlsStream<IO> {
         loop {
             ready!(self.poll_send_ciphertext(cx))?;
             if !self.session.is_handshaking() {
+                if let Connection::Server(_) = self.session.connection() {
+                    // The server's last flight is its session tickets,
+                    // which no one waits for: they leave with the first
+                    // reply (the stream sends what a poll wrote when the
+                    // poll returns), one send fewer per connection.
+                    return Poll::Ready(Ok(()));
+                }
+                // The client's Finished: the server waits for it.
                 return Pin::new(&mut self.io).poll_flush(cx);
             }
             // Our flight goes to the peer before we wait for its answer.
