@@ -82,6 +82,14 @@ mod handler;
 mod launch;
 mod options;
 mod stream_conn;
+#[cfg(feature = "tls")]
+mod tls;
+
+/// The TLS side of a dial (none without the feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) use tls::ClientTls;
+#[cfg(not(feature = "tls"))]
+pub(crate) type ClientTls = std::convert::Infallible;
 
 use std::io;
 
