@@ -442,7 +442,7 @@ impl<H: EventHandler> ConnCell<H> {
             fd.set_on_ready(None);
         }
         #[cfg(feature = "tls")]
-        Self::tls_closing(&mut conn, err.as_ref());
+        let reply = Self::tls_closing(&mut conn, err.as_ref());
         #[cfg(feature = "tls")]
         let clean = err.is_none();
         let action = {
@@ -457,6 +457,11 @@ impl<H: EventHandler> ConnCell<H> {
                 lp.index(),
                 panicked("on_close", &*payload)
             ),
+        }
+        // A TLS dial whose handshake failed: its caller hears why.
+        #[cfg(feature = "tls")]
+        if let Some((reply, err)) = reply {
+            let _ = reply.send(Err(err));
         }
         let mut outbound = Outbound {
             io: std::mem::replace(&mut conn.outbound.io, Io::Closed),

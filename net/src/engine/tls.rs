@@ -409,12 +409,14 @@ impl<H: EventHandler> ConnCell<H> {
         }
     }
 
-    /// What a closing TLS connection owes: its dial's reply (the error),
-    /// and its handshake timer.
-    pub(super) fn tls_closing(conn: &mut Conn, err: Option<&io::Error>) {
-        let Some(tls) = conn.outbound.tls_mut() else {
-            return;
-        };
+    /// What a closing TLS connection owes: its handshake timer stopped,
+    /// and its dial's reply (the error), which the caller sends once
+    /// `on_close` has run.
+    pub(super) fn tls_closing(
+        conn: &mut Conn,
+        err: Option<&io::Error>,
+    ) -> Option<(Reply, io::Error)> {
+        let tls = conn.outbound.tls_mut()?;
         if let Some(timer) = tls.timer.take() {
             timer.abort();
         }
@@ -424,9 +426,8 @@ impl<H: EventHandler> ConnCell<H> {
                 None => log::debug!("TLS: closed during the handshake"),
             }
         }
-        if let Some(reply) = tls.reply.take() {
-            let _ = reply.send(Err(err.map_or_else(closed_error, copy_error)));
-        }
+        let reply = tls.reply.take()?;
+        Some((reply, err.map_or_else(closed_error, copy_error)))
     }
 
     /// The read pass of a TLS connection: reads ciphertext (up to the
