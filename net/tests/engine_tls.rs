@@ -18,8 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use engine_util::{
-    assert_bytes, pattern, socket_addr, tcp, wait_until, CloseLog, Count, Hooks, IO_TIMEOUT,
-    WAIT,
+    assert_bytes, pattern, socket_addr, tcp, wait_until, CloseLog, Count, Hooks, IO_TIMEOUT, WAIT,
 };
 use runtime_net::engine::{Action, Client, Conn, Engine, Options};
 use runtime_net::tls::rustls;
@@ -35,9 +34,8 @@ struct Certs {
 
 impl Certs {
     fn new() -> Certs {
-        let cert =
-            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-                .unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap();
         Certs {
             cert: cert.cert.der().clone(),
             key: cert.signing_key.serialize_der(),
@@ -173,7 +171,10 @@ fn handshake_then_a_64_mib_echo_is_byte_exact() {
         .on_close(closes.hook());
     let engine = tcp(hooks, Options::new().tls(certs.server()));
 
-    let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+    let rt = runtime_executor::Runtime::builder()
+        .cores(1)
+        .build()
+        .unwrap();
     let addr = socket_addr(&engine.addrs()[0]);
     let connector = runtime_net::tls::TlsConnector::new(certs.client());
     let echoed = rt.block_on(async move {
@@ -263,7 +264,8 @@ fn garbage_instead_of_a_client_hello_closes_that_connection_with_invalid_data() 
     opens.wait_for(1, "the good connection's on_open");
 
     let mut bad = raw_connect(&engine);
-    bad.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    bad.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let answer = raw_read_to_end(&mut bad);
     // An alert record (content type 21), then the end.
     assert_eq!(answer.first(), Some(&21), "an alert: {answer:?}");
@@ -479,7 +481,8 @@ fn a_server_close_sends_close_notify_after_the_reply() {
     let mut reply = Vec::new();
     // rustls's client reads a clean end only after close_notify; an end of
     // stream without it would be an `UnexpectedEof` error here.
-    peer.read_to_end(&mut reply).expect("a clean end after the reply");
+    peer.read_to_end(&mut reply)
+        .expect("a clean end after the reply");
     assert_eq!(reply, b"one request\n");
     engine.stop();
     engine.wait();
@@ -526,11 +529,7 @@ impl Flood {
                     loop {
                         match self.conn.reader().read(&mut buf) {
                             Ok(n) => {
-                                assert_bytes(
-                                    "the echo",
-                                    &pattern(self.echoed, n),
-                                    &buf[..n],
-                                );
+                                assert_bytes("the echo", &pattern(self.echoed, n), &buf[..n]);
                                 self.echoed += n;
                             }
                             Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
@@ -591,10 +590,7 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
     let started = Instant::now();
     let mut last = Instant::now();
     while last.elapsed() < Duration::from_millis(500) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never stalled"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "never stalled");
         if flood.turn(false) {
             last = Instant::now();
         } else {
@@ -690,7 +686,10 @@ fn the_engine_client_dials_an_async_tls_acceptor_with_a_server_name() {
     let acceptor = runtime_net::tls::TlsAcceptor::new(certs.server());
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let server = thread::spawn(move || {
-        let rt = runtime_executor::Runtime::builder().cores(1).build().unwrap();
+        let rt = runtime_executor::Runtime::builder()
+            .cores(1)
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = runtime_net::TcpListener::bind(("127.0.0.1", 0))
                 .await
@@ -747,12 +746,13 @@ fn a_dial_whose_handshake_fails_is_an_error_and_on_close_alone() {
     wait_until(WAIT, "the server's on_close", || {
         server_closes.kinds().len() == 1
     });
-    assert_eq!(server_closes.kinds(), vec![Some(io::ErrorKind::InvalidData)]);
+    assert_eq!(
+        server_closes.kinds(),
+        vec![Some(io::ErrorKind::InvalidData)]
+    );
     // Without a TLS configuration, a tls:// dial is refused up front.
     let plain = Client::new(Hooks::new(), Options::new()).unwrap();
-    let err = plain
-        .dial(&format!("tls://127.0.0.1:{port}"))
-        .unwrap_err();
+    let err = plain.dial(&format!("tls://127.0.0.1:{port}")).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     plain.stop();
     client.stop();

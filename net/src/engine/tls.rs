@@ -18,8 +18,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use runtime_executor::AsyncFd;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
+use socket2::Socket;
 
 use super::buffers::{above_watermark, closed_error, fill};
 use super::conn::{Conn, Io, Outbound};
@@ -174,6 +176,15 @@ impl TlsConn {
                 return Ok(out);
             }
         }
+    }
+
+    /// One read from the socket into the ciphertext ring. Not generic and
+    /// out of line, so it is compiled once in this crate: the plain read
+    /// pass, generic over the handler and compiled in the caller's crate,
+    /// stays the only user of the read there, and inlines it as before.
+    #[inline(never)]
+    fn read_records(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+        fill(&mut self.records, fd)
     }
 
     /// Storage the idle sweep may give back.
@@ -453,7 +464,7 @@ impl<H: EventHandler> ConnCell<H> {
                 if tls.records.len() >= tls.records.max_capacity() {
                     break;
                 }
-                match fill(&mut tls.records, fd) {
+                match tls.read_records(fd) {
                     Ok(0) => tls.eof = true,
                     Ok(n) => got += n,
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
