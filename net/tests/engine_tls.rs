@@ -556,7 +556,7 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
     // Echoes what fits under the watermark; notes the most ever queued.
     let echo = move |conn: &mut Conn| {
         let (inbound, outbound) = conn.split();
-        if outbound.is_writable() && inbound.len() > 0 {
+        if outbound.is_writable() && !inbound.is_empty() {
             outbound.write(inbound.next(usize::MAX)).unwrap();
         }
         seen.fetch_max(conn.outbound_buffered(), Ordering::SeqCst);

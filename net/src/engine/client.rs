@@ -123,7 +123,7 @@ impl Client {
     /// `unix://@abstract` or `udp://host:port` (a connected UDP socket), and
     /// serves the connection on one of the loops (in turn). With the
     /// feature `tls`, `tls://host:port` dials TCP and runs a TLS handshake
-    /// with [`Options::tls_client`]'s configuration; `on_open` runs once it
+    /// with `Options::tls_client`'s configuration; `on_open` runs once it
     /// is done, and a failed handshake is this call's error (and the
     /// connection's `on_close`). Blocks until
     /// `on_open` has run; returns the connection's handle. From async code,
