@@ -85,7 +85,25 @@ type TlsPeer = StreamOwned<ClientConnection, TcpStream>;
 
 /// Connects to `engine` and runs the handshake to its end.
 fn tls_connect(engine: &Engine, config: Arc<ClientConfig>) -> TlsPeer {
-    let sock = raw_connect(engine);
+    handshake(raw_connect(engine), config)
+}
+
+/// [`tls_connect`] from a socket with 64 KiB kernel buffers, so that a
+/// peer that does not read fills them soon.
+fn tls_connect_small(engine: &Engine, config: Arc<ClientConfig>) -> TlsPeer {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(64 * 1024).unwrap();
+    sock.set_send_buffer_size(64 * 1024).unwrap();
+    sock.connect(&socket_addr(&engine.addrs()[0]).into())
+        .expect("connect");
+    let sock = TcpStream::from(sock);
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    handshake(sock, config)
+}
+
+fn handshake(sock: TcpStream, config: Arc<ClientConfig>) -> TlsPeer {
     let conn = ClientConnection::new(config, localhost()).unwrap();
     let mut peer = StreamOwned::new(conn, sock);
     while peer.conn.is_handshaking() {
@@ -575,7 +593,7 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
         .socket_recv_buffer(64 * 1024)
         .socket_send_buffer(64 * 1024);
     let engine = tcp(hooks, options);
-    let peer = tls_connect(&engine, certs.client());
+    let peer = tls_connect_small(&engine, certs.client());
     let StreamOwned { conn, sock } = peer;
     sock.set_nonblocking(true).unwrap();
     let mut flood = Flood {
@@ -609,7 +627,6 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
         queued <= HIGH + 80 * 1024,
         "ciphertext queued past the watermark: {queued} bytes"
     );
-    assert_eq!(writable.get(), 0, "not writable while the peer never reads");
 
     // Reading again: on_writable, and every byte echoed.
     let started = Instant::now();
@@ -625,6 +642,86 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
     }
     assert!(writable.get() > 0, "on_writable resumed the connection");
     assert!(most.load(Ordering::SeqCst) <= HIGH + 80 * 1024);
+    engine.stop();
+    engine.wait();
+}
+
+/// Writes 16 KiB chunks of pattern until the engine refuses one (the
+/// high watermark) or `TOTAL` are written; notes the most ever queued.
+fn push(conn: &mut Conn, written: &AtomicUsize, most: &AtomicUsize, total: usize) {
+    const CHUNK: usize = 16 * 1024;
+    loop {
+        let at = written.load(Ordering::SeqCst);
+        if at >= total {
+            return;
+        }
+        let n = CHUNK.min(total - at);
+        match conn.write(&pattern(at, n)) {
+            Ok(_) => {
+                written.fetch_add(n, Ordering::SeqCst);
+                most.fetch_max(conn.outbound_buffered(), Ordering::SeqCst);
+            }
+            Err(err) => {
+                assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn writes_to_a_peer_that_never_reads_are_refused_at_the_watermark_over_ciphertext() {
+    const TOTAL: usize = 8 * 1024 * 1024;
+    const HIGH: usize = 128 * 1024;
+    let certs = Certs::new();
+    let (written, most, writable) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Count::default(),
+    );
+    let (w1, m1) = (written.clone(), most.clone());
+    let (w2, m2, resumed) = (written.clone(), most.clone(), writable.clone());
+    let hooks = Hooks::new()
+        .on_open(move |conn: &mut Conn| {
+            push(conn, &w1, &m1, TOTAL);
+            (None, Action::None)
+        })
+        .on_writable(move |conn: &mut Conn| {
+            resumed.bump();
+            push(conn, &w2, &m2, TOTAL);
+            Action::None
+        });
+    let options = Options::new()
+        .tls(certs.server())
+        .write_high_watermark(HIGH)
+        .socket_send_buffer(64 * 1024);
+    let engine = tcp(hooks, options);
+    let mut peer = tls_connect_small(&engine, certs.client());
+    // Not reading: once the kernel's buffers are full, the writes stop at
+    // the watermark, counted in ciphertext (a refused write had nothing of
+    // its plaintext queued).
+    let mut stalled = written.load(Ordering::SeqCst);
+    wait_until(WAIT, "the writes to stall", || {
+        thread::sleep(Duration::from_millis(200));
+        let now = written.load(Ordering::SeqCst);
+        std::mem::replace(&mut stalled, now) == now
+    });
+    assert!(
+        stalled < TOTAL,
+        "all {TOTAL} bytes went to a peer that never reads"
+    );
+    let queued = most.load(Ordering::SeqCst);
+    assert!(queued >= HIGH, "the watermark was reached: {queued}");
+    assert!(
+        queued < HIGH + 16 * 1024 + 1024,
+        "{queued} bytes of ciphertext queued past a {HIGH} byte watermark"
+    );
+    // Reading: on_writable, until everything is through, byte-exact.
+    let mut got = vec![0; TOTAL];
+    peer.read_exact(&mut got).unwrap();
+    assert_bytes("the pushed bytes", &pattern(0, TOTAL), &got);
+    assert!(writable.get() > 0, "on_writable resumed the writes");
+    assert!(most.load(Ordering::SeqCst) < HIGH + 16 * 1024 + 1024);
     engine.stop();
     engine.wait();
 }
