@@ -492,20 +492,23 @@ impl<H: EventHandler> ConnCell<H> {
             };
             // Handshake flights, alerts, session tickets: out first.
             outbound.move_records();
-            let stored = inbound.len();
             drop(conn);
             if got > 0 {
                 self.last_active.set(lp.epoch.get());
                 self.used.set(true);
             }
-            let step = match (decrypted, failed) {
-                (Err(err), _) | (Ok(_), Some(err)) => {
+            let step = match decrypted {
+                Err(err) => {
                     self.close(Some(err));
                     return;
                 }
-                (Ok(step), None) => step,
+                Ok(step) => step,
             };
             if handshaking {
+                if let Some(err) = failed {
+                    self.close(Some(err));
+                    return;
+                }
                 if eof {
                     self.close(Some(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -516,12 +519,20 @@ impl<H: EventHandler> ConnCell<H> {
                 if !self.send() || !ready {
                     return;
                 }
+                if budget == 0 {
+                    runtime_executor::defer(self.clone());
+                    return;
+                }
                 continue;
             }
             if opening {
                 // The plaintext that came with the handshake's last flight
                 // is handed over at once.
-                if !self.opened(reply, None) || (stored > 0 && !self.tls_traffic()) {
+                if !self.opened(reply, None) {
+                    return;
+                }
+                let stored = !self.conn.borrow().inbound.is_empty();
+                if stored && !self.tls_traffic() {
                     return;
                 }
             } else if step.moved > 0 {
@@ -529,6 +540,12 @@ impl<H: EventHandler> ConnCell<H> {
                     return;
                 }
             } else if !self.send() {
+                return;
+            }
+            // A read error after what was decrypted before it is delivered,
+            // as on a plain connection.
+            if let Some(err) = failed {
+                self.close(Some(err));
                 return;
             }
             match step.end {
