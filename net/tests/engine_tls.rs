@@ -856,3 +856,74 @@ fn a_dial_whose_handshake_fails_is_an_error_and_on_close_alone() {
     server.stop();
     server.wait();
 }
+
+#[test]
+fn stopping_the_engine_sends_close_notify_to_its_tls_peers() {
+    let certs = Certs::new();
+    let (engine, opens, closes) = tls_echo(Options::new().tls(certs.server()));
+    let mut peers: Vec<TlsPeer> = (0..3)
+        .map(|_| tls_connect(&engine, certs.client()))
+        .collect();
+    opens.wait_for(3, "three on_open");
+    // No grace period: the open connections are closed at once.
+    engine.shutdown(Duration::ZERO).unwrap();
+    for peer in &mut peers {
+        let mut rest = Vec::new();
+        // A clean end: rustls reports a missing close_notify as an error.
+        peer.read_to_end(&mut rest)
+            .expect("close_notify, then the end");
+        assert!(rest.is_empty());
+    }
+    assert_eq!(closes.kinds(), vec![None, None, None]);
+}
+
+#[test]
+fn tls_over_a_unix_socket() {
+    let certs = Certs::new();
+    let dir = util::temp_dir("engine-tls-unix");
+    let path = dir.join("tls.sock");
+    let engine = runtime_net::engine::start(
+        Hooks::new(),
+        &[&format!("unix://{}", path.display())],
+        Options::new().tls(certs.server()),
+    )
+    .unwrap();
+    let sock = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let conn = ClientConnection::new(certs.client(), localhost()).unwrap();
+    let mut peer = StreamOwned::new(conn, sock);
+    peer.write_all(b"over a unix socket\n").unwrap();
+    let mut echo = [0; 19];
+    peer.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"over a unix socket\n");
+    engine.stop();
+    engine.wait();
+}
+
+#[test]
+fn dial_async_dials_tls_too() {
+    let certs = Certs::new();
+    let (server, _, _) = tls_echo(Options::new().tls(certs.server()));
+    let port = socket_addr(&server.addrs()[0]).port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let client = Client::new(
+        collecting(got.clone(), Count::default(), CloseLog::default()),
+        Options::new().tls_client(certs.client()),
+    )
+    .unwrap();
+    let rt = runtime_executor::Runtime::builder()
+        .cores(1)
+        .build()
+        .unwrap();
+    let handle = rt
+        .block_on(client.dial_async(&format!("tls://127.0.0.1:{port}")))
+        .unwrap();
+    handle.async_write(&b"async dial\n"[..], |r| {
+        r.unwrap();
+    });
+    wait_until(WAIT, "the echo", || got.lock().unwrap().len() == 11);
+    assert_eq!(&*got.lock().unwrap(), b"async dial\n");
+    client.stop();
+    server.stop();
+    server.wait();
+}

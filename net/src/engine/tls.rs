@@ -683,6 +683,38 @@ mod tests {
     }
 
     #[test]
+    fn the_handshake_timeout_is_10_s_unless_told() {
+        assert_eq!(
+            Options::new().tls_handshake_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let options = Options::new().tls_handshake_timeout(std::time::Duration::from_secs(3));
+        assert_eq!(
+            options.tls_handshake_timeout,
+            std::time::Duration::from_secs(3)
+        );
+    }
+
+    #[test]
+    fn tls_addresses_name_the_server_by_their_host_or_the_option() {
+        let (_, client) = configs();
+        let options = Options::new().tls_client(client);
+        let (tcp, tls) = tls_dial("TLS://localhost:8443", &options).unwrap().unwrap();
+        assert_eq!(tcp, "tcp://localhost:8443");
+        assert_eq!(tls.name, ServerName::try_from("localhost").unwrap());
+        let (_, tls) = tls_dial("tls://[::1]:443", &options).unwrap().unwrap();
+        assert_eq!(tls.name, ServerName::try_from("::1").unwrap());
+        let named = options.tls_server_name(ServerName::try_from("example.com").unwrap());
+        let (_, tls) = tls_dial("tls://127.0.0.1:443", &named).unwrap().unwrap();
+        assert_eq!(tls.name, ServerName::try_from("example.com").unwrap());
+        assert!(tls_dial("tcp://127.0.0.1:443", &named).unwrap().is_none());
+        let err = tls_dial("tls://127.0.0.1:443", &Options::new())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn a_16k_record_split_at_every_offset_decrypts_whole() {
         let (mut server, mut client, mut inbound) = connected();
         let plain: Vec<u8> = (0..16 * 1024).map(|i| (i * 7 + i / 256) as u8).collect();
