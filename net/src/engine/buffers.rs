@@ -245,8 +245,8 @@ impl Outbound {
     }
 
     /// [`write`](Self::write) on anything but a plain stream: a datagram,
-    /// a TLS connection, a closed one. Out of line, so the plain write stays
-    /// one check longer than it was.
+    /// a TLS connection, a closed one. Out of line, so the plain write
+    /// keeps its one check and stays small enough to inline.
     #[inline(never)]
     fn write_other(&mut self, data: &[u8]) -> io::Result<usize> {
         match &self.io {
