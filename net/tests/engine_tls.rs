@@ -158,6 +158,12 @@ fn tls_echo(options: Options) -> (Engine, Count, CloseLog) {
     (tcp(hooks, options), opens, closes)
 }
 
+/// Stops `engine` and waits for it, closing what is still open at once
+/// (each test has checked what it needed by then).
+fn stop(engine: &Engine) {
+    engine.shutdown(Duration::ZERO).unwrap();
+}
+
 /// A good client still gets its echo: the engine and its other
 /// connections went on.
 fn still_serves(engine: &Engine, certs: &Certs) {
@@ -226,8 +232,7 @@ fn handshake_then_a_64_mib_echo_is_byte_exact() {
     wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
     assert_eq!(closes.kinds(), vec![None]);
     assert_eq!(opens.get(), 1);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -243,8 +248,7 @@ fn plaintext_with_the_clients_last_flight_reaches_on_traffic_at_once() {
     peer.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"early words\n");
     assert_eq!(opens.get(), 1);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -270,8 +274,7 @@ fn async_write_from_another_thread_is_encrypted() {
     let mut got = vec![0; expected.len()];
     peer.read_exact(&mut got).unwrap();
     assert_bytes("greeting and async writes", &expected, &got);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -297,8 +300,7 @@ fn garbage_instead_of_a_client_hello_closes_that_connection_with_invalid_data() 
     good.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"ping\n");
     still_serves(&engine, &certs);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -323,8 +325,7 @@ fn a_truncated_record_is_unexpected_eof() {
     assert_eq!(traffic.get(), 0, "nothing of the cut record was delivered");
     still_serves(&engine, &certs);
     assert_eq!(traffic.get(), 1);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -355,8 +356,7 @@ fn a_peer_that_stops_mid_handshake_is_closed_at_the_handshake_timeout() {
     );
     assert_eq!(opens.get(), 0);
     still_serves(&engine, &certs);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -372,8 +372,7 @@ fn a_peer_closing_mid_handshake_is_unexpected_eof() {
     wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
     assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::UnexpectedEof)]);
     assert_eq!(opens.get(), 0);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 /// A TLS 1.2 renegotiation attempt: a ClientHello inside the session,
@@ -450,8 +449,7 @@ fn a_renegotiation_attempt_is_refused_and_a_second_closes_the_connection() {
     assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::InvalidData)]);
     raw_read_to_end(&mut sock);
     still_serves(&engine, &certs);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -481,8 +479,7 @@ fn close_notify_is_a_clean_end_and_eof_without_it_a_truncation() {
     peer.sock.shutdown(Shutdown::Write).unwrap();
     wait_until(WAIT, "the second on_close", || closes.kinds().len() == 2);
     assert_eq!(closes.kinds()[1], Some(io::ErrorKind::UnexpectedEof));
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -502,8 +499,7 @@ fn a_server_close_sends_close_notify_after_the_reply() {
     peer.read_to_end(&mut reply)
         .expect("a clean end after the reply");
     assert_eq!(reply, b"one request\n");
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 /// Drives a rustls client over a non-blocking socket, writing `total`
@@ -642,8 +638,7 @@ fn a_peer_that_never_reads_is_held_at_the_high_watermark_over_ciphertext() {
     }
     assert!(writable.get() > 0, "on_writable resumed the connection");
     assert!(most.load(Ordering::SeqCst) <= HIGH + 80 * 1024);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 /// Writes 16 KiB chunks of pattern until the engine refuses one (the
@@ -722,8 +717,7 @@ fn writes_to_a_peer_that_never_reads_are_refused_at_the_watermark_over_ciphertex
     assert_bytes("the pushed bytes", &pattern(0, TOTAL), &got);
     assert!(writable.get() > 0, "on_writable resumed the writes");
     assert!(most.load(Ordering::SeqCst) < HIGH + 16 * 1024 + 1024);
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 /// The handler of the engine's client: collects what arrives.
@@ -772,8 +766,7 @@ fn the_engine_client_dials_a_tls_engine() {
     assert_eq!(server_closes.kinds(), vec![None]);
     assert_eq!(closes.kinds(), vec![None]);
     client.stop();
-    server.stop();
-    server.wait();
+    stop(&server);
 }
 
 #[test]
@@ -853,8 +846,7 @@ fn a_dial_whose_handshake_fails_is_an_error_and_on_close_alone() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     plain.stop();
     client.stop();
-    server.stop();
-    server.wait();
+    stop(&server);
 }
 
 #[test]
@@ -896,8 +888,7 @@ fn tls_over_a_unix_socket() {
     let mut echo = [0; 19];
     peer.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"over a unix socket\n");
-    engine.stop();
-    engine.wait();
+    stop(&engine);
 }
 
 #[test]
@@ -924,6 +915,58 @@ fn dial_async_dials_tls_too() {
     wait_until(WAIT, "the echo", || got.lock().unwrap().len() == 11);
     assert_eq!(&*got.lock().unwrap(), b"async dial\n");
     client.stop();
-    server.stop();
-    server.wait();
+    stop(&server);
+}
+
+/// The real-socket side of the unit test that cuts a record at every
+/// offset (`engine::tls` in the crate): a 16 KiB record written in two
+/// parts, a pause between them so the server reads the first alone, at
+/// offsets around the header, through the body and at the end.
+#[test]
+fn a_16k_record_split_across_reads_is_delivered_whole() {
+    let certs = Certs::new();
+    let (engine, _, closes) = tls_echo(Options::new().tls(certs.server()));
+    let mut peer = tls_connect(&engine, certs.client());
+    peer.sock.set_nodelay(true).unwrap();
+    let plain = pattern(0, 16 * 1024);
+    // The first record goes whole; its length says where to cut the rest.
+    let first = records_of(&mut peer, &plain);
+    let record_len = first.len();
+    peer.sock.write_all(&first).unwrap();
+    let mut sent = 1;
+    let mut cuts: Vec<usize> = (1..=8).chain((16..record_len).step_by(997)).collect();
+    cuts.extend(record_len - 8..record_len);
+    for cut in cuts {
+        let record = records_of(&mut peer, &plain);
+        assert_eq!(record.len(), record_len, "one record each time");
+        peer.sock.write_all(&record[..cut]).unwrap();
+        thread::sleep(Duration::from_millis(2));
+        peer.sock.write_all(&record[cut..]).unwrap();
+        sent += 1;
+    }
+    let mut echo = vec![0; plain.len()];
+    for i in 0..sent {
+        peer.read_exact(&mut echo).unwrap();
+        assert!(echo == plain, "record {i}: the echo differs");
+    }
+    assert!(closes.kinds().is_empty());
+    drop(peer);
+    stop(&engine);
+}
+
+#[test]
+fn a_tampered_record_is_invalid_data_on_that_connection_only() {
+    let certs = Certs::new();
+    let (engine, _, closes) = tls_echo(Options::new().tls(certs.server()));
+    let mut peer = tls_connect(&engine, certs.client());
+    let mut record = records_of(&mut peer, b"tampered with");
+    let last = record.len() - 1;
+    record[last] ^= 1; // the tag no longer matches
+    peer.sock.write_all(&record).unwrap();
+    let answer = raw_read_to_end(&mut peer.sock);
+    assert!(!answer.is_empty(), "an alert (encrypted) before the end");
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::InvalidData)]);
+    still_serves(&engine, &certs);
+    stop(&engine);
 }
