@@ -683,6 +683,13 @@ mod tests {
     }
 
     #[test]
+    fn tls_costs_a_plain_connection_no_memory() {
+        // The TLS variant is no larger than the datagram one: a plain
+        // connection's `Io` is three words, with the feature or without.
+        assert_eq!(std::mem::size_of::<Io>(), 3 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
     fn the_handshake_timeout_is_10_s_unless_told() {
         assert_eq!(
             Options::new().tls_handshake_timeout,
