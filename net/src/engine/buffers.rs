@@ -47,12 +47,18 @@ pub(super) enum Io {
         socket: Rc<AsyncFd<Socket>>,
         peer: Box<SockAddr>,
     },
+    /// A TLS connection: the socket, and the session with the ciphertext
+    /// read and not yet decrypted. Boxed, so plain connections do not pay
+    /// for it; a variant of its own, so the plain paths tell it apart with
+    /// the check they already make for datagrams.
+    #[cfg(feature = "tls")]
+    Tls(Rc<AsyncFd<Socket>>, Box<super::tls::TlsConn>),
     /// Taken by the close: the drain owns the socket now.
     Closed,
 }
 
 #[cold]
-fn above_watermark() -> io::Error {
+pub(super) fn above_watermark() -> io::Error {
     io::Error::new(
         io::ErrorKind::WouldBlock,
         "the outbound buffer is above its high watermark: wait for on_writable",
@@ -137,18 +143,25 @@ impl Inbound {
     /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
     #[inline]
     pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
-        loop {
-            let Filled { result, drained } = read_into(&mut self.ring, fd.get_ref());
-            if drained {
-                fd.short_read();
-            }
-            match &result {
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => fd.clear_read_ready(),
-                _ => {}
-            }
-            return result;
+        fill(&mut self.ring, fd)
+    }
+}
+
+/// One read from the socket into `ring` (a connection's inbound ring, or a
+/// TLS connection's ciphertext ring): see [`Inbound::fill`].
+#[inline]
+pub(super) fn fill(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+    loop {
+        let Filled { result, drained } = read_into(ring, fd.get_ref());
+        if drained {
+            fd.short_read();
         }
+        match &result {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => fd.clear_read_ready(),
+            _ => {}
+        }
+        return result;
     }
 }
 
@@ -210,10 +223,11 @@ impl Outbound {
     /// Why [`check_open`](Self::check_open) refused.
     #[cold]
     fn not_open(&self) -> io::Error {
-        if !matches!(self.io, Io::Stream(_)) {
-            closed_error()
-        } else {
-            self.core.not_open()
+        match self.io {
+            Io::Stream(_) => self.core.not_open(),
+            #[cfg(feature = "tls")]
+            Io::Tls(..) => self.core.not_open(),
+            _ => closed_error(),
         }
     }
 
@@ -228,6 +242,19 @@ impl Outbound {
             return Err(above_watermark());
         }
         Ok(())
+    }
+
+    /// [`write`](Self::write) on anything but a plain stream: a datagram,
+    /// a TLS connection, a closed one. Out of line, so the plain write
+    /// keeps its one check and stays small enough to inline.
+    #[inline(never)]
+    fn write_other(&mut self, data: &[u8]) -> io::Result<usize> {
+        match &self.io {
+            Io::Datagram { socket, peer } => socket.get_ref().send_to(data, peer),
+            #[cfg(feature = "tls")]
+            Io::Tls(..) => self.write_tls(&[data]),
+            _ => Err(self.not_open()),
+        }
     }
 
     /// Copies `data` into the ring, and what does not fit into the queue.
@@ -255,8 +282,8 @@ impl Outbound {
     /// error once a send has failed. For UDP: the error of `sendto`.
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if let Io::Datagram { socket, peer } = &self.io {
-            return socket.get_ref().send_to(data, peer);
+        if !matches!(self.io, Io::Stream(_)) {
+            return self.write_other(data);
         }
         self.check_writable()?;
         self.queue_copy(data);
@@ -274,6 +301,10 @@ impl Outbound {
             let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
             return socket.get_ref().send_to_vectored(&slices, peer);
         }
+        #[cfg(feature = "tls")]
+        if let Io::Tls(..) = self.io {
+            return self.write_tls(bufs);
+        }
         self.check_writable()?;
         // Under the watermark when the call began: the whole batch goes.
         let mut total = 0;
@@ -290,6 +321,15 @@ impl Outbound {
     pub(super) fn write_bytes(&mut self, mut data: Bytes) -> io::Result<usize> {
         if let Io::Datagram { socket, peer } = &self.io {
             return socket.get_ref().send_to(&data, peer);
+        }
+        #[cfg(feature = "tls")]
+        if let Io::Tls(..) = self.io {
+            // Encrypted, so copied (by rustls) whatever it is; bounded by
+            // the callers, as plain async writes are.
+            if !self.core.is_open() {
+                return Err(self.core.not_open());
+            }
+            return self.encrypt(&[&data]);
         }
         self.check_open()?;
         let len = data.len();
@@ -319,7 +359,7 @@ impl Outbound {
     #[inline]
     pub(super) fn send(&mut self) -> io::Result<bool> {
         let Io::Stream(fd) = &self.io else {
-            return Ok(true);
+            return self.send_other();
         };
         // The usual case, in short: nothing queued behind the ring.
         if self.queue.is_empty() {
@@ -327,6 +367,28 @@ impl Outbound {
                 return Ok(done);
             }
         }
+        self.send_queued()
+    }
+
+    /// [`send`](Self::send) on anything but a plain stream: a TLS
+    /// connection's records go out as a plain connection's bytes do.
+    #[cold]
+    fn send_other(&mut self) -> io::Result<bool> {
+        #[cfg(feature = "tls")]
+        if let Io::Tls(..) = self.io {
+            return self.send_queued();
+        }
+        Ok(true)
+    }
+
+    /// The general send: the ring, refilled from the queue.
+    fn send_queued(&mut self) -> io::Result<bool> {
+        let fd = match &self.io {
+            Io::Stream(fd) => fd,
+            #[cfg(feature = "tls")]
+            Io::Tls(fd, _) => fd,
+            _ => return Ok(true),
+        };
         let (queue, queued) = (&mut self.queue, &mut self.queued);
         let sent = self.core.send_all(&**fd, |ring| {
             let mut moved = false;
@@ -351,10 +413,21 @@ impl Outbound {
         sent
     }
 
-    /// The stream socket, until the close.
+    /// The plain (not TLS) stream socket, until the close.
+    #[inline]
     pub(super) fn stream_fd(&self) -> Option<&Rc<AsyncFd<Socket>>> {
         match &self.io {
             Io::Stream(fd) => Some(fd),
+            _ => None,
+        }
+    }
+
+    /// The stream socket, plain or TLS, until the close.
+    pub(super) fn socket_fd(&self) -> Option<&Rc<AsyncFd<Socket>>> {
+        match &self.io {
+            Io::Stream(fd) => Some(fd),
+            #[cfg(feature = "tls")]
+            Io::Tls(fd, _) => Some(fd),
             _ => None,
         }
     }

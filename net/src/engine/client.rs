@@ -51,6 +51,18 @@ pub struct Client {
     engine: Engine,
     thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
     next: AtomicUsize,
+    /// For `tls://` dials: the TLS options the client was made with.
+    #[cfg(feature = "tls")]
+    tls: Options,
+}
+
+/// The TLS options of `options`, kept for `tls://` dials.
+#[cfg(feature = "tls")]
+fn tls_options(options: &Options) -> Options {
+    let mut kept = Options::new();
+    kept.tls_client = options.tls_client.clone();
+    kept.tls_server_name = options.tls_server_name.clone();
+    kept
 }
 
 impl Client {
@@ -60,6 +72,8 @@ impl Client {
     ///
     /// If the loops' threads cannot be started.
     pub fn new<H: EventHandler + Clone>(handler: H, options: Options) -> io::Result<Client> {
+        #[cfg(feature = "tls")]
+        let tls = tls_options(&options);
         let prepared = prepare(handler, &[], options)?;
         let engine = prepared.engine.clone();
         let (started, ready) = std::sync::mpsc::channel();
@@ -73,6 +87,8 @@ impl Client {
             engine,
             thread: Mutex::new(Some(thread)),
             next: AtomicUsize::new(0),
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
@@ -91,17 +107,25 @@ impl Client {
         options: Options,
     ) -> io::Result<Client> {
         let options = options.loops(runtime.cores());
+        #[cfg(feature = "tls")]
+        let tls = tls_options(&options);
         let engine = spawn_loops(runtime, prepare(handler, &[], options)?);
         Ok(Client {
             engine,
             thread: Mutex::new(None),
             next: AtomicUsize::new(0),
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
     /// Connects to `tcp://host:port` (also `tcp4`, `tcp6`), `unix:///path`,
     /// `unix://@abstract` or `udp://host:port` (a connected UDP socket), and
-    /// serves the connection on one of the loops (in turn). Blocks until
+    /// serves the connection on one of the loops (in turn). With the
+    /// feature `tls`, `tls://host:port` dials TCP and runs a TLS handshake
+    /// with `Options::tls_client`'s configuration; `on_open` runs once it
+    /// is done, and a failed handshake is this call's error (and the
+    /// connection's `on_close`). Blocks until
     /// `on_open` has run; returns the connection's handle. From async code,
     /// or from a callback, use [`dial_async`](Self::dial_async), which
     /// blocks nothing.
@@ -121,6 +145,8 @@ impl Client {
     /// As [`dial`](Self::dial); `TimedOut` past the deadline.
     pub fn dial_timeout(&self, addr: &str, timeout: Duration) -> io::Result<ConnHandle> {
         self.check_caller()?;
+        let (addr, tls) = self.tls_dial(addr)?;
+        let addr = &*addr;
         let socket = match parse(addr)? {
             EngineAddr::Tcp(addr) => {
                 let stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
@@ -132,8 +158,21 @@ impl Client {
                 return block_on(reply).unwrap_or_else(|_| Err(closed_error()));
             }
         };
-        let reply = self.adopt(socket, None, None)?;
+        let reply = self.adopt(socket, None, None, tls)?;
         block_on(reply).unwrap_or_else(|_| Err(closed_error()))
+    }
+
+    /// A `tls://` address: the `tcp://` one to connect to, and the TLS side
+    /// of the dial.
+    fn tls_dial<'a>(
+        &self,
+        addr: &'a str,
+    ) -> io::Result<(std::borrow::Cow<'a, str>, Option<super::ClientTls>)> {
+        #[cfg(feature = "tls")]
+        if let Some((tcp, tls)) = super::tls::tls_dial(addr, &self.tls)? {
+            return Ok((tcp.into(), Some(tls)));
+        }
+        Ok((addr.into(), None))
     }
 
     /// Connects without blocking its caller, and serves the connection on
@@ -170,11 +209,12 @@ impl Client {
         context: Option<T>,
     ) -> io::Result<ConnHandle> {
         let context = context.map(|c| Box::new(c) as Box<dyn Any + Send>);
+        let (addr, tls) = self.tls_dial(addr)?;
         let parsed = if addr.starts_with("unix://") {
-            parse(addr)?
+            parse(&addr)?
         } else {
             // `tcp://name:port` resolves a name: never on a core.
-            let owned = addr.to_owned();
+            let owned = addr.into_owned();
             runtime_executor::spawn_blocking(move || parse(&owned))
                 .await
                 .map_err(|err| io::Error::other(err.to_string()))??
@@ -182,11 +222,11 @@ impl Client {
         let dial = async {
             let reply = match parsed {
                 EngineAddr::Tcp(addr) => {
-                    self.adopt(connect_tcp(addr).await?, Some(addr), context)?
+                    self.adopt(connect_tcp(addr).await?, Some(addr), context, tls)?
                 }
                 EngineAddr::Unix(name) => {
                     let socket = (connect_unix(&name, true)?, StreamKind::Unix);
-                    self.adopt(socket, None, context)?
+                    self.adopt(socket, None, context, tls)?
                 }
                 EngineAddr::Udp(addr) => self.adopt_datagram(connect_udp(addr)?, addr, context)?,
             };
@@ -215,7 +255,7 @@ impl Client {
         } else {
             StreamKind::Tcp
         };
-        let reply = self.adopt((socket, kind), None, None)?;
+        let reply = self.adopt((socket, kind), None, None, None)?;
         block_on(reply).unwrap_or_else(|_| Err(closed_error()))
     }
 
@@ -250,6 +290,7 @@ impl Client {
         (socket, kind): (Socket, StreamKind),
         peer: Option<std::net::SocketAddr>,
         context: Option<Box<dyn Any + Send>>,
+        tls: Option<super::ClientTls>,
     ) -> io::Result<oneshot::Receiver<io::Result<ConnHandle>>> {
         socket.set_nonblocking(true)?;
         let peer = match peer {
@@ -269,6 +310,7 @@ impl Client {
             peer,
             reply: Some(reply),
             context,
+            tls,
         };
         if inner.senders[target].send(command).is_err() {
             inner.connection_closed(target);

@@ -230,6 +230,8 @@ impl Conn {
         match &self.outbound.io {
             Io::Stream(fd) => Ok(fd.get_ref()),
             Io::Datagram { socket, .. } => Ok(socket.get_ref()),
+            #[cfg(feature = "tls")]
+            Io::Tls(fd, _) => Ok(fd.get_ref()),
             Io::Closed => Err(closed_error()),
         }
     }
@@ -291,8 +293,13 @@ impl Conn {
     }
 
     /// Half-close: once everything written has been sent, shuts down the
-    /// write side (the peer reads end of stream); reading goes on.
+    /// write side (the peer reads end of stream); reading goes on. On a
+    /// TLS connection, `close_notify` is sent first.
     pub fn shutdown_write(&mut self) {
+        #[cfg(feature = "tls")]
+        if self.outbound.core.is_open() {
+            self.outbound.close_notify();
+        }
         self.outbound.core.request_shutdown();
     }
 

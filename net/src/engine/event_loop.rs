@@ -130,6 +130,7 @@ impl<H: EventHandler> Loop<H> {
         peer: SockAddr,
         reply: Option<Reply>,
         context: Option<Box<dyn std::any::Any + Send>>,
+        tls: Option<super::ClientTls>,
     ) {
         let cell = match self.register(socket, kind, peer) {
             Ok(cell) => cell,
@@ -141,25 +142,15 @@ impl<H: EventHandler> Loop<H> {
                 return;
             }
         };
-        let opened = {
-            let mut handler = self.handler.borrow_mut();
-            let mut conn = cell.conn.borrow_mut();
-            if let Some(context) = context {
-                conn.context = Some(context);
-            }
-            catch_unwind(AssertUnwindSafe(|| handler.on_open(&mut conn)))
+        // A TLS connection opens once its handshake is done.
+        #[cfg(feature = "tls")]
+        let (reply, context) = match cell.maybe_start_tls(tls, reply, context) {
+            Ok(()) => return,
+            Err(plain) => plain,
         };
-        if let Some(reply) = reply {
-            let handle = cell.conn.borrow_mut().handle();
-            let _ = reply.send(Ok(handle));
-        }
-        let action = opened.map(|(greeting, action)| {
-            if let Some(greeting) = greeting {
-                let _ = cell.conn.borrow_mut().outbound.write_bytes(greeting);
-            }
-            action
-        });
-        if cell.after_callback("on_open", action) {
+        #[cfg(not(feature = "tls"))]
+        let _ = tls;
+        if cell.opened(reply, context) {
             // The socket may already hold data: readiness starts set.
             cell.read_pass();
         }
@@ -351,7 +342,8 @@ impl<H: EventHandler> Loop<H> {
                 peer,
                 reply,
                 context,
-            } => self.open(socket, kind, peer, reply, context),
+                tls,
+            } => self.open(socket, kind, peer, reply, context, tls),
             Command::AdoptDatagram {
                 socket,
                 peer,

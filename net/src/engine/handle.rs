@@ -67,6 +67,8 @@ pub(crate) enum Command {
         reply: Option<Reply>,
         /// The connection's context, set before `on_open` (a dial's).
         context: Option<Box<dyn std::any::Any + Send>>,
+        /// A dial over TLS: the client side of its session.
+        tls: Option<super::ClientTls>,
     },
     /// A connected UDP socket (a client's dial) for this loop to serve.
     AdoptDatagram {

@@ -92,6 +92,12 @@ pub trait EventHandler: Send + 'static {
     /// broke it), by an [`Action::Close`], a [`ConnHandle::close`](super::ConnHandle::close),
     /// the idle timeout (`TimedOut`), a panicking callback, or the engine
     /// stopping. Bytes still in the inbound buffer can be read here.
+    ///
+    /// With TLS (`Options::tls`, or a `tls://` dial), a connection whose
+    /// handshake fails or times out is closed before it opens: `on_close`
+    /// is called with the error, and `on_open` never was. The peer's
+    /// `close_notify` is a clean end (`None`); an end of stream without it
+    /// is `UnexpectedEof`.
     fn on_close(&mut self, conn: &mut Conn, err: Option<io::Error>) -> Action {
         let _ = (conn, err);
         Action::None

@@ -589,7 +589,7 @@ async fn accept_loop<H: EventHandler>(
                         .map_or(lp.index(), |b| b.pick(inner, &peer));
                     inner.assign(target);
                     if target == lp.index() {
-                        lp.open(socket, kind, peer, None, None);
+                        lp.open(socket, kind, peer, None, None, None);
                     } else {
                         let command = Command::Adopt {
                             socket,
@@ -597,6 +597,7 @@ async fn accept_loop<H: EventHandler>(
                             peer,
                             reply: None,
                             context: None,
+                            tls: None,
                         };
                         if inner.senders[target].send(command).is_err() {
                             inner.connection_closed(target);

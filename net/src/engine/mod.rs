@@ -37,7 +37,11 @@
 //! - the slices of [`Conn::peek`] and [`Conn::next`] borrow the
 //!   connection: the compiler rejects a use after `discard`;
 //! - a [`ConnHandle`] names its connection by slot and generation, so a
-//!   stale handle can never write to a new connection that reuses the fd.
+//!   stale handle can never write to a new connection that reuses the fd;
+//! - TLS (feature `tls`, `Options::tls`; a [`Client`] dials `tls://`) is
+//!   the engine's own: handlers see plaintext through the same `Conn`, a
+//!   failed handshake closes only its connection, and the high watermark
+//!   counts ciphertext.
 //!
 //! Frames decode straight from the inbound buffer with the codec crate:
 //! [`Conn::decode`] takes any [`BufDecoder`](runtime_codec::BufDecoder).
@@ -82,6 +86,14 @@ mod handler;
 mod launch;
 mod options;
 mod stream_conn;
+#[cfg(feature = "tls")]
+mod tls;
+
+/// The TLS side of a dial (none without the feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) use tls::ClientTls;
+#[cfg(not(feature = "tls"))]
+pub(crate) type ClientTls = std::convert::Infallible;
 
 use std::io;
 

@@ -61,6 +61,14 @@ pub struct Options {
     pub(crate) pin_loops: bool,
     pub(crate) handle_signals: bool,
     pub(crate) half_close: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_server_name: Option<rustls::pki_types::ServerName<'static>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_handshake_timeout: Duration,
 }
 
 impl Default for Options {
@@ -87,6 +95,14 @@ impl Default for Options {
             pin_loops: false,
             handle_signals: false,
             half_close: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_client: None,
+            #[cfg(feature = "tls")]
+            tls_server_name: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -300,6 +316,92 @@ impl Options {
     /// more).
     pub fn pin_loops(mut self, pin: bool) -> Self {
         self.pin_loops = pin;
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Options {
+    /// Serves every stream connection (TCP and Unix) over TLS with
+    /// `config` (feature `tls`): certificates, ALPN protocols, client
+    /// certificates, session resumption, as rustls configures them.
+    ///
+    /// - `on_open` runs once the handshake is done; what the client sent
+    ///   with its last handshake flight reaches `on_traffic` right after.
+    /// - `on_traffic` sees plaintext through the usual [`Conn`](super::Conn)
+    ///   API; [`Conn::write`](super::Conn::write), `writev` and
+    ///   [`ConnHandle::async_write`](super::ConnHandle::async_write)
+    ///   encrypt. The outbound length, the
+    ///   [high watermark](Self::write_high_watermark) and `on_writable`
+    ///   count ciphertext.
+    /// - A handshake that fails (not TLS, no protocol or certificate in
+    ///   common), or does not finish within the
+    ///   [handshake timeout](Self::tls_handshake_timeout), closes that
+    ///   connection: `on_close` gets the error (`InvalidData` with rustls's
+    ///   error inside, `UnexpectedEof`, `TimedOut`) **without an `on_open`
+    ///   before it**.
+    /// - Closing ([`Conn::close`](super::Conn::close), `Action::Close`, a
+    ///   handle's close, the engine's stop) sends `close_notify` before the
+    ///   socket's shutdown. The peer's `close_notify` is a clean end
+    ///   (`on_close` with no error); an end of stream without it is an
+    ///   `UnexpectedEof` error, never taken for a clean end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtime::net::engine::{self, Action, Conn, EventHandler, Options};
+    /// use runtime::net::tls::rustls::pki_types::PrivateKeyDer;
+    /// use runtime::net::tls::rustls::ServerConfig;
+    ///
+    /// #[derive(Clone)]
+    /// struct Echo;
+    ///
+    /// impl EventHandler for Echo {
+    ///     fn on_traffic(&mut self, conn: &mut Conn) -> Action {
+    ///         let (inbound, outbound) = conn.split();
+    ///         let _ = outbound.write(inbound.next(usize::MAX));
+    ///         Action::None
+    ///     }
+    /// }
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    /// let config = ServerConfig::builder()
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(vec![cert.cert.der().clone()], key)
+    ///     .unwrap();
+    /// let options = Options::new().tls(Arc::new(config));
+    /// let engine = engine::start(Echo, &["tcp://127.0.0.1:0"], options).unwrap();
+    /// engine.stop();
+    /// engine.wait();
+    /// ```
+    pub fn tls(mut self, config: std::sync::Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a TLS handshake may take (10 s by default): a peer that
+    /// stops half way is closed then, and `on_close` gets `TimedOut`.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// The configuration a [`Client`](super::Client) dials `tls://host:port`
+    /// addresses with (roots trusted, ALPN, a client certificate). The
+    /// server's certificate is checked against the host of the address,
+    /// unless [`tls_server_name`](Self::tls_server_name) names another.
+    pub fn tls_client(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls_client = Some(config);
+        self
+    }
+
+    /// The name a [`Client`](super::Client)'s `tls://` dials ask for (SNI)
+    /// and check the server's certificate against, whatever the address's
+    /// host: to dial `tls://127.0.0.1:443` as `example.com`.
+    pub fn tls_server_name(mut self, name: rustls::pki_types::ServerName<'static>) -> Self {
+        self.tls_server_name = Some(name);
         self
     }
 }

@@ -13,6 +13,7 @@ use runtime_executor::{Deferred, OnReady};
 
 use super::conn::{Conn, Io, Outbound};
 use super::event_loop::{call_done, panicked, Loop};
+use super::handle::Reply;
 use super::{Action, EventHandler};
 use crate::buffer::RingBuffer;
 use crate::idle;
@@ -58,6 +59,10 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
         if let Ok(mut conn) = self.conn.try_borrow_mut() {
             conn.inbound.ring.give_back();
             conn.outbound.core.ring.give_back();
+            #[cfg(feature = "tls")]
+            if let Some(tls) = conn.outbound.tls_mut() {
+                tls.give_back();
+            }
         }
         self.watch_key.set(None);
         false
@@ -109,6 +114,13 @@ impl<H: EventHandler> ConnCell<H> {
                     inbound, outbound, ..
                 } = &mut *conn;
                 let Some(fd) = outbound.stream_fd() else {
+                    // Not a plain stream (this branch costs the plain
+                    // path nothing): a TLS connection has its own pass.
+                    #[cfg(feature = "tls")]
+                    if outbound.tls().is_some() {
+                        drop(conn);
+                        self.tls_read_pass();
+                    }
                     return;
                 };
                 let mut got = 0;
@@ -219,6 +231,35 @@ impl<H: EventHandler> ConnCell<H> {
         }
     }
 
+    /// Runs `on_open` (with a dial's `context` set first), answers a
+    /// dial's `reply` with the handle, and sends the greeting; `false` if
+    /// the connection is now closed.
+    pub(super) fn opened(
+        self: &Rc<Self>,
+        reply: Option<Reply>,
+        context: Option<Box<dyn std::any::Any + Send>>,
+    ) -> bool {
+        let opened = {
+            let mut handler = self.lp.handler.borrow_mut();
+            let mut conn = self.conn.borrow_mut();
+            if let Some(context) = context {
+                conn.context = Some(context);
+            }
+            catch_unwind(AssertUnwindSafe(|| handler.on_open(&mut conn)))
+        };
+        if let Some(reply) = reply {
+            let handle = self.conn.borrow_mut().handle();
+            let _ = reply.send(Ok(handle));
+        }
+        let action = opened.map(|(greeting, action)| {
+            if let Some(greeting) = greeting {
+                let _ = self.conn.borrow_mut().outbound.write_bytes(greeting);
+            }
+            action
+        });
+        self.after_callback("on_open", action)
+    }
+
     /// Calls `on_traffic`; `false` if the connection is now closed.
     pub(super) fn traffic(self: &Rc<Self>) -> bool {
         let action = {
@@ -252,6 +293,8 @@ impl<H: EventHandler> ConnCell<H> {
             // idle sweep gives it back once the connection goes quiet.
             let (inbound, outbound) = (&conn.inbound.ring, &conn.outbound.core.ring);
             let holds = inbound.capacity() > 0 || outbound.capacity() > 0;
+            #[cfg(feature = "tls")]
+            let holds = holds || conn.outbound.tls().is_some_and(|tls| tls.holds_storage());
             if holds && self.watch_key.get().is_none() {
                 let weak: Weak<dyn idle::Sweep> = Rc::downgrade(self) as Weak<ConnCell<H>>;
                 self.watch_key.set(idle::watch(weak));
@@ -395,9 +438,13 @@ impl<H: EventHandler> ConnCell<H> {
         if let Some(flag) = &conn.closed_flag {
             flag.store(true, std::sync::atomic::Ordering::Release);
         }
-        if let Some(fd) = conn.outbound.stream_fd() {
+        if let Some(fd) = conn.outbound.socket_fd() {
             fd.set_on_ready(None);
         }
+        #[cfg(feature = "tls")]
+        let reply = Self::tls_closing(&mut conn, err.as_ref());
+        #[cfg(feature = "tls")]
+        let clean = err.is_none();
         let action = {
             let mut handler = lp.handler.borrow_mut();
             catch_unwind(AssertUnwindSafe(|| handler.on_close(&mut conn, err)))
@@ -410,6 +457,11 @@ impl<H: EventHandler> ConnCell<H> {
                 lp.index(),
                 panicked("on_close", &*payload)
             ),
+        }
+        // A TLS dial whose handshake failed: its caller hears why.
+        #[cfg(feature = "tls")]
+        if let Some((reply, err)) = reply {
+            let _ = reply.send(Err(err));
         }
         let mut outbound = Outbound {
             io: std::mem::replace(&mut conn.outbound.io, Io::Closed),
@@ -424,6 +476,12 @@ impl<H: EventHandler> ConnCell<H> {
         };
         conn.context = None;
         drop(conn);
+        // TLS: the close_notify goes before the socket's shutdown, so the
+        // peer tells this end from a truncation.
+        #[cfg(feature = "tls")]
+        if clean {
+            outbound.close_notify();
+        }
         if broken || matches!(outbound.send(), Ok(true) | Err(_)) {
             return; // dropping `outbound` closes the socket
         }
@@ -434,7 +492,7 @@ impl<H: EventHandler> ConnCell<H> {
 /// Finishes sending a closed connection's queue, then closes the socket;
 /// gives up at the deadline.
 fn linger(mut outbound: Outbound, timeout: Duration, draining: Rc<Cell<usize>>) {
-    let Some(fd) = outbound.stream_fd().cloned() else {
+    let Some(fd) = outbound.socket_fd().cloned() else {
         return;
     };
     draining.set(draining.get() + 1);

@@ -159,7 +159,6 @@ impl Session {
 
     /// Lifts rustls's bound on what waits to be sent, for a caller that
     /// bounds it itself (the engine, over its outbound ring).
-    #[allow(dead_code)] // until the engine's TLS lands
     pub(crate) fn unbound_sends(&mut self) {
         self.conn.set_buffer_limit(None);
     }
@@ -185,7 +184,6 @@ impl Session {
 
     /// Moves the ciphertext waiting to be sent into `ring`, as much as its
     /// room allows. Returns whether all was moved.
-    #[allow(dead_code)] // until the engine's TLS lands
     pub(crate) fn ciphertext_into(&mut self, ring: &mut RingBuffer) -> bool {
         // Writing into a ring never fails: a full ring takes 0 bytes.
         self.write_ciphertext(&mut RingWriter(ring))
@@ -201,7 +199,6 @@ impl Session {
 
 /// An outbound ring as an `io::Write` for rustls's `write_tls`: it takes
 /// what fits.
-#[allow(dead_code)] // until the engine's TLS lands
 struct RingWriter<'a>(&'a mut RingBuffer);
 
 impl Write for RingWriter<'_> {
