@@ -14,19 +14,20 @@
 //!
 //! The handler is the plain echo's: `on_traffic` sees plaintext and what
 //! it writes is encrypted; the handshake, `close_notify` and the records'
-//! framing are the engine's. `on_open` (after the handshake) logs what was
-//! negotiated. Ctrl-c or SIGTERM stops it gracefully.
+//! framing are the engine's (`on_open` comes after the handshake, and
+//! `Conn::tls()` says what was negotiated). Ctrl-c or SIGTERM stops it
+//! gracefully.
 
 use std::sync::Arc;
 
-use runtime::net::engine::{self, Action, Bytes, Conn, EventHandler, Options};
+use runtime::net::engine::{self, Action, Conn, EventHandler, Options};
 use runtime::net::tls::rustls;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
 #[path = "support/args.rs"]
 mod args;
+#[path = "support/tls.rs"]
+mod tls;
 
 #[cfg(test)]
 #[path = "support/engine_testing.rs"]
@@ -38,19 +39,6 @@ const USAGE: &str = "engine_tls_echo [--port 7443] [--cores N] [--cert cert.pem 
 struct Echo;
 
 impl EventHandler for Echo {
-    fn on_open(&mut self, conn: &mut Conn) -> (Option<Bytes>, Action) {
-        if let Some(tls) = conn.tls() {
-            eprintln!(
-                "engine_tls_echo: {:?} from {:?}: {:?}, {:?}",
-                conn.server_name(),
-                conn.peer_addr().as_socket(),
-                tls.protocol_version(),
-                tls.negotiated_cipher_suite().map(|s| s.suite()),
-            );
-        }
-        (None, Action::None)
-    }
-
     fn on_traffic(&mut self, conn: &mut Conn) -> Action {
         let (inbound, outbound) = conn.split();
         // Never refused here: the loop stops calling `on_traffic` while
@@ -62,39 +50,6 @@ impl EventHandler for Echo {
     }
 }
 
-/// The certificate chain and key from PEM files, or a new self-signed
-/// certificate for `localhost` and 127.0.0.1.
-fn certificate(
-    cert: Option<String>,
-    key: Option<String>,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Box<dyn std::error::Error>> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(&cert)?.collect::<Result<Vec<_>, _>>()?;
-            Ok((chain, PrivateKeyDer::from_pem_file(&key)?))
-        }
-        (None, None) => {
-            let made =
-                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
-            let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
-            Ok((vec![made.cert.der().clone()], key))
-        }
-        _ => Err("--cert and --key go together".into()),
-    }
-}
-
-fn server_config(
-    cert: Option<String>,
-    key: Option<String>,
-) -> Result<Arc<ServerConfig>, Box<dyn std::error::Error>> {
-    let (chain, key) = certificate(cert, key)?;
-    let mut config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"echo".to_vec()];
-    Ok(Arc::new(config))
-}
-
 fn options(cores: usize, config: Arc<ServerConfig>) -> Options {
     Options::new().loops(cores).tls(config)
 }
@@ -103,10 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args::Args::parse(USAGE);
     let port: u16 = args.get("port", 7443);
     let cores = args.cores();
-    let cert: String = args.get("cert", String::new());
-    let key: String = args.get("key", String::new());
-    let nonempty = |s: String| (!s.is_empty()).then_some(s);
-    let config = server_config(nonempty(cert), nonempty(key))?;
+    let config = tls::server_config(&args, "engine_tls_echo", &[]);
     eprintln!("engine_tls_echo: listening on 127.0.0.1:{port} (TLS) with {cores} loop(s)");
     engine::run(
         Echo,
@@ -130,19 +82,16 @@ mod tests {
 
     #[test]
     fn a_rustls_client_gets_its_echo_and_a_clean_end() {
-        let (chain, key) = certificate(None, None).unwrap();
+        let (cert, key) = tls::self_signed();
         let mut roots = RootCertStore::empty();
-        roots.add(chain[0].clone()).unwrap();
-        let config = ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
+        roots.add(cert.der().clone()).unwrap();
+        let config = tls::config(vec![cert.der().clone()], key, &[]);
         let client = Arc::new(
             ClientConfig::builder()
                 .with_root_certificates(roots)
                 .with_no_client_auth(),
         );
-        with_engine(Echo, options(1, Arc::new(config)), |addr| {
+        with_engine(Echo, options(1, config), |addr| {
             let sock = TcpStream::connect(addr).unwrap();
             sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
                 .unwrap();

@@ -16,6 +16,16 @@ use runtime::net::tls::rustls::{self, ServerConfig};
 
 use super::args::Args;
 
+/// A new self-signed certificate for `localhost` and 127.0.0.1, and its
+/// key.
+pub fn self_signed() -> (rcgen::Certificate, PrivateKeyDer<'static>) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap_or_else(|err| fail(&format!("rcgen: {err}")));
+    let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    (made.cert, key)
+}
+
 /// The server's certificate chain and key: from `--cert` and `--key`, or
 /// self-signed (and its PEM written to a temporary file, named on stderr).
 pub fn certificate(
@@ -35,25 +45,25 @@ pub fn certificate(
     if !cert.is_empty() || !key.is_empty() {
         fail("--cert and --key go together");
     }
-    let generated =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap_or_else(|err| fail(&format!("rcgen: {err}")));
+    let (cert, key) = self_signed();
     let path: PathBuf = std::env::temp_dir().join(format!("{name}-cert.pem"));
-    match std::fs::write(&path, generated.cert.pem()) {
+    match std::fs::write(&path, cert.pem()) {
         Ok(()) => eprintln!(
             "{name}: self-signed certificate for localhost in {}",
             path.display()
         ),
         Err(err) => eprintln!("{name}: self-signed certificate (not saved: {err})"),
     }
-    let key = PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
-    (vec![generated.cert.der().clone()], key)
+    (vec![cert.der().clone()], key)
 }
 
-/// A server configuration with the certificate of [`certificate`], session
-/// resumption on (tickets and the in-memory cache), and `alpn` offered.
-pub fn server_config(args: &Args, name: &str, alpn: &[&[u8]]) -> Arc<ServerConfig> {
-    let (chain, key) = certificate(args, name);
+/// A server configuration with `chain` and `key`, session resumption on
+/// (tickets and the in-memory cache), and `alpn` offered.
+pub fn config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
+) -> Arc<ServerConfig> {
     let mut config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(chain, key)
@@ -62,6 +72,12 @@ pub fn server_config(args: &Args, name: &str, alpn: &[&[u8]]) -> Arc<ServerConfi
         .unwrap_or_else(|err| fail(&format!("ticketer: {err}")));
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
+}
+
+/// [`config`] with the certificate of [`certificate`].
+pub fn server_config(args: &Args, name: &str, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+    let (chain, key) = certificate(args, name);
+    config(chain, key, alpn)
 }
 
 fn fail(message: &str) -> ! {
