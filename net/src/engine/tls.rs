@@ -370,6 +370,7 @@ impl<H: EventHandler> ConnCell<H> {
         reply: Option<Reply>,
         context: Option<Box<dyn Any + Send>>,
     ) {
+        let server = session.as_ref().is_ok_and(Session::is_server);
         let started = {
             let mut conn = self.conn.borrow_mut();
             if let Some(context) = context {
@@ -402,7 +403,11 @@ impl<H: EventHandler> ConnCell<H> {
         if let Some(tls) = self.conn.borrow_mut().outbound.tls_mut() {
             tls.timer = Some(timer);
         }
-        if self.send() {
+        // A client sends its hello now. A server waits for the socket's
+        // readiness rather than answering the hello inline: the answer
+        // is the handshake's costly step, and made in the accept loop it
+        // would hold every connection accepted after it.
+        if self.send() && !server {
             self.tls_read_pass();
         }
     }

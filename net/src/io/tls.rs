@@ -67,6 +67,10 @@ impl Session {
         &self.conn
     }
 
+    pub(crate) fn is_server(&self) -> bool {
+        matches!(self.conn, Connection::Server(_))
+    }
+
     #[inline]
     pub(crate) fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
