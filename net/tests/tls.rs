@@ -322,7 +322,14 @@ struct EchoServer {
 
 impl EchoServer {
     fn start(acceptor: TlsAcceptor) -> (EchoServer, std::net::SocketAddr) {
-        let server = Server::new("127.0.0.1:0".parse().unwrap()).handle_signals(false);
+        EchoServer::start_with(acceptor, |server| server)
+    }
+
+    fn start_with(
+        acceptor: TlsAcceptor,
+        configure: impl FnOnce(Server) -> Server,
+    ) -> (EchoServer, std::net::SocketAddr) {
+        let server = configure(Server::new("127.0.0.1:0".parse().unwrap()).handle_signals(false));
         let errors = Arc::new(Mutex::new(Vec::new()));
         let (run, seen) = (server.clone(), errors.clone());
         let thread = std::thread::spawn(move || {
@@ -682,4 +689,34 @@ fn a_peer_that_never_reads_stalls_the_writer_with_bounded_buffers() {
         );
         writer.abort();
     });
+}
+
+#[test]
+fn the_first_read_deadline_is_not_met_by_the_handshake() {
+    // A client that completes the handshake, then sends nothing: the
+    // server's handshake flights are no reply, so the first-read deadline
+    // closes it; a client that speaks is echoed.
+    let (server, client) = localhost();
+    let (echo_server, addr) = EchoServer::start_with(TlsAcceptor::new(server), |server| {
+        server.first_read_timeout(Duration::from_millis(300))
+    });
+    let mut silent = std_client(&client, addr);
+    while silent.conn.is_handshaking() {
+        silent.conn.complete_io(&mut silent.sock).unwrap();
+    }
+    let mut good = std_client(&client, addr);
+    std_ping(&mut good);
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    // Closed by the server (its close alert or none: either is the end).
+    let _ = silent.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the silent client was not cut off"
+    );
+    good.conn.send_close_notify();
+    good.flush().unwrap();
+    drop(good);
+    let (errors, _) = echo_server.stop_after(2);
+    assert!(errors.is_empty(), "{errors:?}");
 }

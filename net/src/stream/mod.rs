@@ -149,6 +149,15 @@ impl WriteProbe {
     pub(crate) fn wrote(&self) -> bool {
         self.0.upgrade().is_none_or(|shared| shared.wrote.get())
     }
+
+    /// Forgets what was written so far: it was no reply (a TLS handshake's
+    /// flights).
+    #[cfg(feature = "tls")]
+    pub(crate) fn forget(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.wrote.set(false);
+        }
+    }
 }
 
 /// A copy of `ring` bounded by `limit`, but never below what it already

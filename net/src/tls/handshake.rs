@@ -128,7 +128,10 @@ impl TlsAcceptor {
     /// A [`Service`] that serves `service` over TLS: each accepted
     /// connection is handshaken, then handed to `service` as a
     /// [`TlsStream`]. A failed handshake ends that connection only and
-    /// counts in [`ServerStats::errors`](crate::ServerStats::errors).
+    /// counts in [`ServerStats::errors`](crate::ServerStats::errors). The
+    /// handshake's own flights are no reply for
+    /// [`Server::first_read_timeout`](crate::Server::first_read_timeout):
+    /// its deadline waits for the service's first write.
     ///
     /// # Examples
     ///
@@ -180,7 +183,18 @@ where
     Fut: Future<Output = io::Result<()>>,
 {
     async fn call(&self, stream: TcpStream) -> io::Result<()> {
-        let stream = self.acceptor.accept(stream).await?;
+        // The handshake's flights are no reply: `Server::first_read_timeout`
+        // waits for the service's first write, so a client that completes
+        // the handshake and then trickles (or sends nothing) is still cut
+        // off at the deadline.
+        let probe = stream.write_probe();
+        let mut accept = std::pin::pin!(self.acceptor.accept(stream));
+        let stream = future::poll_fn(|cx| {
+            let polled = accept.as_mut().poll(cx);
+            probe.forget();
+            polled
+        })
+        .await?;
         (self.service)(stream).await
     }
 }
