@@ -170,6 +170,12 @@ impl<T: AsFd> AsyncFd<T> {
         self.source.wake_waiter(Direction::Read);
     }
 
+    /// Wakes the task waiting for writability, if any, with readiness left
+    /// as it is (see [`wake_reader`](Self::wake_reader)).
+    pub fn wake_writer(&self) {
+        self.source.wake_waiter(Direction::Write);
+    }
+
     /// Forgets write readiness until the reactor reports the next edge.
     #[inline]
     pub fn clear_write_ready(&self) {

@@ -325,3 +325,50 @@ fn serve_on_all_cores_from_core_zero_serves_every_core_on_one_port() {
     client.join().unwrap();
     assert_eq!(server.stats().accepted, 20);
 }
+
+/// The descriptors this process holds.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
+
+#[test]
+fn close_timeout_ends_a_finished_connection_to_a_peer_that_never_reads() {
+    // The service queues 4 MiB and returns; the peer never reads. The
+    // stream delivers what it can, then gives up at the close timeout
+    // (30 s by default) and its socket is closed.
+    let server = server().close_timeout(Duration::from_millis(300));
+    let flood = |mut stream: TcpStream| async move {
+        let chunk = vec![1u8; 64 * 1024];
+        // Past the outbound ring's bound, the writes wait: stop there.
+        for _ in 0..64 {
+            if time::timeout(Duration::from_millis(200), stream.write_all(&chunk))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        Ok(())
+    };
+    run_with_client(
+        1,
+        &server,
+        move || flood,
+        |addr| {
+            let before = open_fds();
+            let _silent = connect(addr);
+            // The server's side is open while the service writes, then for
+            // up to its close timeout; it goes well before 30 s.
+            let started = Instant::now();
+            thread::sleep(Duration::from_millis(100));
+            assert!(open_fds() >= before + 2, "the server's side is open");
+            while open_fds() > before + 1 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "the server's side is still open"
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+        },
+    );
+}

@@ -471,3 +471,44 @@ fn huge_buffer_limits_are_capped_not_a_panic() {
         assert_eq!(&got, b"still works");
     });
 }
+
+/// The descriptors this process holds.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
+
+#[test]
+fn a_dropped_stream_gives_up_on_a_peer_that_never_reads_at_its_close_timeout() {
+    rt(1).block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        // The peer never reads.
+        let (_peer, _) = listener.accept().unwrap();
+        assert_eq!(stream.close_timeout(), Duration::from_secs(30));
+        stream.set_close_timeout(Duration::from_millis(300));
+        assert_eq!(stream.close_timeout(), Duration::from_millis(300));
+        let mut stream = stream;
+        // Fill the kernel's buffers and the outbound ring.
+        let chunk = vec![7u8; 64 * 1024];
+        while time::timeout(Duration::from_millis(200), stream.write_all(&chunk))
+            .await
+            .is_ok()
+        {}
+        assert!(stream.outbound_buffered() > 0);
+        let with_stream = open_fds();
+        drop(stream);
+        // The drain task keeps the socket, delivering, until the timeout.
+        time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(open_fds(), with_stream, "closed before its close timeout");
+        let started = std::time::Instant::now();
+        while open_fds() >= with_stream {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "still open long after its 300 ms close timeout"
+            );
+            time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}

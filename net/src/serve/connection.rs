@@ -55,7 +55,12 @@ pub(super) async fn serve_one_by<S: Service + 'static>(
 /// error.
 fn open_stream<S: Service + 'static>(guard: &Finished<S>, socket: Socket) -> Option<TcpStream> {
     match TcpStream::from_socket(socket) {
-        Ok(stream) => Some(stream),
+        Ok(stream) => {
+            if let Some(timeout) = guard.conns.close_timeout {
+                stream.set_close_timeout(timeout);
+            }
+            Some(stream)
+        }
         Err(_) => {
             guard.conns.state.errors.fetch_add(1, Ordering::Relaxed);
             None
@@ -159,6 +164,8 @@ impl<F: Future<Output = ()>> Future for IdleTimeout<F> {
 pub(super) struct Connections<S> {
     pub(super) service: S,
     pub(super) state: Arc<ServerState>,
+    /// `Server::close_timeout`, set on every stream accepted.
+    pub(super) close_timeout: Option<Duration>,
     pub(super) tasks: RefCell<Slab<JoinHandle<()>>>,
     /// Woken when the last task ends.
     pub(super) idle: RefCell<Option<Waker>>,

@@ -160,6 +160,7 @@ pub struct Server {
     backlog: i32,
     idle_timeout: Option<Duration>,
     first_read_timeout: Option<Duration>,
+    close_timeout: Option<Duration>,
     accept_fn: Option<AcceptFn>,
     shared: Arc<ServerState>,
 }
@@ -205,6 +206,7 @@ impl Server {
             backlog: 1024,
             idle_timeout: None,
             first_read_timeout: None,
+            close_timeout: None,
             accept_fn: None,
             shared: Arc::default(),
         }
@@ -254,6 +256,15 @@ impl Server {
     /// ```
     pub fn first_read_timeout(mut self, timeout: Duration) -> Server {
         self.first_read_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a connection whose service has returned keeps delivering
+    /// what it wrote to a peer that reads slowly, before it is closed
+    /// (30 s unless set): [`TcpStream::set_close_timeout`] on every
+    /// accepted stream, the engine's `Options::close_timeout`.
+    pub fn close_timeout(mut self, timeout: Duration) -> Server {
+        self.close_timeout = Some(timeout);
         self
     }
 
@@ -433,6 +444,7 @@ impl Server {
         let conns = Rc::new(Connections {
             service,
             state: self.shared.clone(),
+            close_timeout: self.close_timeout,
             tasks: RefCell::default(),
             idle: RefCell::default(),
         });
@@ -572,6 +584,7 @@ impl fmt::Debug for Server {
             .field("handle_signals", &self.handle_signals)
             .field("idle_timeout", &self.idle_timeout)
             .field("first_read_timeout", &self.first_read_timeout)
+            .field("close_timeout", &self.close_timeout)
             .field("stats", &self.stats())
             .finish()
     }

@@ -19,6 +19,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use runtime_executor::AsyncFd;
@@ -53,6 +54,15 @@ impl BufStream {
 
     pub(crate) fn socket(&self) -> &Socket {
         self.write.0.fd.get_ref()
+    }
+
+    /// Sets how long a dropped stream keeps delivering what it queued.
+    pub(crate) fn set_close_timeout(&self, timeout: Duration) {
+        self.write.set_close_timeout(timeout);
+    }
+
+    pub(crate) fn close_timeout(&self) -> Duration {
+        self.write.close_timeout()
     }
 
     /// Sets the bound of the outbound ring (the backpressure watermark).

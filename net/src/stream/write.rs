@@ -7,7 +7,7 @@
 //! returns the core sends everything in one `writev`. If the kernel's buffer
 //! is full, a small drain task finishes the job on writability, so nothing
 //! written is lost even if the caller never flushes, and even if it drops
-//! the stream (up to a linger deadline). Past the outbound ring's capacity,
+//! the stream (up to its close timeout, 30 s unless set). Past the outbound ring's capacity,
 //! `poll_write` returns `Pending` until the peer reads.
 
 use std::cell::{Cell, RefCell};
@@ -23,8 +23,10 @@ use crate::buffer::RingBuffer;
 use crate::idle;
 use crate::io::Outbound;
 
-/// How long a dropped stream keeps trying to deliver what was written.
-const LINGER: Duration = Duration::from_secs(30);
+/// How long a dropped stream keeps trying to deliver what was written,
+/// unless told otherwise (`set_close_timeout`): the engine's
+/// `Options::close_timeout` default.
+pub(crate) const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The write side, shared by the stream, its write half, the end-of-tick
 /// flush and the drain task.
@@ -52,6 +54,9 @@ pub(crate) struct Shared {
     /// back at its next read attempt if the ring is still empty.
     pub(super) inbound_held: Cell<bool>,
     pub(super) release_inbound: Cell<bool>,
+    /// How long, in milliseconds, the drain task of a dropped stream waits
+    /// for the peer to make room before it gives up and closes.
+    pub(super) close_timeout_ms: Cell<u32>,
 }
 
 impl Shared {
@@ -71,6 +76,7 @@ impl Shared {
             watch_key: Cell::new(None),
             inbound_held: Cell::new(false),
             release_inbound: Cell::new(false),
+            close_timeout_ms: Cell::new(DEFAULT_CLOSE_TIMEOUT.as_millis() as u32),
         }
     }
 }
@@ -166,12 +172,25 @@ impl Shared {
                 // Once every handle is gone only this task holds the socket:
                 // give the peer a deadline, then close.
                 let writable = if Rc::strong_count(&shared) == 1 {
-                    match runtime_executor::time::timeout(LINGER, shared.fd.writable()).await {
+                    let deadline = Duration::from_millis(shared.close_timeout_ms.get().into());
+                    match runtime_executor::time::timeout(deadline, shared.fd.writable()).await {
                         Ok(res) => res,
                         Err(_) => break,
                     }
                 } else {
-                    shared.fd.writable().await
+                    // Until there is room, or until the last handle goes
+                    // (`drop_write_side` wakes this task): then the wait
+                    // above, under the close timeout.
+                    let room = std::future::poll_fn(|cx| {
+                        if Rc::strong_count(&shared) == 1 {
+                            return std::task::Poll::Ready(None);
+                        }
+                        shared.fd.poll_write_ready(cx).map(Some)
+                    });
+                    match room.await {
+                        Some(writable) => writable,
+                        None => continue,
+                    }
                 };
                 if writable.is_err() {
                     break;
@@ -231,6 +250,19 @@ impl Deferred for Shared {
 /// Dropping it hands what is still queued to the drain task.
 #[derive(Debug)]
 pub(crate) struct WriteHandle(pub(crate) Rc<Shared>);
+
+impl WriteHandle {
+    /// Sets how long the drain task of a dropped stream waits for the peer
+    /// to make room before it closes (milliseconds, saturated).
+    pub(crate) fn set_close_timeout(&self, timeout: Duration) {
+        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        self.0.close_timeout_ms.set(ms);
+    }
+
+    pub(crate) fn close_timeout(&self) -> Duration {
+        Duration::from_millis(self.0.close_timeout_ms.get().into())
+    }
+}
 
 impl Drop for WriteHandle {
     fn drop(&mut self) {
@@ -319,10 +351,15 @@ pub(crate) fn poll_shutdown(shared: &Rc<Shared>, cx: &mut Context<'_>) -> Poll<i
 }
 
 /// What a stream or its last write handle does when dropped: anything still
-/// queued is delivered by the drain task (up to the linger deadline).
+/// queued is delivered by the drain task (up to the close timeout).
 pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
     if shared.outbound_len() > 0 {
-        if let Ok(false) = shared.flush_now() {
+        if shared.draining.get() {
+            // The drain task waits for room with no deadline while a handle
+            // lives: woken, it waits again under the close timeout (it was
+            // left waiting for good on a peer that never reads).
+            shared.fd.wake_writer();
+        } else if let Ok(false) = shared.flush_now() {
             shared.start_drain();
         }
     }

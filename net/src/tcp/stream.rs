@@ -280,6 +280,21 @@ impl TcpStream {
         self.inner.write_all(buf)
     }
 
+    /// How long this stream, once dropped (or closed) with bytes still
+    /// queued, keeps delivering them to a peer that reads slowly: past
+    /// `timeout` without room in the kernel's buffer, it gives up and
+    /// closes. 30 s unless set; [`Server::close_timeout`](crate::Server::close_timeout)
+    /// sets it for every accepted connection, as the engine's
+    /// `Options::close_timeout` does for its own.
+    pub fn set_close_timeout(&self, timeout: Duration) {
+        self.inner.set_close_timeout(timeout);
+    }
+
+    /// See [`set_close_timeout`](Self::set_close_timeout).
+    pub fn close_timeout(&self) -> Duration {
+        self.inner.close_timeout()
+    }
+
     /// The bound of the outbound ring: past it, writes wait for the peer.
     pub fn set_write_buffer_limit(&self, limit: usize) {
         self.inner.set_write_buffer_limit(limit);

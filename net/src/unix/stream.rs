@@ -13,6 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -154,6 +155,19 @@ impl UnixStream {
     #[inline]
     pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a {
         self.inner.write_all(buf)
+    }
+
+    /// How long this stream, once dropped (or closed) with bytes still
+    /// queued, keeps delivering them to a peer that reads slowly: past
+    /// `timeout` without room in the kernel's buffer, it gives up and
+    /// closes. 30 s unless set, as the engine's `Options::close_timeout`.
+    pub fn set_close_timeout(&self, timeout: Duration) {
+        self.inner.set_close_timeout(timeout);
+    }
+
+    /// See [`set_close_timeout`](Self::set_close_timeout).
+    pub fn close_timeout(&self) -> Duration {
+        self.inner.close_timeout()
     }
 
     /// The bound of the outbound ring: past it, writes wait for the peer.
