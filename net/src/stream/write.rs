@@ -54,9 +54,11 @@ pub(crate) struct Shared {
     /// back at its next read attempt if the ring is still empty.
     pub(super) inbound_held: Cell<bool>,
     pub(super) release_inbound: Cell<bool>,
-    /// How long, in milliseconds, the drain task of a dropped stream waits
-    /// for the peer to make room before it gives up and closes.
-    pub(super) close_timeout_ms: Cell<u32>,
+    /// How long the drain task of a dropped stream waits for the peer to
+    /// make room before it gives up and closes, in 16 bits (see
+    /// [`encode_close_timeout`]) so that it fits beside the flags: every
+    /// connection holds one.
+    pub(super) close_timeout: Cell<u16>,
 }
 
 impl Shared {
@@ -76,7 +78,7 @@ impl Shared {
             watch_key: Cell::new(None),
             inbound_held: Cell::new(false),
             release_inbound: Cell::new(false),
-            close_timeout_ms: Cell::new(DEFAULT_CLOSE_TIMEOUT.as_millis() as u32),
+            close_timeout: Cell::new(encode_close_timeout(DEFAULT_CLOSE_TIMEOUT)),
         }
     }
 }
@@ -172,7 +174,7 @@ impl Shared {
                 // Once every handle is gone only this task holds the socket:
                 // give the peer a deadline, then close.
                 let writable = if Rc::strong_count(&shared) == 1 {
-                    let deadline = Duration::from_millis(shared.close_timeout_ms.get().into());
+                    let deadline = decode_close_timeout(shared.close_timeout.get());
                     match runtime_executor::time::timeout(deadline, shared.fd.writable()).await {
                         Ok(res) => res,
                         Err(_) => break,
@@ -251,16 +253,41 @@ impl Deferred for Shared {
 #[derive(Debug)]
 pub(crate) struct WriteHandle(pub(crate) Rc<Shared>);
 
+/// Below this, a close timeout is kept in milliseconds; from it up, in
+/// whole seconds past it.
+const SECONDS: u16 = 1 << 15;
+
+/// A close timeout in 16 bits: to the millisecond below 32.768 s (the
+/// 30 s default included), to the second above, up to about 9 hours.
+fn encode_close_timeout(timeout: Duration) -> u16 {
+    match u16::try_from(timeout.as_millis()) {
+        Ok(ms) if ms < SECONDS => ms,
+        _ => {
+            SECONDS
+                + u16::try_from(timeout.as_secs())
+                    .unwrap_or(u16::MAX)
+                    .min(SECONDS - 1)
+        }
+    }
+}
+
+fn decode_close_timeout(encoded: u16) -> Duration {
+    if encoded < SECONDS {
+        Duration::from_millis(encoded.into())
+    } else {
+        Duration::from_secs((encoded - SECONDS).into())
+    }
+}
+
 impl WriteHandle {
     /// Sets how long the drain task of a dropped stream waits for the peer
     /// to make room before it closes (milliseconds, saturated).
     pub(crate) fn set_close_timeout(&self, timeout: Duration) {
-        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-        self.0.close_timeout_ms.set(ms);
+        self.0.close_timeout.set(encode_close_timeout(timeout));
     }
 
     pub(crate) fn close_timeout(&self) -> Duration {
-        Duration::from_millis(self.0.close_timeout_ms.get().into())
+        decode_close_timeout(self.0.close_timeout.get())
     }
 }
 
@@ -362,5 +389,37 @@ pub(crate) fn drop_write_side(shared: &Rc<Shared>) {
         } else if let Ok(false) = shared.flush_now() {
             shared.start_drain();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_side_stays_in_104_bytes() {
+        // Every connection holds one: the close timeout fits beside the
+        // flags.
+        assert!(std::mem::size_of::<Shared>() <= 104);
+    }
+
+    #[test]
+    fn close_timeouts_round_trip_to_the_millisecond_then_the_second() {
+        for ms in [0, 1, 300, 30_000, 32_767] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(decode_close_timeout(encode_close_timeout(d)), d);
+        }
+        let long = Duration::from_secs(3600);
+        assert_eq!(decode_close_timeout(encode_close_timeout(long)), long);
+        let rounded = Duration::from_millis(40_500);
+        assert_eq!(
+            decode_close_timeout(encode_close_timeout(rounded)),
+            Duration::from_secs(40)
+        );
+        let huge = Duration::from_secs(u64::MAX);
+        assert_eq!(
+            decode_close_timeout(encode_close_timeout(huge)),
+            Duration::from_secs(32_767)
+        );
     }
 }
