@@ -136,21 +136,23 @@ impl TlsAcceptor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn config() -> std::sync::Arc<runtime::net::tls::rustls::ServerConfig> { unimplemented!() }
+    /// use std::sync::Arc;
+    ///
     /// use futures_lite::io::{copy, AsyncWriteExt};
+    /// use runtime::net::tls::rustls::ServerConfig;
     /// use runtime::net::tls::{TlsAcceptor, TlsStream};
     /// use runtime::net::Server;
     ///
-    /// # async fn serve() -> std::io::Result<()> {
-    /// let acceptor = TlsAcceptor::new(config());
-    /// Server::new("0.0.0.0:8443".parse().unwrap())
-    ///     .serve(acceptor.service(|stream: TlsStream| async move {
-    ///         let (reader, mut writer) = stream.into_split();
-    ///         copy(reader, &mut writer).await?;
-    ///         writer.close().await
-    ///     }))
-    ///     .await
-    /// # }
+    /// async fn serve(config: Arc<ServerConfig>) -> std::io::Result<()> {
+    ///     let acceptor = TlsAcceptor::new(config);
+    ///     Server::new("0.0.0.0:8443".parse().unwrap())
+    ///         .serve(acceptor.service(|stream: TlsStream| async move {
+    ///             let (reader, mut writer) = stream.into_split();
+    ///             copy(reader, &mut writer).await?;
+    ///             writer.close().await
+    ///         }))
+    ///         .await
+    /// }
     /// ```
     pub fn service<F, Fut>(&self, service: F) -> TlsService<F>
     where

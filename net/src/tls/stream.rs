@@ -165,13 +165,15 @@ impl<IO: AsyncBufRead + AsyncWrite + Unpin> TlsStream<IO> {
                 continue;
             }
             match self.session.read_ciphertext(input) {
-                Ok(0) => {
-                    // Nothing taken and nothing to read: rustls holds a
-                    // `close_notify` (the next turn sees it).
-                    if !matches!(self.session.plaintext(), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
-                    {
-                        continue;
-                    }
+                // Nothing taken: rustls holds the peer's `close_notify` or
+                // a full plaintext buffer, which the loop's first check
+                // returns; with neither, looping again would spin.
+                Ok(0)
+                    if self
+                        .session
+                        .plaintext()
+                        .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock) =>
+                {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "TLS: the peer's records could not be taken",
