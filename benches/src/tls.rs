@@ -13,14 +13,18 @@
 //! - Client: [`client_config`] trusts the certificate of a PEM file
 //!   (`--ca`, full chain validation), or, without one, any certificate
 //!   ([`BenchOnlyAnyServerCert`]: bench-only), still verifying the server's
-//!   handshake signature.
+//!   handshake signature. With `verify_every` above 1, those checks run on
+//!   one full handshake in that many ([`SampledVerifier`]), so that a
+//!   handshake benchmark measures the server rather than the client's
+//!   signature checks.
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -104,6 +108,10 @@ pub fn server_config(
 /// `secp384r1`, any case); `None` keeps the provider's order (with rustls
 /// 0.23.48 and `ring`: secp384r1, X25519, secp256r1).
 ///
+/// `verify_every`: the server's certificate and handshake signature are
+/// checked on the first full handshake and then on one in `verify_every`
+/// ([`SampledVerifier`]); 1 (or 0) checks every one.
+///
 /// # Errors
 ///
 /// `ca` cannot be read or holds no usable certificate; `kx_first` is not
@@ -112,6 +120,7 @@ pub fn client_config(
     ca: Option<&Path>,
     resume: bool,
     kx_first: Option<&str>,
+    verify_every: u64,
 ) -> io::Result<Arc<ClientConfig>> {
     let mut provider = ClientConfig::builder().crypto_provider().as_ref().clone();
     if let Some(name) = kx_first {
@@ -136,7 +145,8 @@ pub fn client_config(
     let builder = ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?;
-    let mut config = match ca {
+    let provider = builder.crypto_provider().clone();
+    let verifier: Arc<dyn ServerCertVerifier> = match ca {
         Some(ca) => {
             let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
             let mut roots = RootCertStore::empty();
@@ -151,18 +161,23 @@ pub fn client_config(
             if roots.is_empty() {
                 return Err(invalid(format!("{}: no certificate", ca.display())));
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(io::Error::other)?
         }
-        None => {
-            let verifier = Arc::new(BenchOnlyAnyServerCert {
-                provider: builder.crypto_provider().clone(),
-            });
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        }
+        None => Arc::new(BenchOnlyAnyServerCert {
+            provider: provider.clone(),
+        }),
     };
+    let verifier = if verify_every > 1 {
+        Arc::new(SampledVerifier::new(verifier, verify_every))
+    } else {
+        verifier
+    };
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     if !resume {
         config.resumption = Resumption::disabled();
     }
@@ -226,6 +241,86 @@ impl ServerCertVerifier for BenchOnlyAnyServerCert {
     }
 }
 
+/// BENCH ONLY: a verifier that asks `inner` about the first full
+/// handshake and then one in `every`, and takes every other on trust.
+///
+/// The server cannot tell which handshakes are checked, so it does all
+/// its work on every one; the client saves the signature checks (an ECDSA
+/// P-256 verification costs the client about twice what signing costs
+/// the server), so that a handshake benchmark on two cores is bound by the
+/// server. A server that signs wrongly still fails the run: the first
+/// handshake is always checked.
+#[derive(Debug)]
+pub struct SampledVerifier {
+    inner: Arc<dyn ServerCertVerifier>,
+    every: u64,
+    certificates: AtomicU64,
+    signatures: AtomicU64,
+}
+
+impl SampledVerifier {
+    /// Checks one full handshake in `every` (at least 1) through `inner`.
+    pub fn new(inner: Arc<dyn ServerCertVerifier>, every: u64) -> Self {
+        SampledVerifier {
+            inner,
+            every: every.max(1),
+            certificates: AtomicU64::new(0),
+            signatures: AtomicU64::new(0),
+        }
+    }
+
+    fn sampled(&self, count: &AtomicU64) -> bool {
+        count
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.every)
+    }
+}
+
+impl ServerCertVerifier for SampledVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if !self.sampled(&self.certificates) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if !self.sampled(&self.signatures) {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if !self.sampled(&self.signatures) {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 /// The server name the client connects to.
 pub fn server_name() -> ServerName<'static> {
     ServerName::try_from(SERVER_NAME).expect("a valid DNS name")
@@ -278,7 +373,7 @@ mod tests {
         let server = server_config(chain, key).unwrap();
         assert!(server.ticketer.enabled());
         for (ca, resume) in [(Some(cert.as_path()), true), (None, true), (None, false)] {
-            let client = client_config(ca, resume, None).unwrap();
+            let client = client_config(ca, resume, None, 1).unwrap();
             let mut kinds = Vec::new();
             for _ in 0..3 {
                 let mut c = ClientConnection::new(client.clone(), server_name()).unwrap();
@@ -303,7 +398,7 @@ mod tests {
         let (chain, key) = certificate(None, None).unwrap();
         let server = server_config(chain, key).unwrap();
         for name in ["X25519", "secp256r1", "SECP384R1"] {
-            let client = client_config(None, false, Some(name)).unwrap();
+            let client = client_config(None, false, Some(name), 1).unwrap();
             let mut c = ClientConnection::new(client, server_name()).unwrap();
             let mut s = ServerConnection::new(server.clone()).unwrap();
             handshake(&mut c, &mut s);
@@ -313,7 +408,7 @@ mod tests {
                 "{name}: {group:?}"
             );
         }
-        assert!(client_config(None, false, Some("x448")).is_err());
+        assert!(client_config(None, false, Some("x448"), 1).is_err());
     }
 
     #[test]
@@ -323,7 +418,7 @@ mod tests {
         // The server has its own, new certificate.
         let (chain, key) = certificate(None, None).unwrap();
         let server = server_config(chain, key).unwrap();
-        let client = client_config(Some(&other), false, None).unwrap();
+        let client = client_config(Some(&other), false, None, 1).unwrap();
         let mut c = ClientConnection::new(client, server_name()).unwrap();
         let mut s = ServerConnection::new(server).unwrap();
         let mut buf = Vec::new();
@@ -337,6 +432,103 @@ mod tests {
         c.read_tls(&mut &buf[..]).unwrap();
         assert!(c.process_new_packets().is_err());
         assert!(certificate(Some(&other), None).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Counts what it is asked.
+    #[derive(Debug)]
+    struct Counting {
+        inner: BenchOnlyAnyServerCert,
+        asked: AtomicU64,
+    }
+
+    impl ServerCertVerifier for Counting {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
+
+    #[test]
+    fn a_sampled_verifier_checks_the_first_handshake_and_one_in_every() {
+        let (chain, key) = certificate(None, None).unwrap();
+        let server = server_config(chain, key).unwrap();
+        let provider = ClientConfig::builder().crypto_provider().clone();
+        let counting = Arc::new(Counting {
+            inner: BenchOnlyAnyServerCert {
+                provider: provider.clone(),
+            },
+            asked: AtomicU64::new(0),
+        });
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SampledVerifier::new(counting.clone(), 4)))
+            .with_no_client_auth();
+        let mut client = client;
+        client.resumption = Resumption::disabled();
+        let client = Arc::new(client);
+        for _ in 0..9 {
+            let mut c = ClientConnection::new(client.clone(), server_name()).unwrap();
+            let mut s = ServerConnection::new(server.clone()).unwrap();
+            handshake(&mut c, &mut s);
+            assert!(!c.is_handshaking());
+        }
+        // Handshakes 1, 5 and 9: the certificate and the signature each.
+        assert_eq!(counting.asked.load(Ordering::Relaxed), 6);
+    }
+
+    #[test]
+    fn a_sampled_verifier_still_refuses_a_wrong_first_certificate() {
+        let dir = std::env::temp_dir().join(format!("tls-bench-test-s-{}", std::process::id()));
+        let (other, _) = files(&dir);
+        let (chain, key) = certificate(None, None).unwrap();
+        let server = server_config(chain, key).unwrap();
+        let client = client_config(Some(&other), false, None, 16).unwrap();
+        let mut c = ClientConnection::new(client, server_name()).unwrap();
+        let mut s = ServerConnection::new(server).unwrap();
+        let mut buf = Vec::new();
+        c.write_tls(&mut buf).unwrap();
+        s.read_tls(&mut &buf[..]).unwrap();
+        s.process_new_packets().unwrap();
+        let mut buf = Vec::new();
+        while s.wants_write() {
+            s.write_tls(&mut buf).unwrap();
+        }
+        c.read_tls(&mut &buf[..]).unwrap();
+        assert!(c.process_new_packets().is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -6,7 +6,7 @@
 //! tls_loadgen --port 7002 [--ca cert.pem] [--connections 100] [--size 64]
 //!             [--pipeline 1] [--seconds 5 | --messages M] [--warmup 1]
 //!             [--cpu N] [--timeout 5] [--server-pid PID]
-//!             [--kx GROUP] [--handshake [--resumed]]
+//!             [--kx GROUP] [--handshake [--resumed]] [--verify-every N]
 //! ```
 //!
 //! The server is trusted through `--ca` (its certificate, checked as a
@@ -16,6 +16,12 @@
 //! TLS 1.3. `--kx X25519|secp256r1|secp384r1`: the key-exchange group the
 //! client offers first (its key share, so the one the handshake uses);
 //! by default rustls's order for `ring` (secp384r1 first in 0.23.48).
+//! `--verify-every N`: the server's certificate and handshake signature are
+//! checked on the first full handshake and then on one in N
+//! (`runtime_benches::tls::SampledVerifier`; default 1, every one). The
+//! server cannot tell which, so it does all its work on each; the client
+//! saves its ECDSA verifications, which cost it about twice what signing
+//! costs the server, so that `--handshake` on two cores measures the server.
 //!
 //! Echo mode (the default), as `loadgen`'s: every connection does its
 //! handshake (all of them before the warm-up starts, so that the figures
@@ -67,7 +73,7 @@ use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion};
 
 const USAGE: &str = "tls_loadgen --port P [--host 127.0.0.1] [--ca PEM] [--connections 1] \
 [--size 64] [--pipeline 1] [--seconds 5 | --messages M] [--warmup W] [--cpu N] [--timeout 5] \
-[--server-pid PID] [--kx GROUP] [--handshake [--resumed]]";
+[--server-pid PID] [--kx GROUP] [--handshake [--resumed]] [--verify-every N]";
 
 /// At most this many connection errors are described on stderr.
 const MAX_REPORTED: usize = 5;
@@ -90,6 +96,7 @@ struct Config {
     server_pid: Option<u32>,
     handshake: bool,
     resumed: bool,
+    verify_every: u64,
 }
 
 fn config() -> Config {
@@ -108,6 +115,7 @@ fn config() -> Config {
             "timeout",
             "server-pid",
             "kx",
+            "verify-every",
         ],
         &["handshake", "resumed"],
     );
@@ -149,6 +157,7 @@ fn config() -> Config {
         server_pid: args.opt("server-pid"),
         handshake,
         resumed: args.flag("resumed"),
+        verify_every: args.get("verify-every", 1),
     };
     if config.resumed && !config.handshake {
         eprintln!("--resumed goes with --handshake");
@@ -461,7 +470,12 @@ impl Run {
 fn main() {
     let cfg = config();
     raise_fd_limit();
-    let client = match tls::client_config(cfg.ca.as_deref(), cfg.resumed, cfg.kx.as_deref()) {
+    let client = match tls::client_config(
+        cfg.ca.as_deref(),
+        cfg.resumed,
+        cfg.kx.as_deref(),
+        cfg.verify_every,
+    ) {
         Ok(client) => client,
         Err(e) => {
             eprintln!("tls_loadgen: {e}");
@@ -1063,13 +1077,15 @@ mod tests {
             server_pid: None,
             handshake,
             resumed,
+            verify_every: 4,
         }
     }
 
     fn run(kind: Server, handshake: bool, resumed: bool) -> (String, bool) {
         let connections = if handshake { 11 } else { 3 };
         let cfg = config(server(kind, connections), 3, handshake, resumed);
-        let client = tls::client_config(None, resumed, cfg.kx.as_deref()).unwrap();
+        let client =
+            tls::client_config(None, resumed, cfg.kx.as_deref(), cfg.verify_every).unwrap();
         let poller = Poller::new().unwrap();
         if handshake {
             handshakes(&cfg, &client, &poller)
