@@ -219,6 +219,45 @@ fn close_from_on_open_sends_the_greeting_then_eof() {
 }
 
 #[test]
+fn a_closed_connection_gives_up_at_its_close_timeout_on_a_peer_that_reads_a_trickle() {
+    const QUEUED: usize = 200 * 1024;
+    let engine = tcp(
+        Hooks::new().on_open(|_| (Some(Bytes::from(vec![7u8; QUEUED])), Action::Close)),
+        Options::new()
+            .socket_send_buffer(4096)
+            .close_timeout(Duration::from_millis(300)),
+    );
+    // A small receive buffer, so that each small read makes room.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .connect(&socket_addr(&engine.addrs()[0]).into())
+        .unwrap();
+    let mut peer: TcpStream = socket.into();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    // 1 KiB every 20 ms: everything would take about 4 s.
+    let started = Instant::now();
+    let mut got = 0;
+    let mut buf = [0u8; 1024];
+    loop {
+        match peer.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a peer reading a trickle held the connection past its 300 ms close timeout"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        got < QUEUED,
+        "all {got} bytes arrived: the deadline never came"
+    );
+    stop_and_wait(&engine);
+}
+
+#[test]
 fn shutdown_from_on_traffic_stops_the_engine() {
     const LOOPS: usize = 2;
     let shutdowns = Count::default();

@@ -512,3 +512,60 @@ fn a_dropped_stream_gives_up_on_a_peer_that_never_reads_at_its_close_timeout() {
         }
     });
 }
+
+#[test]
+fn a_dropped_stream_gives_up_at_its_close_timeout_on_a_peer_that_reads_a_trickle() {
+    // Small kernel buffers on both ends, so that each small read of the
+    // peer makes room, and the stream is told so.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener.set_recv_buffer_size(4096).unwrap();
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(1).unwrap();
+    let listener: std::net::TcpListener = listener.into();
+    let addr = listener.local_addr().unwrap();
+    rt(1).block_on(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_send_buffer_size(4096).unwrap();
+        stream.set_close_timeout(Duration::from_millis(300));
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut stream = stream;
+        let chunk = vec![7u8; 64 * 1024];
+        while time::timeout(Duration::from_millis(200), stream.write_all(&chunk))
+            .await
+            .is_ok()
+        {}
+        assert!(stream.outbound_buffered() > 128 * 1024);
+        // The peer reads 1 KiB every 20 ms: all that is queued would take
+        // it about 5 s.
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 1024];
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                match peer.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        let with_stream = open_fds();
+        drop(stream);
+        let started = std::time::Instant::now();
+        while open_fds() >= with_stream {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "a peer reading a trickle held the socket past its 300 ms close timeout"
+            );
+            time::sleep(Duration::from_millis(20)).await;
+        }
+        reader.join().unwrap();
+    });
+}

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use runtime_executor::{Deferred, OnReady};
@@ -496,19 +496,9 @@ fn linger(mut outbound: Outbound, timeout: Duration, draining: Rc<Cell<usize>>) 
         return;
     };
     draining.set(draining.get() + 1);
+    let deadline = runtime_executor::time::now() + timeout;
     drop(runtime_executor::spawn(async move {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match runtime_executor::time::timeout(left, fd.writable()).await {
-                Ok(Ok(())) => {}
-                _ => break,
-            }
-            match outbound.send() {
-                Ok(false) => {}
-                Ok(true) | Err(_) => break,
-            }
-        }
+        crate::io::linger(&fd, deadline, || outbound.send()).await;
         drop(outbound);
         draining.set(draining.get() - 1);
     }));

@@ -7,10 +7,12 @@
 //! - [`outbound`]: a connection's outbound ring, stored error and
 //!   half-close, and the sends (a short path and the general one);
 //! - [`send`]: one send of an outbound ring, with `MSG_NOSIGNAL`;
+//! - [`linger`]: a closed connection's last sends, under its deadline;
 //! - [`error`]: the errors a connection keeps and reports again.
 
 mod error;
 mod inbound;
+mod linger;
 mod outbound;
 mod send;
 #[cfg(feature = "tls")]
@@ -20,6 +22,7 @@ use crate::buffer::RingBuffer;
 
 pub(crate) use error::{write_shut_down, StoredError};
 pub(crate) use inbound::{read_into, Filled};
+pub(crate) use linger::linger;
 pub(crate) use outbound::Outbound;
 pub(crate) use send::{send_ring, Sent, Transport};
 

@@ -171,31 +171,28 @@ impl Shared {
                 if done {
                     break;
                 }
-                // Once every handle is gone only this task holds the socket:
-                // give the peer a deadline, then close.
-                let writable = if Rc::strong_count(&shared) == 1 {
-                    let deadline = decode_close_timeout(shared.close_timeout.get());
-                    match runtime_executor::time::timeout(deadline, shared.fd.writable()).await {
-                        Ok(res) => res,
-                        Err(_) => break,
-                    }
-                } else {
-                    // Until there is room, or until the last handle goes
-                    // (`drop_write_side` wakes this task): then the wait
-                    // above, under the close timeout.
-                    let room = std::future::poll_fn(|cx| {
-                        if Rc::strong_count(&shared) == 1 {
-                            return std::task::Poll::Ready(None);
-                        }
-                        shared.fd.poll_write_ready(cx).map(Some)
-                    });
-                    match room.await {
-                        Some(writable) => writable,
-                        None => continue,
-                    }
-                };
-                if writable.is_err() {
+                if Rc::strong_count(&shared) == 1 {
+                    // Every handle is gone, so only this task holds the
+                    // socket: the peer has the close timeout to take the
+                    // rest, as a closed engine connection does.
+                    let timeout = decode_close_timeout(shared.close_timeout.get());
+                    let deadline = runtime_executor::time::now() + timeout;
+                    crate::io::linger(&shared.fd, deadline, || shared.flush_now()).await;
                     break;
+                }
+                // Until there is room, or until the last handle goes
+                // (`drop_write_side` wakes this task): then the linger
+                // above, under the close timeout.
+                let room = std::future::poll_fn(|cx| {
+                    if Rc::strong_count(&shared) == 1 {
+                        return std::task::Poll::Ready(None);
+                    }
+                    shared.fd.poll_write_ready(cx).map(Some)
+                });
+                match room.await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) => break,
+                    None => {}
                 }
             }
             shared.draining.set(false);

@@ -281,9 +281,9 @@ impl TcpStream {
     }
 
     /// How long this stream, once dropped (or closed) with bytes still
-    /// queued, keeps delivering them to a peer that reads slowly: past
-    /// `timeout` without room in the kernel's buffer, it gives up and
-    /// closes. Kept to the millisecond up to 32 s, to the second beyond (at
+    /// queued, keeps delivering them to a peer that reads slowly: `timeout`
+    /// after the drop it gives up and closes, however little the peer
+    /// reads meanwhile. Kept to the millisecond up to 32 s, to the second beyond (at
     /// most about 9 hours). 30 s unless set; [`Server::close_timeout`](crate::Server::close_timeout)
     /// sets it for every accepted connection, as the engine's
     /// `Options::close_timeout` does for its own.

@@ -158,9 +158,9 @@ impl UnixStream {
     }
 
     /// How long this stream, once dropped (or closed) with bytes still
-    /// queued, keeps delivering them to a peer that reads slowly: past
-    /// `timeout` without room in the kernel's buffer, it gives up and
-    /// closes. Kept to the millisecond up to 32 s, to the second beyond (at
+    /// queued, keeps delivering them to a peer that reads slowly: `timeout`
+    /// after the drop it gives up and closes, however little the peer
+    /// reads meanwhile. Kept to the millisecond up to 32 s, to the second beyond (at
     /// most about 9 hours). 30 s unless set, as the engine's `Options::close_timeout`.
     pub fn set_close_timeout(&self, timeout: Duration) {
         self.inner.set_close_timeout(timeout);
