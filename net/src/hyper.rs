@@ -194,76 +194,136 @@ where
     Poll::Ready(Ok(()))
 }
 
-macro_rules! impl_hyper_read {
-    // The streams, which say how much their ring holds.
-    (streams: $($ty:ty),*) => {$(
-        impl rt::Read for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: ReadBufCursor<'_>,
-            ) -> Poll<io::Result<()>> {
-                let this = self.get_mut();
-                let buffered = this.inbound_buffered();
-                poll_read_stream(this, buffered, cx, buf)
-            }
-        }
-    )*};
-    (buffered: $($ty:ty),*) => {$(
-        impl rt::Read for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: ReadBufCursor<'_>,
-            ) -> Poll<io::Result<()>> {
-                poll_read_buffered(self, cx, buf)
-            }
-        }
-    )*};
+impl rt::Read for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let buffered = this.inbound_buffered();
+        poll_read_stream(this, buffered, cx, buf)
+    }
+}
+
+impl rt::Read for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let buffered = this.inbound_buffered();
+        poll_read_stream(this, buffered, cx, buf)
+    }
+}
+
+/// A read half cannot see its ring's fill level: always through the ring.
+/// `tcp::OwnedReadHalf` and `unix::OwnedReadHalf` are one type (and so are
+/// the write halves): one impl covers both.
+impl rt::Read for tcp::OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read_buffered(self, cx, buf)
+    }
 }
 
 /// Writes go into the outbound ring, as with `futures_lite::AsyncWrite`:
 /// the core sends what a tick wrote in one `writev`. Vectored writes copy
 /// every slice into the ring, so hyper's queued (vectored) strategy is the
 /// cheap one.
-macro_rules! impl_hyper_write {
-    ($($ty:ty),*) => {$(
-        impl rt::Write for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write(self, cx, buf)
-            }
+impl rt::Write for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
 
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
 
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
 
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_flush(self, cx)
-            }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
 
-            /// Flushes, then shuts the write side down.
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_close(self, cx)
-            }
-        }
-    )*};
+    /// Flushes, then shuts the write side down.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
 }
 
-// `tcp::OwnedReadHalf` and `unix::OwnedReadHalf` are one type (and so are the
-// write halves): one impl covers both.
-impl_hyper_read!(streams: TcpStream, UnixStream);
-// A read half cannot see its ring's fill level: always through the ring.
-impl_hyper_read!(buffered: tcp::OwnedReadHalf);
-impl_hyper_write!(TcpStream, UnixStream, tcp::OwnedWriteHalf);
+impl rt::Write for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    /// Flushes, then shuts the write side down.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}
+
+impl rt::Write for tcp::OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    /// Flushes, then shuts the write side down.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}

@@ -73,51 +73,135 @@ impl<IO: AsyncBufRead + AsyncWrite + Unpin> tokio::io::AsyncRead for TlsReadHalf
     }
 }
 
-#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+#[cfg(feature = "tokio-io")]
 /// tokio's and hyper's `AsyncWrite` are futures-io's under other names;
-/// `shutdown` is `close`: `close_notify`, then the half-close.
-macro_rules! forward_write {
-    ($trait:path, $shutdown:ident, $ty:ident) => {
-        impl<IO: AsyncBufRead + AsyncWrite + Unpin> $trait for $ty<IO> {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write(self, cx, buf)
-            }
+/// `shutdown` is `close`.
+impl<IO: AsyncBufRead + AsyncWrite + Unpin> tokio::io::AsyncWrite for TlsStream<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
 
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
 
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
 
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_flush(self, cx)
-            }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
 
-            fn $shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_close(self, cx)
-            }
-        }
-    };
+    /// `close_notify`, then the half-close.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
 }
 
 #[cfg(feature = "tokio-io")]
-forward_write!(tokio::io::AsyncWrite, poll_shutdown, TlsStream);
-#[cfg(feature = "tokio-io")]
-forward_write!(tokio::io::AsyncWrite, poll_shutdown, TlsWriteHalf);
+impl<IO: AsyncBufRead + AsyncWrite + Unpin> tokio::io::AsyncWrite for TlsWriteHalf<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    /// `close_notify`, then the half-close.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}
+
 #[cfg(feature = "hyper")]
-forward_write!(hyper::rt::Write, poll_shutdown, TlsStream);
+impl<IO: AsyncBufRead + AsyncWrite + Unpin> hyper::rt::Write for TlsStream<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    /// `close_notify`, then the half-close.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}
+
 #[cfg(feature = "hyper")]
-forward_write!(hyper::rt::Write, poll_shutdown, TlsWriteHalf);
+impl<IO: AsyncBufRead + AsyncWrite + Unpin> hyper::rt::Write for TlsWriteHalf<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    /// `close_notify`, then the half-close.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}
 
 #[cfg(feature = "hyper")]
 impl<IO: AsyncBufRead + AsyncWrite + Unpin> hyper::rt::Read for TlsStream<IO> {
