@@ -239,6 +239,24 @@ impl<H: EventHandler> ConnCell<H> {
         reply: Option<Reply>,
         context: Option<Box<dyn std::any::Any + Send>>,
     ) -> bool {
+        let action = self.open(reply, context);
+        self.after_callback("on_open", action)
+    }
+
+    /// [`opened`](Self::opened) without the send: what `on_open` wrote
+    /// leaves with what the caller sends next. `false` if now closed.
+    #[cfg(feature = "tls")]
+    pub(super) fn opened_unsent(self: &Rc<Self>, reply: Option<Reply>) -> bool {
+        let action = self.open(reply, None);
+        self.apply("on_open", action)
+    }
+
+    /// `on_open`, the dial's reply, and the greeting queued.
+    fn open(
+        self: &Rc<Self>,
+        reply: Option<Reply>,
+        context: Option<Box<dyn std::any::Any + Send>>,
+    ) -> Result<Action, Box<dyn std::any::Any + Send>> {
         let opened = {
             let mut handler = self.lp.handler.borrow_mut();
             let mut conn = self.conn.borrow_mut();
@@ -251,13 +269,12 @@ impl<H: EventHandler> ConnCell<H> {
             let handle = self.conn.borrow_mut().handle();
             let _ = reply.send(Ok(handle));
         }
-        let action = opened.map(|(greeting, action)| {
+        opened.map(|(greeting, action)| {
             if let Some(greeting) = greeting {
                 let _ = self.conn.borrow_mut().outbound.write_bytes(greeting);
             }
             action
-        });
-        self.after_callback("on_open", action)
+        })
     }
 
     /// Calls `on_traffic`; `false` if the connection is now closed.
@@ -282,7 +299,7 @@ impl<H: EventHandler> ConnCell<H> {
 
     /// Applies a callback's action (and a [`Conn::close`] it made); `false`
     /// if the connection is now closed.
-    fn apply(
+    pub(super) fn apply(
         self: &Rc<Self>,
         name: &str,
         action: Result<Action, Box<dyn std::any::Any + Send>>,

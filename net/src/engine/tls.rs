@@ -532,12 +532,14 @@ impl<H: EventHandler> ConnCell<H> {
             }
             if opening {
                 // The plaintext that came with the handshake's last flight
-                // is handed over at once.
-                if !self.opened(reply, None) {
-                    return;
-                }
+                // is handed over at once; then the session tickets and the
+                // greeting leave with the first reply, in one send.
                 let stored = !self.conn.borrow().inbound.is_empty();
-                if stored && !self.tls_traffic() {
+                if stored {
+                    if !self.opened_unsent(reply) || !self.tls_traffic() {
+                        return;
+                    }
+                } else if !self.opened(reply, None) {
                     return;
                 }
             } else if step.moved > 0 {
