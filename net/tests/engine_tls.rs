@@ -770,6 +770,60 @@ fn the_engine_client_dials_a_tls_engine() {
 }
 
 #[test]
+fn enroll_tls_serves_a_connected_socket_as_a_tls_client() {
+    let certs = Certs::new();
+    let (server, _, server_closes) = tls_echo(Options::new().tls(certs.server()));
+    let addr = socket_addr(&server.addrs()[0]);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (opens, closes) = (Count::default(), CloseLog::default());
+    let client = Client::new(
+        collecting(got.clone(), opens.clone(), closes.clone()),
+        Options::new().tls_client(certs.client()),
+    )
+    .unwrap();
+    let handle = client
+        .enroll_tls(TcpStream::connect(addr).unwrap(), "localhost")
+        .unwrap();
+    assert_eq!(
+        opens.get(),
+        1,
+        "on_open ran after the handshake, before enroll returned"
+    );
+    handle.async_write(
+        &b"enrolled
+"[..],
+        |r| {
+            r.unwrap();
+        },
+    );
+    wait_until(WAIT, "the echo", || got.lock().unwrap().len() == 9);
+    assert_eq!(
+        &*got.lock().unwrap(),
+        b"enrolled
+"
+    );
+    handle.close().unwrap();
+    wait_until(WAIT, "the server's on_close", || {
+        server_closes.kinds().len() == 1
+    });
+    assert_eq!(server_closes.kinds(), vec![None], "a clean close_notify");
+    // A name the certificate does not hold fails the handshake.
+    let err = client
+        .enroll_tls(TcpStream::connect(addr).unwrap(), "example.com")
+        .expect_err("a certificate for another name");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    // Without a TLS client configuration, refused up front.
+    let plain = Client::new(Hooks::new(), Options::new()).unwrap();
+    let err = plain
+        .enroll_tls(TcpStream::connect(addr).unwrap(), "localhost")
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    plain.stop();
+    client.stop();
+    stop(&server);
+}
+
+#[test]
 fn the_engine_client_dials_an_async_tls_acceptor_with_a_server_name() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let certs = Certs::new();

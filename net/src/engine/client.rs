@@ -250,12 +250,34 @@ impl Client {
     pub fn enroll(&self, stream: impl Into<Socket>) -> io::Result<ConnHandle> {
         self.check_caller()?;
         let socket = stream.into();
-        let kind = if socket.local_addr()?.family() == libc::AF_UNIX as libc::sa_family_t {
-            StreamKind::Unix
-        } else {
-            StreamKind::Tcp
-        };
+        let kind = stream_kind(&socket)?;
         let reply = self.adopt((socket, kind), None, None, None)?;
+        block_on(reply).unwrap_or_else(|_| Err(closed_error()))
+    }
+
+    /// [`enroll`](Self::enroll) over TLS: this end is the client of the
+    /// session, with [`Options::tls_client`](super::Options::tls_client)'s
+    /// configuration, and the server's certificate is checked against
+    /// [`Options::tls_server_name`](super::Options::tls_server_name) or
+    /// else `server_name` (which is also sent as SNI). `on_open` runs
+    /// once the handshake is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`enroll`](Self::enroll); `InvalidInput` without a TLS client
+    /// configuration or for a `server_name` that is not a DNS name or an
+    /// IP address; the handshake's error if it fails.
+    #[cfg(feature = "tls")]
+    pub fn enroll_tls(
+        &self,
+        stream: impl Into<Socket>,
+        server_name: &str,
+    ) -> io::Result<ConnHandle> {
+        self.check_caller()?;
+        let tls = super::tls::client_tls(&self.tls, server_name)?;
+        let socket = stream.into();
+        let kind = stream_kind(&socket)?;
+        let reply = self.adopt((socket, kind), None, None, Some(tls))?;
         block_on(reply).unwrap_or_else(|_| Err(closed_error()))
     }
 
@@ -445,4 +467,15 @@ fn connect_udp(addr: std::net::SocketAddr) -> io::Result<Socket> {
     )?;
     socket.connect(&addr.into())?;
     Ok(socket)
+}
+
+/// Whether a connected stream socket is a Unix one or a TCP one.
+fn stream_kind(socket: &Socket) -> io::Result<StreamKind> {
+    Ok(
+        if socket.local_addr()?.family() == libc::AF_UNIX as libc::sa_family_t {
+            StreamKind::Unix
+        } else {
+            StreamKind::Tcp
+        },
+    )
 }

@@ -55,26 +55,33 @@ pub(crate) fn tls_dial(addr: &str, options: &Options) -> io::Result<Option<(Stri
     else {
         return Ok(None);
     };
+    let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let tls = client_tls(options, host)
+        .map_err(|err| io::Error::new(err.kind(), format!("cannot dial `{addr}`: {err}")))?;
+    Ok(Some((format!("tcp://{rest}"), tls)))
+}
+
+/// The client side of a TLS session with [`Options::tls_client`]'s
+/// configuration, checking the server against [`Options::tls_server_name`]
+/// or else `host`.
+pub(crate) fn client_tls(options: &Options, host: &str) -> io::Result<ClientTls> {
     let Some(config) = options.tls_client.clone() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("cannot dial `{addr}`: no TLS client configuration (Options::tls_client)"),
+            "no TLS client configuration (Options::tls_client)",
         ));
     };
     let name = match &options.tls_server_name {
         Some(name) => name.clone(),
-        None => {
-            let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            ServerName::try_from(host.to_owned()).map_err(|err| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("cannot dial `{addr}`: `{host}` is not a server name: {err}"),
-                )
-            })?
-        }
+        None => ServerName::try_from(host.to_owned()).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{host}` is not a server name: {err}"),
+            )
+        })?,
     };
-    Ok(Some((format!("tcp://{rest}"), ClientTls { config, name })))
+    Ok(ClientTls { config, name })
 }
 
 /// A TLS connection's state beside its socket: the session, the
