@@ -1024,3 +1024,35 @@ fn a_tampered_record_is_invalid_data_on_that_connection_only() {
     still_serves(&engine, &certs);
     stop(&engine);
 }
+
+#[test]
+fn a_handler_that_answers_meets_the_first_read_deadline_over_tls_too() {
+    let certs = Certs::new();
+    // Answers every read with a prompt and consumes nothing, as a handler
+    // waiting for the rest of a frame may.
+    let (engine, _, closes) = {
+        let closes = CloseLog::default();
+        let hooks = Hooks::new()
+            .on_traffic(|conn: &mut Conn| {
+                conn.write(b"?").unwrap();
+                Action::None
+            })
+            .on_close(closes.hook());
+        let options = Options::new()
+            .tls(certs.server())
+            .first_read_timeout(Duration::from_millis(300));
+        (tcp(hooks, options), (), closes)
+    };
+    let mut peer = tls_connect(&engine, certs.client());
+    let mut prompt = [0; 1];
+    peer.write_all(b"x").unwrap();
+    peer.read_exact(&mut prompt).unwrap();
+    assert_eq!(&prompt, b"?");
+    thread::sleep(Duration::from_millis(700));
+    // Answered before the deadline: still served past it.
+    peer.write_all(b"y").unwrap();
+    peer.read_exact(&mut prompt).unwrap();
+    assert_eq!(&prompt, b"?");
+    assert!(closes.kinds().is_empty(), "{:?}", closes.kinds());
+    stop(&engine);
+}

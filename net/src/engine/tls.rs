@@ -600,7 +600,10 @@ impl<H: EventHandler> ConnCell<H> {
     /// `on_traffic` for decrypted bytes, with the first-frame deadline's
     /// bookkeeping of a plain read pass; `false` if now closed.
     fn tls_traffic(self: &Rc<Self>) -> bool {
-        let before = self.conn.borrow().inbound.len();
+        let (before, sent_before) = {
+            let conn = self.conn.borrow();
+            (conn.inbound.len(), conn.outbound.len())
+        };
         let action = {
             let mut handler = self.lp.handler.borrow_mut();
             let mut conn = self.conn.borrow_mut();
@@ -609,8 +612,10 @@ impl<H: EventHandler> ConnCell<H> {
             }))
         };
         if self.first_frame_due.get() != 0 {
+            // The handler took a frame or answered (what the handshake
+            // queued, such as the tickets, was there before).
             let conn = self.conn.borrow();
-            if conn.inbound.len() < before {
+            if conn.inbound.len() < before || conn.outbound.len() > sent_before {
                 self.first_frame_due.set(0);
             }
         }
