@@ -28,6 +28,8 @@ use crate::TcpStream;
 /// made), nothing more (`a_served_connection_adds_only_its_guard`): an
 /// `async` block, where an `async fn` would keep its arguments twice, as
 /// arguments and as the locals they are moved to.
+// Not an `async fn`, on purpose: see above.
+#[allow(clippy::manual_async_fn)]
 pub(super) fn serve_one<S: Service + 'static>(mut guard: Finished<S>) -> impl Future<Output = ()> {
     async move {
         // Its own statement, so no temporary of it lives across the `await`
@@ -40,7 +42,9 @@ pub(super) fn serve_one<S: Service + 'static>(mut guard: Finished<S>) -> impl Fu
     }
 }
 
-/// [`serve_one`] under [`Server::first_read_timeout`].
+/// [`serve_one`] under [`Server::first_read_timeout`], an `async` block for
+/// the same reason.
+#[allow(clippy::manual_async_fn)]
 pub(super) fn serve_one_by<S: Service + 'static>(
     mut guard: Finished<S>,
     first: Duration,
