@@ -61,8 +61,8 @@ pub(crate) struct Source {
     /// case) registers without cloning it. `waiting` says which are live.
     wakers: [Cell<Option<Waker>>; 2],
     /// Told of every edge directly, without a task: see [`OnReady`]. A
-    /// `Cell` (taken and put back to upgrade) where a `RefCell` would cost
-    /// a word of borrow flag.
+    /// `Cell` (read in place to upgrade) where a `RefCell` would cost a
+    /// word of borrow flag.
     callback: Cell<Option<Weak<dyn OnReady>>>,
     /// The high half of its poller key: see [`poller_key`].
     generation: u32,
@@ -111,10 +111,11 @@ impl Source {
 
     #[inline]
     fn callback(&self) -> Option<Rc<dyn OnReady>> {
-        let weak = self.callback.take()?;
-        let callback = weak.upgrade();
-        self.callback.set(Some(weak));
-        callback
+        // SAFETY: the shared reference lives only for the upgrade, which
+        // runs no other code (it counts, or fails): nothing can set the
+        // cell meanwhile, since the cell is `!Sync` and this thread is here.
+        let weak = unsafe { &*self.callback.as_ptr() };
+        weak.as_ref().and_then(Weak::upgrade)
     }
 
     /// Ready in `dir` now, without registering a waker.
@@ -402,7 +403,7 @@ impl Reactor {
         let Some(source) = sources.get(event.key & INDEX_MASK) else {
             return;
         };
-        if poller_key(event.key & INDEX_MASK, source.generation) != event.key {
+        if event.key >> INDEX_BITS != source.generation as usize {
             return;
         }
         let (read, write, due) = source.set_ready(event);
