@@ -62,6 +62,10 @@ use crate::reactor::{shut_down_error, Direction, OnReady, Reactor, Source};
 pub struct AsyncFd<T: AsFd> {
     source: Rc<Source>,
     reactor: Rc<Reactor>,
+    /// The source's slab index in the reactor, for `deregister`: kept here,
+    /// beside a fd-sized `inner`, in room the `Source` lacks (see
+    /// `an_async_fd_keeps_three_words`).
+    index: u32,
     inner: Option<T>,
 }
 
@@ -75,10 +79,11 @@ impl<T: AsFd> AsyncFd<T> {
     pub fn new(inner: T) -> io::Result<Self> {
         let reactor = context::with_core(|core| core.reactor().clone())
             .ok_or_else(|| io::Error::other("`AsyncFd::new` called outside of a `runtime` core"))?;
-        let source = reactor.register(inner.as_fd())?;
+        let (source, index) = reactor.register(inner.as_fd())?;
         Ok(AsyncFd {
             source,
             reactor,
+            index,
             inner: Some(inner),
         })
     }
@@ -92,7 +97,8 @@ impl<T: AsFd> AsyncFd<T> {
     /// Deregisters the fd and gives the I/O object back.
     pub fn into_inner(mut self) -> T {
         let inner = self.inner.take().expect("inner taken only once");
-        self.reactor.deregister(&self.source, inner.as_fd());
+        self.reactor
+            .deregister(self.index, &self.source, inner.as_fd());
         inner
     }
 
@@ -341,7 +347,8 @@ impl<T: AsFd> Drop for AsyncFd<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
             // Deregister before `inner` (and so the fd) is dropped.
-            self.reactor.deregister(&self.source, inner.as_fd());
+            self.reactor
+                .deregister(self.index, &self.source, inner.as_fd());
         }
     }
 }
@@ -351,5 +358,23 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
         f.debug_struct("AsyncFd")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AsyncFd;
+
+    #[test]
+    fn an_async_fd_keeps_three_words() {
+        // Every connection holds one (the async streams' write side, the
+        // engine's connections): the source's slab index fits beside a
+        // fd-sized object, in room the layout has anyway. A fourth word
+        // would grow the streams' shared write side past its 128-byte
+        // malloc chunk.
+        assert_eq!(
+            std::mem::size_of::<AsyncFd<std::os::unix::net::UnixStream>>(),
+            3 * std::mem::size_of::<usize>()
+        );
     }
 }

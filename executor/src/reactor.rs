@@ -49,15 +49,25 @@ impl Direction {
 const READY_BOTH: u8 = 0b11;
 
 /// One registered file descriptor.
+///
+/// Every connection holds one, so it is kept to 56 bytes: with `Rc`'s
+/// counts, 72, an 80-byte malloc chunk (see `a_source_fits_an_80_byte_chunk`).
+/// Its slab index is kept by its owner ([`AsyncFd`](crate::AsyncFd), in
+/// room it has to spare), which hands it back to
+/// [`Reactor::deregister`].
 pub(crate) struct Source {
-    fd: i32,
-    key: usize,
-    /// Readiness, one bit per [`Direction`].
-    ready: Cell<u8>,
     /// The task waiting in each direction, or the one that waited last: a
     /// waker stays after its wake, so a task that waits again (the usual
     /// case) registers without cloning it. `waiting` says which are live.
     wakers: [Cell<Option<Waker>>; 2],
+    /// Told of every edge directly, without a task: see [`OnReady`]. A
+    /// `Cell` (read in place to upgrade) where a `RefCell` would cost a
+    /// word of borrow flag.
+    callback: Cell<Option<Weak<dyn OnReady>>>,
+    /// The high half of its poller key: see [`poller_key`].
+    generation: u32,
+    /// Readiness, one bit per [`Direction`].
+    ready: Cell<u8>,
     /// Which of `wakers` may hold a waker, one bit per [`Direction`]: an
     /// event for a source nobody waits on (a callback's) takes none.
     waiting: Cell<u8>,
@@ -65,8 +75,14 @@ pub(crate) struct Source {
     /// reads from now on never block, so read readiness is never cleared
     /// again (a hang-up that arrived with data brings no second edge).
     read_closed: Cell<bool>,
-    /// Told of every edge directly, without a task: see [`OnReady`].
-    callback: RefCell<Option<Weak<dyn OnReady>>>,
+}
+
+/// The key a source is registered under with the poller: its slab `index`
+/// in the low bits, its `generation` in the high bits.
+#[inline]
+fn poller_key(index: usize, generation: u32) -> usize {
+    // `generation` is at most `INDEX_MASK`, which fits in the high half.
+    index | (generation as usize) << INDEX_BITS
 }
 
 /// An object the reactor tells of readiness directly, in place of waking a
@@ -82,8 +98,7 @@ pub trait OnReady {
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
-            .field("fd", &self.fd)
-            .field("key", &self.key)
+            .field("generation", &self.generation)
             .field("ready", &self.ready.get())
             .finish_non_exhaustive()
     }
@@ -91,12 +106,16 @@ impl std::fmt::Debug for Source {
 
 impl Source {
     pub(crate) fn set_callback(&self, callback: Option<Weak<dyn OnReady>>) {
-        *self.callback.borrow_mut() = callback;
+        self.callback.set(callback);
     }
 
     #[inline]
     fn callback(&self) -> Option<Rc<dyn OnReady>> {
-        self.callback.borrow().as_ref().and_then(Weak::upgrade)
+        // SAFETY: the shared reference lives only for the upgrade, which
+        // runs no other code (it counts, or fails): nothing can set the
+        // cell meanwhile, since the cell is `!Sync` and this thread is here.
+        let weak = unsafe { &*self.callback.as_ptr() };
+        weak.as_ref().and_then(Weak::upgrade)
     }
 
     /// Ready in `dir` now, without registering a waker.
@@ -211,7 +230,7 @@ fn register_waker(slot: &Cell<Option<Waker>>, old: Option<Waker>, waker: &Waker)
 /// A core's reactor.
 pub(crate) struct Reactor {
     poller: Arc<Poller>,
-    sources: RefCell<Slab<std::rc::Rc<Source>>>,
+    sources: RefCell<Slab<Rc<Source>>>,
     generation: Cell<usize>,
     waiter: RefCell<Waiter>,
     shut_down: Cell<bool>,
@@ -303,32 +322,34 @@ impl Reactor {
         !self.sources.borrow().is_empty()
     }
 
-    /// Registers `fd` for both directions, edge-triggered.
+    /// Registers `fd` for both directions, edge-triggered. Returns the
+    /// source and its slab index, for [`deregister`](Self::deregister).
     ///
     /// The caller must call [`deregister`](Self::deregister) before closing
     /// `fd`.
-    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<std::rc::Rc<Source>> {
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<(Rc<Source>, u32)> {
         if self.shut_down.get() {
             return Err(shut_down_error());
         }
         let mut sources = self.sources.borrow_mut();
         let entry = sources.vacant_entry();
         let index = entry.key();
-        if index > INDEX_MASK {
+        let Some(index32) = u32::try_from(index).ok().filter(|_| index <= INDEX_MASK) else {
             return Err(io::Error::other("too many sources on one core"));
-        }
-        // Never 0: a key with generation 0 is the notifier's.
+        };
+        // Never 0: a key with generation 0 is the notifier's. At most
+        // `INDEX_MASK`, so it fits in 32 bits.
         let generation = (self.generation.get() & INDEX_MASK) % INDEX_MASK + 1;
         self.generation.set(generation);
-        let key = index | (generation << INDEX_BITS);
-        let source = std::rc::Rc::new(Source {
-            fd: fd.as_raw_fd(),
-            key,
-            ready: Cell::new(READY_BOTH),
+        let generation = generation as u32;
+        let key = poller_key(index, generation);
+        let source = Rc::new(Source {
             wakers: [Cell::new(None), Cell::new(None)],
+            callback: Cell::new(None),
+            generation,
+            ready: Cell::new(READY_BOTH),
             waiting: Cell::new(0),
             read_closed: Cell::new(false),
-            callback: RefCell::new(None),
         });
         // SAFETY: `AsyncFd` (the only caller) deletes the fd from the poller in
         // `deregister` before the fd can be closed: it deregisters in `Drop`
@@ -339,17 +360,17 @@ impl Reactor {
             crate::wait::add_source(&self.poller, fd.as_raw_fd(), key)?;
         }
         entry.insert(source.clone());
-        Ok(source)
+        Ok((source, index32))
     }
 
-    /// Removes a source from the poller and the slab.
-    pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) {
-        debug_assert_eq!(source.fd, fd.as_raw_fd());
+    /// Removes a source, registered at `index`, from the poller and the
+    /// slab.
+    pub(crate) fn deregister(&self, index: u32, source: &Rc<Source>, fd: BorrowedFd<'_>) {
         // The fd is still open here; a failure means it was never added.
         let _ = self.poller.delete(fd);
         let mut sources = self.sources.borrow_mut();
-        let index = source.key & INDEX_MASK;
-        if sources.get(index).is_some_and(|s| s.key == source.key) {
+        let index = index as usize;
+        if sources.get(index).is_some_and(|s| Rc::ptr_eq(s, source)) {
             sources.remove(index);
         }
     }
@@ -382,7 +403,7 @@ impl Reactor {
         let Some(source) = sources.get(event.key & INDEX_MASK) else {
             return;
         };
-        if source.key != event.key {
+        if event.key >> INDEX_BITS != source.generation as usize {
             return;
         }
         let (read, write, due) = source.set_ready(event);
@@ -454,6 +475,11 @@ mod tests {
             hung_up: false,
             read_closed: false,
         }
+    }
+
+    /// The poller key of `source`, registered at `index`.
+    fn key(index: u32, source: &Source) -> usize {
+        poller_key(index as usize, source.generation)
     }
 
     fn reactor() -> Reactor {
@@ -566,38 +592,39 @@ mod tests {
         };
         let reactor = reactor();
         let (a, _peer) = UnixStream::pair().unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
         let waker = counting_waker(&COUNTS);
         let mut cx = Context::from_waker(&waker);
         for round in 1..=3 {
             source.clear_ready(Direction::Read);
             assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
-            reactor.dispatch(&event(source.key, true, false));
+            reactor.dispatch(&event(key(index, &source), true, false));
             assert_eq!(COUNTS.wakes.load(Ordering::SeqCst), round);
             // Not waiting any more: a second edge wakes nobody.
-            reactor.dispatch(&event(source.key, true, false));
+            reactor.dispatch(&event(key(index, &source), true, false));
             assert_eq!(COUNTS.wakes.load(Ordering::SeqCst), round);
             assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
         }
         // One clone, at the first wait; none per round after it.
         assert_eq!(COUNTS.clones.load(Ordering::SeqCst), 1);
-        reactor.deregister(&source, a.as_fd());
+        reactor.deregister(index, &source, a.as_fd());
     }
 
     #[test]
     fn stale_key_never_reaches_a_source_reusing_the_slot() {
         let reactor = reactor();
         let (a, _a_peer) = UnixStream::pair().unwrap();
-        let old = reactor.register(a.as_fd()).unwrap();
-        let old_key = old.key;
-        reactor.deregister(&old, a.as_fd());
+        let (old, old_index) = reactor.register(a.as_fd()).unwrap();
+        let old_key = key(old_index, &old);
+        reactor.deregister(old_index, &old, a.as_fd());
         drop(a);
 
         // Same slab slot, and very likely the same fd number.
         let (b, _b_peer) = UnixStream::pair().unwrap();
-        let new = reactor.register(b.as_fd()).unwrap();
-        assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK);
-        assert_ne!(new.key, old_key);
+        let (new, new_index) = reactor.register(b.as_fd()).unwrap();
+        let new_key = key(new_index, &new);
+        assert_eq!(new_index, old_index);
+        assert_ne!(new_key, old_key);
 
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
@@ -613,10 +640,10 @@ mod tests {
         );
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
-        reactor.dispatch(&event(new.key, true, false));
+        reactor.dispatch(&event(new_key, true, false));
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert!(new.poll_ready(Direction::Read, &mut cx).is_ready());
-        reactor.deregister(&new, b.as_fd());
+        reactor.deregister(new_index, &new, b.as_fd());
         assert!(!reactor.has_sources());
     }
 
@@ -625,7 +652,7 @@ mod tests {
         let reactor = reactor();
         let (a, mut peer) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
         let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
         let mut cx = Context::from_waker(&waker);
         // Optimistic start: ready until a syscall says otherwise.
@@ -637,26 +664,24 @@ mod tests {
         assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
         assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
         assert!(source.poll_ready(Direction::Read, &mut cx).is_ready());
-        reactor.deregister(&source, a.as_fd());
+        reactor.deregister(index, &source, a.as_fd());
     }
 
     /// A registered socket pair after data alone arrived and was read
     /// short: the short read proved the socket drained.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn drained_after_a_short_read(
-        reactor: &Reactor,
-    ) -> (UnixStream, UnixStream, std::rc::Rc<Source>) {
+    fn drained_after_a_short_read(reactor: &Reactor) -> (UnixStream, UnixStream, Rc<Source>, u32) {
         use std::io::{Read, Write};
         let (a, mut peer) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
         peer.write_all(b"ping").unwrap();
         assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
         let mut buf = [0; 64];
         assert_eq!((&a).read(&mut buf).unwrap(), 4);
         source.short_read();
         assert!(!source.is_ready(Direction::Read));
-        (a, peer, source)
+        (a, peer, source, index)
     }
 
     #[test]
@@ -665,7 +690,7 @@ mod tests {
         use std::io::{Read, Write};
         use std::net::Shutdown;
         let reactor = reactor();
-        let (a, mut peer, source) = drained_after_a_short_read(&reactor);
+        let (a, mut peer, source, index) = drained_after_a_short_read(&reactor);
         let mut buf = [0; 64];
 
         // Data and the FIN before the next wait: one edge brings both, and
@@ -677,7 +702,7 @@ mod tests {
         source.short_read();
         assert!(source.is_ready(Direction::Read), "the FIN would be missed");
         assert_eq!((&a).read(&mut buf).unwrap(), 0);
-        reactor.deregister(&source, a.as_fd());
+        reactor.deregister(index, &source, a.as_fd());
     }
 
     #[test]
@@ -686,20 +711,20 @@ mod tests {
         use std::io::Read;
         use std::net::Shutdown;
         let reactor = reactor();
-        let (a, peer, source) = drained_after_a_short_read(&reactor);
+        let (a, peer, source, index) = drained_after_a_short_read(&reactor);
         let mut buf = [0; 64];
         peer.shutdown(Shutdown::Write).unwrap();
         assert!(reactor.poll(Some(Duration::from_secs(5))) >= 1);
         assert!(source.is_ready(Direction::Read));
         assert_eq!((&a).read(&mut buf).unwrap(), 0);
-        reactor.deregister(&source, a.as_fd());
+        reactor.deregister(index, &source, a.as_fd());
     }
 
     #[test]
     fn shutdown_wakes_waiters() {
         let reactor = reactor();
         let (a, _peer) = UnixStream::pair().unwrap();
-        let source = reactor.register(a.as_fd()).unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
@@ -709,6 +734,18 @@ mod tests {
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert!(reactor.is_shut_down());
         assert!(reactor.register(a.as_fd()).is_err());
-        reactor.deregister(&source, a.as_fd());
+        reactor.deregister(index, &source, a.as_fd());
+    }
+
+    #[test]
+    fn a_source_fits_an_80_byte_chunk() {
+        // Every connection holds one, in an `Rc`: 56 bytes plus the two
+        // counts take an 80-byte malloc chunk; one byte more takes 96, 16
+        // bytes more per idle connection (`benches/idle_memory.sh`).
+        assert!(
+            std::mem::size_of::<Source>() <= 56,
+            "Source grew to {} bytes: 16 more bytes of memory per connection",
+            std::mem::size_of::<Source>()
+        );
     }
 }

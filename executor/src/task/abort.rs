@@ -201,8 +201,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        let mut own = self.task.borrow_mut();
-        let Some(task) = own.take() else {
+        let Some(task) = self.task.take() else {
             return AbortHandle { slot: None };
         };
         let slot = Arc::new(Slot {
@@ -221,8 +220,7 @@ impl<T: Send + 'static> JoinHandle<T> {
             }
         };
         let (runnable, forwarder) = async_task::spawn(Forward { slot: slot.clone() }, schedule);
-        *own = Some(forwarder.fallible());
-        drop(own);
+        self.task.set(Some(forwarder.fallible()));
         // The first poll registers the forwarder with the real task.
         runnable.schedule();
         AbortHandle { slot: Some(slot) }

@@ -182,9 +182,13 @@ impl<H: EventHandler> Loop<H> {
         let mut conns = self.conns.borrow_mut();
         let entry = conns.vacant_entry();
         let key = entry.key();
+        let Ok(slot) = u32::try_from(key) else {
+            // Beyond any fd limit: the cell keeps its slot in 32 bits.
+            return Err(io::Error::other("over 4 billion connections on one loop"));
+        };
         let cell = Rc::new(ConnCell {
             lp: self.clone(),
-            key,
+            key: slot,
             generation,
             closed: Cell::new(false),
             paused: Cell::new(false),

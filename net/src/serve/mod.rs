@@ -538,37 +538,40 @@ impl Server {
     fn admit<S: Service + 'static>(&self, socket: Socket, conns: &Rc<Connections<S>>) {
         let shared = &self.shared;
         let open = shared.open.fetch_add(1, Ordering::AcqRel);
-        if self.max_connections.is_some_and(|max| open >= max) {
+        // The guard keeps the task's key in 32 bits: past 4 billion
+        // connections open on one core (beyond any fd limit), refused too.
+        let over_limit = self.max_connections.is_some_and(|max| open >= max);
+        let key = u32::try_from(conns.tasks.borrow().vacant_key()).ok();
+        let Some(key) = key.filter(|_| !over_limit) else {
             shared.open.fetch_sub(1, Ordering::AcqRel);
             shared.refused.fetch_add(1, Ordering::Relaxed);
             // Closed at once; a reset tells the peer without a TIME_WAIT here.
             let _ = socket.set_linger(Some(Duration::ZERO));
             return;
-        }
+        };
         shared.accepted.fetch_add(1, Ordering::Relaxed);
         // A spawned task first runs in a later tick, so its guard always
         // finds its handle stored under `key`. The guard runs on
         // completion, error, panic or cancellation alike (dropped with the
         // task's future, polled or not).
         let guard = Finished {
-            key: conns.tasks.borrow_mut().vacant_key(),
             conns: conns.clone(),
+            key,
+            socket: Some(socket),
         };
         // What the task captures is stored in its future for its whole
         // life, beside `call`'s future: so it captures only the guard
-        // (which reaches the service and the counters too) and the bare
-        // socket, and makes the stream inside, where only `call`'s future
-        // holds it. An idle connection costs that much less memory.
+        // (which reaches the service and the counters too, and carries the
+        // bare socket), and makes the stream inside, where only `call`'s
+        // future holds it. An idle connection costs that much less memory.
         // Only a task under a timeout carries its timer: the others stay
         // as small as a connection's task can be.
         let task = match (self.idle_timeout, self.first_read_timeout) {
-            (None, None) => runtime_executor::spawn(serve_one(guard, socket)),
-            (None, Some(first)) => runtime_executor::spawn(serve_one_by(guard, socket, first)),
-            (Some(idle), None) => {
-                runtime_executor::spawn(IdleTimeout::new(serve_one(guard, socket), idle))
-            }
+            (None, None) => runtime_executor::spawn(serve_one(guard)),
+            (None, Some(first)) => runtime_executor::spawn(serve_one_by(guard, first)),
+            (Some(idle), None) => runtime_executor::spawn(IdleTimeout::new(serve_one(guard), idle)),
             (Some(idle), Some(first)) => {
-                runtime_executor::spawn(IdleTimeout::new(serve_one_by(guard, socket, first), idle))
+                runtime_executor::spawn(IdleTimeout::new(serve_one_by(guard, first), idle))
             }
         };
         conns.tasks.borrow_mut().insert(task);
