@@ -287,12 +287,14 @@ impl Core {
     }
 
     fn drain_remote(&self) -> usize {
+        // `is_empty` first: the usual answer, and cheaper than the unbounded
+        // queue's `len`.
+        if self.shared.remote.is_empty() {
+            return 0;
+        }
         // Take only what is there now, so a producer that never stops cannot
         // keep the core in this loop.
         let n = self.shared.remote.len();
-        if n == 0 {
-            return 0;
-        }
         let mut local = self.local.borrow_mut();
         let mut moved = 0;
         while moved < n {
