@@ -255,10 +255,13 @@ impl Core {
         stats.add_foreign_wakes(remote as u64);
 
         let mut now = None;
-        if let Some(deadline) = self.timers.next_deadline() {
-            let at = self.timers.clock().now();
-            if deadline <= at {
-                stats.add_timers_fired(self.timers.fire_expired(at) as u64);
+        if let Some(next) = self.timers.next_tick() {
+            let at = self.timers.now_nanos();
+            if next <= TimerDriver::tick_of_nanos(at) {
+                let fired = self
+                    .timers
+                    .fire_expired_tick(TimerDriver::tick_of_nanos(at));
+                stats.add_timers_fired(fired as u64);
             }
             now = Some(at);
         }
@@ -308,15 +311,16 @@ impl Core {
     }
 
     /// Blocks in the reactor until I/O, a timer, a notification or a wake of
-    /// the main future. `now` is the clock as the tick read it, if it did:
-    /// a moment ago, so the timeout it gives is a little longer than
-    /// needed, never shorter (a timer is late by as much, never early).
-    fn park(&self, main_woken: &AtomicBool, now: Option<Instant>) {
+    /// the main future. `now` is the clock as the tick read it, if it did
+    /// ([`TimerDriver::now_nanos`]): a moment ago, so the timeout it gives
+    /// is a little longer than needed, never shorter (a timer is late by as
+    /// much, never early).
+    fn park(&self, main_woken: &AtomicBool, now: Option<u64>) {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
             return;
         }
-        let timeout = self.timers.next_deadline().map(|deadline| {
-            deadline.saturating_duration_since(now.unwrap_or_else(|| self.timers.clock().now()))
+        let timeout = self.timers.next_tick().map(|tick| {
+            TimerDriver::nanos_until(tick, now.unwrap_or_else(|| self.timers.now_nanos()))
         });
         if timeout == Some(Duration::ZERO) {
             if self.reactor.has_sources() {
