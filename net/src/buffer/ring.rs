@@ -383,13 +383,29 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
-        let cap = self.buf.len();
-        if self.head() + self.len() <= cap {
-            (&self.buf[self.head()..self.head() + self.len()], &[])
-        } else {
-            let (wrapped, front) = self.buf.split_at(self.head());
-            (front, &wrapped[..self.head() + self.len() - cap])
+        match self.contiguous() {
+            Some(bytes) => (bytes, &[]),
+            None => self.as_slices_wrapped(),
         }
+    }
+
+    /// The buffered bytes if they do not wrap around the end: the usual
+    /// case, which a send takes in one slice. Inlined everywhere, as the
+    /// one check it is.
+    #[inline(always)]
+    pub(crate) fn contiguous(&self) -> Option<&[u8]> {
+        let (head, len) = (self.head(), self.len());
+        if head + len <= self.buf.len() {
+            Some(&self.buf[head..head + len])
+        } else {
+            None
+        }
+    }
+
+    fn as_slices_wrapped(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        let (wrapped, front) = self.buf.split_at(self.head());
+        (front, &wrapped[..self.head() + self.len() - cap])
     }
 
     /// Makes room for `want` more bytes, growing the buffer up to its maximum
