@@ -319,17 +319,19 @@ impl Core {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
             return;
         }
+        // In milliseconds, as the wait takes it (the timers tick in them).
         let timeout = self.timers.next_tick().map(|tick| {
-            TimerDriver::nanos_until(tick, now.unwrap_or_else(|| self.timers.now_nanos()))
+            TimerDriver::millis_until(tick, now.unwrap_or_else(|| self.timers.now_nanos()))
         });
-        if timeout == Some(Duration::ZERO) {
+        if timeout == Some(0) {
             if self.reactor.has_sources() {
                 let events = self.reactor.poll(Some(Duration::ZERO));
                 self.shared.stats.add_io_events(events as u64);
             }
             return;
         }
-        if !self.reactor.has_sources() && self.spin(main_woken, timeout) {
+        if !self.reactor.has_sources() && self.spin(main_woken, timeout.map(Duration::from_millis))
+        {
             return;
         }
         self.shared.parked.store(true, Ordering::SeqCst);
@@ -340,7 +342,8 @@ impl Core {
             || self.runtime.is_stopping();
         if !pending {
             self.shared.stats.add_park();
-            let events = self.reactor.poll(timeout);
+            let timeout_ms = timeout.map_or(-1, |ms| ms.min(i32::MAX as u64) as i32);
+            let events = self.reactor.poll_ms(timeout_ms);
             self.shared.stats.add_io_events(events as u64);
         }
         self.shared.parked.store(false, Ordering::SeqCst);

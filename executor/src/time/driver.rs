@@ -147,7 +147,7 @@ impl TimerDriver {
 
     /// The clock, in nanoseconds since tick 0: the loop's one reading per
     /// turn, compared with [`next_tick`](Self::next_tick) and turned into
-    /// its wait's timeout by [`nanos_until`](Self::nanos_until).
+    /// its wait's timeout by [`millis_until`](Self::millis_until).
     ///
     /// On Linux, from `clock_gettime(CLOCK_MONOTONIC)`, the clock `Instant`
     /// reads there: an `Instant` costs a subtraction of two `timespec`s
@@ -173,14 +173,12 @@ impl TimerDriver {
             .saturating_add(u64::from(since.subsec_nanos()))
     }
 
-    /// How long from `now` (a [`now_nanos`](Self::now_nanos) reading)
-    /// until `tick`; zero once it is reached.
+    /// Milliseconds from `now` (a [`now_nanos`](Self::now_nanos) reading)
+    /// until `tick`, rounded up (never short of it); zero once it is
+    /// reached.
     #[inline]
-    pub(crate) fn nanos_until(tick: u64, now: u64) -> Duration {
-        Duration::from_nanos(
-            tick.saturating_mul(u64::from(NANOS_PER_TICK))
-                .saturating_sub(now),
-        )
+    pub(crate) fn millis_until(tick: u64, now: u64) -> u64 {
+        tick.saturating_sub(Self::tick_of_nanos(now))
     }
 
     /// The tick a [`now_nanos`](Self::now_nanos) reading has reached.
@@ -345,14 +343,14 @@ mod tests {
             let now = driver.now_nanos();
             if tick <= TimerDriver::tick_of_nanos(now) {
                 assert!(Instant::now() >= deadline, "the reading ran ahead");
-                assert_eq!(TimerDriver::nanos_until(tick, now), Duration::ZERO);
+                assert_eq!(TimerDriver::millis_until(tick, now), 0);
                 assert_eq!(driver.fire_expired_tick(TimerDriver::tick_of_nanos(now)), 1);
                 break;
             }
             // The wait it gives reaches the tick, never stops short of it.
-            let left = TimerDriver::nanos_until(tick, now);
-            assert!(left > Duration::ZERO);
-            assert!(Instant::now() + left >= deadline);
+            let left = TimerDriver::millis_until(tick, now);
+            assert!(left > 0);
+            assert!(Instant::now() + ms(left) >= deadline);
             assert!(Instant::now() < give_up, "the clock never reached the tick");
             std::thread::yield_now();
         }
