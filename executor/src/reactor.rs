@@ -362,7 +362,9 @@ impl Reactor {
 
     /// [`poll`](Self::poll) with the timeout as `epoll_wait` takes it:
     /// milliseconds, -1 for none. A parking core has it in milliseconds
-    /// already (its timers tick in them).
+    /// already (its timers tick in them). Inlined there: a parking core
+    /// calls it once per turn.
+    #[inline]
     pub(crate) fn poll_ms(&self, timeout_ms: i32) -> usize {
         let mut waiter = self.waiter.borrow_mut();
         let result = waiter.wait(timeout_ms, |event| self.dispatch(&event));
