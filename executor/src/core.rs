@@ -251,9 +251,6 @@ impl Core {
         stats.add_polled(polled as u64);
         self.run_deferred();
 
-        let remote = self.drain_remote();
-        stats.add_foreign_wakes(remote as u64);
-
         let mut now = None;
         if let Some(next) = self.timers.next_tick() {
             let at = self.timers.now_nanos();
@@ -270,10 +267,18 @@ impl Core {
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed)
             && !self.any_yielded.get();
+        // What other threads sent: an idle core looks once, in `park`,
+        // after announcing that it parks (a look before would be a second
+        // one each turn, and the usual answer is that nothing came).
         if idle {
-            self.park(main_woken, now);
-        } else if self.reactor.has_sources() {
-            stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+            if self.park(main_woken, now) {
+                stats.add_foreign_wakes(self.drain_remote() as u64);
+            }
+        } else {
+            stats.add_foreign_wakes(self.drain_remote() as u64);
+            if self.reactor.has_sources() {
+                stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+            }
         }
         if self.any_yielded.get() {
             self.wake_yielded();
@@ -315,9 +320,13 @@ impl Core {
     /// ([`TimerDriver::now_nanos`]): a moment ago, so the timeout it gives
     /// is a little longer than needed, never shorter (a timer is late by as
     /// much, never early).
-    fn park(&self, main_woken: &AtomicBool, now: Option<u64>) {
+    ///
+    /// Returns whether the remote queue may hold work (it is then drained):
+    /// `false` only after a wait that found it empty before it began (work
+    /// pushed during the wait is found by the next turn's park).
+    fn park(&self, main_woken: &AtomicBool, now: Option<u64>) -> bool {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
-            return;
+            return true;
         }
         // In milliseconds, as the wait takes it (the timers tick in them).
         let timeout = self.timers.next_tick().map(|tick| {
@@ -328,18 +337,17 @@ impl Core {
                 let events = self.reactor.poll(Some(Duration::ZERO));
                 self.shared.stats.add_io_events(events as u64);
             }
-            return;
+            return true;
         }
         if !self.reactor.has_sources() && self.spin(main_woken, timeout.map(Duration::from_millis))
         {
-            return;
+            return true;
         }
         self.shared.parked.store(true, Ordering::SeqCst);
         // Pairs with the fence in `CoreShared::unpark`.
         fence(Ordering::SeqCst);
-        let pending = !self.shared.remote.is_empty()
-            || main_woken.load(Ordering::SeqCst)
-            || self.runtime.is_stopping();
+        let remote = !self.shared.remote.is_empty();
+        let pending = remote || main_woken.load(Ordering::SeqCst) || self.runtime.is_stopping();
         if !pending {
             self.shared.stats.add_park();
             let timeout_ms = timeout.map_or(-1, |ms| ms.min(i32::MAX as u64) as i32);
@@ -347,6 +355,7 @@ impl Core {
             self.shared.stats.add_io_events(events as u64);
         }
         self.shared.parked.store(false, Ordering::SeqCst);
+        remote
     }
 
     /// With the clock paused, an idle core moves it to the next timer
