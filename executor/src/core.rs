@@ -253,12 +253,9 @@ impl Core {
 
         let mut now = None;
         if let Some(next) = self.timers.next_tick() {
-            let at = self.timers.now_nanos();
-            if next <= TimerDriver::tick_of_nanos(at) {
-                let fired = self
-                    .timers
-                    .fire_expired_tick(TimerDriver::tick_of_nanos(at));
-                stats.add_timers_fired(fired as u64);
+            let at = self.timers.now_tick();
+            if next <= at {
+                stats.add_timers_fired(self.timers.fire_expired_tick(at) as u64);
             }
             now = Some(at);
         }
@@ -317,7 +314,7 @@ impl Core {
 
     /// Blocks in the reactor until I/O, a timer, a notification or a wake of
     /// the main future. `now` is the clock as the tick read it, if it did
-    /// ([`TimerDriver::now_nanos`]): a moment ago, so the timeout it gives
+    /// ([`TimerDriver::now_tick`]): a moment ago, so the timeout it gives
     /// is a little longer than needed, never shorter (a timer is late by as
     /// much, never early).
     ///
@@ -330,7 +327,7 @@ impl Core {
         }
         // In milliseconds, as the wait takes it (the timers tick in them).
         let timeout = self.timers.next_tick().map(|tick| {
-            TimerDriver::millis_until(tick, now.unwrap_or_else(|| self.timers.now_nanos()))
+            TimerDriver::millis_until(tick, now.unwrap_or_else(|| self.timers.now_tick()))
         });
         if timeout == Some(0) {
             if self.reactor.has_sources() {

@@ -17,7 +17,7 @@ macro_rules! syscall {
 }
 
 /// The monotonic clock in nanoseconds: `CLOCK_MONOTONIC`, which is what
-/// `Instant` reads on Linux. See `TimerDriver::now_nanos`.
+/// `Instant` reads on Linux. See `TimerDriver::now_tick`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[inline]
 pub(crate) fn monotonic_nanos() -> u64 {

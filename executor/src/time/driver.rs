@@ -35,7 +35,7 @@ fn millis(secs: u64, nanos: u32) -> u64 {
 pub(crate) struct TimerDriver {
     /// The instant of tick 0.
     origin: Instant,
-    /// The same moment on the raw clock (see [`now_nanos`](Self::now_nanos)),
+    /// The same moment on the raw clock (see [`now_tick`](Self::now_tick)),
     /// read just after `origin`: no earlier, so a reading against it is
     /// never ahead of one against `origin`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -129,7 +129,7 @@ impl TimerDriver {
     }
 
     /// The tick of [`next_deadline`](Self::next_deadline): what the loop
-    /// compares with [`now_nanos`](Self::now_nanos).
+    /// compares with [`now_tick`](Self::now_tick).
     #[inline]
     pub(crate) fn next_tick(&self) -> Option<u64> {
         if let Some(next) = self.next.get() {
@@ -145,9 +145,10 @@ impl TimerDriver {
         next
     }
 
-    /// The clock, in nanoseconds since tick 0: the loop's one reading per
-    /// turn, compared with [`next_tick`](Self::next_tick) and turned into
-    /// its wait's timeout by [`millis_until`](Self::millis_until).
+    /// The tick the clock has reached (whole milliseconds since tick 0):
+    /// the loop's one reading per turn, compared with
+    /// [`next_tick`](Self::next_tick) and turned into its wait's timeout by
+    /// [`millis_until`](Self::millis_until).
     ///
     /// On Linux, from `clock_gettime(CLOCK_MONOTONIC)`, the clock `Instant`
     /// reads there: an `Instant` costs a subtraction of two `timespec`s
@@ -156,7 +157,13 @@ impl TimerDriver {
     /// of the `Instant` reading (see `origin_nanos`), so no timer fires
     /// early. A paused or advanced clock is read as an `Instant`.
     #[inline]
-    pub(crate) fn now_nanos(&self) -> u64 {
+    pub(crate) fn now_tick(&self) -> u64 {
+        self.now_nanos() / u64::from(NANOS_PER_TICK)
+    }
+
+    /// [`now_tick`](Self::now_tick) in nanoseconds.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if !self.clock.is_shifted() {
             return crate::sys::monotonic_nanos().saturating_sub(self.origin_nanos);
@@ -173,18 +180,12 @@ impl TimerDriver {
             .saturating_add(u64::from(since.subsec_nanos()))
     }
 
-    /// Milliseconds from `now` (a [`now_nanos`](Self::now_nanos) reading)
-    /// until `tick`, rounded up (never short of it); zero once it is
-    /// reached.
+    /// Milliseconds from `now` (a [`now_tick`](Self::now_tick) reading)
+    /// until `tick`: the time left rounded up (the reading is rounded
+    /// down), never short of it; zero once it is reached.
     #[inline]
     pub(crate) fn millis_until(tick: u64, now: u64) -> u64 {
-        tick.saturating_sub(Self::tick_of_nanos(now))
-    }
-
-    /// The tick a [`now_nanos`](Self::now_nanos) reading has reached.
-    #[inline]
-    pub(crate) fn tick_of_nanos(now: u64) -> u64 {
-        now / u64::from(NANOS_PER_TICK)
+        tick.saturating_sub(now)
     }
 
     /// Wakes every timer whose tick `now` has reached, and returns how many.
@@ -340,11 +341,11 @@ mod tests {
         assert_eq!(driver.instant_of(tick), driver.next_deadline().unwrap());
         let give_up = Instant::now() + Duration::from_secs(10);
         loop {
-            let now = driver.now_nanos();
-            if tick <= TimerDriver::tick_of_nanos(now) {
+            let now = driver.now_tick();
+            if tick <= now {
                 assert!(Instant::now() >= deadline, "the reading ran ahead");
                 assert_eq!(TimerDriver::millis_until(tick, now), 0);
-                assert_eq!(driver.fire_expired_tick(TimerDriver::tick_of_nanos(now)), 1);
+                assert_eq!(driver.fire_expired_tick(now), 1);
                 break;
             }
             // The wait it gives reaches the tick, never stops short of it.
