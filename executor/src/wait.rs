@@ -228,9 +228,9 @@ impl Waiter {
                 self.notifier.drain();
                 continue;
             }
-            if key == usize::MAX {
-                continue; // `polling`'s own notifier or timer: never armed here
-            }
+            // `polling`'s own notifier and timer (key `usize::MAX`) are never
+            // armed here; were one to fire, `each` finds no source for its
+            // key, as for any stale key: no check of its own per event.
             count += 1;
             each(RawEvent {
                 key,
