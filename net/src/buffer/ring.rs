@@ -862,6 +862,22 @@ mod tests {
     }
 
     #[test]
+    fn contiguous_only_while_the_bytes_do_not_wrap() {
+        let mut buf = RingBuffer::new(8);
+        buf.set_release_when_empty(false);
+        assert_eq!(buf.contiguous(), Some(&b""[..]), "no storage yet: empty");
+        buf.write(b"123456");
+        buf.discard(4);
+        assert_eq!(buf.contiguous(), Some(&b"56"[..]));
+        buf.write(b"ab"); // "56ab" at 4..8: up to the end, not past it
+        assert_eq!(buf.contiguous(), Some(&b"56ab"[..]));
+        assert_eq!(buf.as_slices(), (&b"56ab"[..], &b""[..]));
+        buf.write(b"cd"); // "cd" at 0..2
+        assert_eq!(buf.contiguous(), None);
+        assert_eq!(buf.as_slices(), (&b"56ab"[..], &b"cd"[..]));
+    }
+
+    #[test]
     fn make_contiguous_when_wrapped() {
         let mut buf = RingBuffer::new(8);
         buf.set_release_when_empty(false);
