@@ -251,14 +251,11 @@ impl Core {
         stats.add_polled(polled as u64);
         self.run_deferred();
 
-        let remote = self.drain_remote();
-        stats.add_foreign_wakes(remote as u64);
-
         let mut now = None;
-        if let Some(deadline) = self.timers.next_deadline() {
-            let at = self.timers.clock().now();
-            if deadline <= at {
-                stats.add_timers_fired(self.timers.fire_expired(at) as u64);
+        if let Some(next) = self.timers.next_tick() {
+            let at = self.timers.now_tick();
+            if next <= at {
+                stats.add_timers_fired(self.timers.fire_expired_tick(at) as u64);
             }
             now = Some(at);
         }
@@ -267,10 +264,18 @@ impl Core {
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed)
             && !self.any_yielded.get();
+        // What other threads sent: an idle core looks once, in `park`,
+        // after announcing that it parks (a look before would be a second
+        // one each turn, and the usual answer is that nothing came).
         if idle {
-            self.park(main_woken, now);
-        } else if self.reactor.has_sources() {
-            stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+            if self.park(main_woken, now) {
+                stats.add_foreign_wakes(self.drain_remote() as u64);
+            }
+        } else {
+            stats.add_foreign_wakes(self.drain_remote() as u64);
+            if self.reactor.has_sources() {
+                stats.add_io_events(self.reactor.poll(Some(Duration::ZERO)) as u64);
+            }
         }
         if self.any_yielded.get() {
             self.wake_yielded();
@@ -287,12 +292,14 @@ impl Core {
     }
 
     fn drain_remote(&self) -> usize {
+        // `is_empty` first: the usual answer, and cheaper than the unbounded
+        // queue's `len`.
+        if self.shared.remote.is_empty() {
+            return 0;
+        }
         // Take only what is there now, so a producer that never stops cannot
         // keep the core in this loop.
         let n = self.shared.remote.len();
-        if n == 0 {
-            return 0;
-        }
         let mut local = self.local.borrow_mut();
         let mut moved = 0;
         while moved < n {
@@ -306,38 +313,46 @@ impl Core {
     }
 
     /// Blocks in the reactor until I/O, a timer, a notification or a wake of
-    /// the main future. `now` is the clock as the tick read it, if it did:
-    /// a moment ago, so the timeout it gives is a little longer than
-    /// needed, never shorter (a timer is late by as much, never early).
-    fn park(&self, main_woken: &AtomicBool, now: Option<Instant>) {
+    /// the main future. `now` is the clock as the tick read it, if it did
+    /// ([`TimerDriver::now_tick`]): a moment ago, so the timeout it gives
+    /// is a little longer than needed, never shorter (a timer is late by as
+    /// much, never early).
+    ///
+    /// Returns whether the remote queue may hold work (it is then drained):
+    /// `false` only after a wait that found it empty before it began (work
+    /// pushed during the wait is found by the next turn's park).
+    fn park(&self, main_woken: &AtomicBool, now: Option<u64>) -> bool {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
-            return;
+            return true;
         }
-        let timeout = self.timers.next_deadline().map(|deadline| {
-            deadline.saturating_duration_since(now.unwrap_or_else(|| self.timers.clock().now()))
+        // In milliseconds, as the wait takes it (the timers tick in them).
+        let timeout = self.timers.next_tick().map(|tick| {
+            TimerDriver::millis_until(tick, now.unwrap_or_else(|| self.timers.now_tick()))
         });
-        if timeout == Some(Duration::ZERO) {
+        if timeout == Some(0) {
             if self.reactor.has_sources() {
                 let events = self.reactor.poll(Some(Duration::ZERO));
                 self.shared.stats.add_io_events(events as u64);
             }
-            return;
+            return true;
         }
-        if !self.reactor.has_sources() && self.spin(main_woken, timeout) {
-            return;
+        if !self.reactor.has_sources() && self.spin(main_woken, timeout.map(Duration::from_millis))
+        {
+            return true;
         }
         self.shared.parked.store(true, Ordering::SeqCst);
         // Pairs with the fence in `CoreShared::unpark`.
         fence(Ordering::SeqCst);
-        let pending = !self.shared.remote.is_empty()
-            || main_woken.load(Ordering::SeqCst)
-            || self.runtime.is_stopping();
+        let remote = !self.shared.remote.is_empty();
+        let pending = remote || main_woken.load(Ordering::SeqCst) || self.runtime.is_stopping();
         if !pending {
             self.shared.stats.add_park();
-            let events = self.reactor.poll(timeout);
+            let timeout_ms = timeout.map_or(-1, |ms| ms.min(i32::MAX as u64) as i32);
+            let events = self.reactor.poll_ms(timeout_ms);
             self.shared.stats.add_io_events(events as u64);
         }
         self.shared.parked.store(false, Ordering::SeqCst);
+        remote
     }
 
     /// With the clock paused, an idle core moves it to the next timer

@@ -378,8 +378,17 @@ impl Reactor {
     /// Waits for events (`Some(ZERO)`: without blocking) and wakes the tasks
     /// they concern. Returns the number of events.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+        self.poll_ms(crate::wait::timeout_ms(timeout))
+    }
+
+    /// [`poll`](Self::poll) with the timeout as `epoll_wait` takes it:
+    /// milliseconds, -1 for none. A parking core has it in milliseconds
+    /// already (its timers tick in them). Inlined there: a parking core
+    /// calls it once per turn.
+    #[inline]
+    pub(crate) fn poll_ms(&self, timeout_ms: i32) -> usize {
         let mut waiter = self.waiter.borrow_mut();
-        let result = waiter.wait(timeout, |event| self.dispatch(&event));
+        let result = waiter.wait(timeout_ms, |event| self.dispatch(&event));
         drop(waiter);
         let count = match result {
             Ok(count) => count,

@@ -16,6 +16,23 @@ macro_rules! syscall {
     }};
 }
 
+/// The monotonic clock in nanoseconds: `CLOCK_MONOTONIC`, which is what
+/// `Instant` reads on Linux. See `TimerDriver::now_tick`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+pub(crate) fn monotonic_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live local that the call only writes. It cannot
+    // fail for this clock and a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 /// The CPUs this process may run on, in ascending order (respects `taskset`).
 #[cfg(target_os = "linux")]
 pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {

@@ -143,8 +143,7 @@ impl Notifier {
 /// `epoll_wait`'s timeout: -1 for none, else milliseconds rounded up (a
 /// timer may fire up to 1 ms late, never early), at most `i32::MAX`.
 /// In `u64`: `Duration::as_nanos` is `u128`, whose division is a call.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-fn timeout_ms(timeout: Option<Duration>) -> i32 {
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
     match timeout {
         None => -1,
         Some(t) => t
@@ -187,17 +186,19 @@ impl Waiter {
         }
     }
 
-    /// Waits up to `timeout` (`None`: until an event; `Some(ZERO)`: not at
-    /// all) and hands each source event to `each`. Returns the number of
-    /// events, or the wait's error (`Interrupted` on a signal).
+    /// Waits up to `timeout_ms` milliseconds (-1: until an event; 0: not at
+    /// all; see [`timeout_ms`]) and hands each source event to `each`.
+    /// Returns the number of events, or the wait's error (`Interrupted` on
+    /// a signal). Inlined into the reactor's poll, which a parking core
+    /// inlines in turn: the wait's own frame was a part of each turn.
     #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[inline]
     pub(crate) fn wait(
         &mut self,
-        timeout: Option<Duration>,
+        timeout_ms: i32,
         mut each: impl FnMut(RawEvent),
     ) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
-        let timeout_ms = timeout_ms(timeout);
         self.buf.clear();
         // SAFETY: the buffer has room for `capacity()` events, and the
         // kernel writes at most that many; `set_len` then covers only what
@@ -229,9 +230,9 @@ impl Waiter {
                 self.notifier.drain();
                 continue;
             }
-            if key == usize::MAX {
-                continue; // `polling`'s own notifier or timer: never armed here
-            }
+            // `polling`'s own notifier and timer (key `usize::MAX`) are never
+            // armed here; were one to fire, `each` finds no source for its
+            // key, as for any stale key: no check of its own per event.
             count += 1;
             each(RawEvent {
                 key,
@@ -247,10 +248,11 @@ impl Waiter {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     pub(crate) fn wait(
         &mut self,
-        timeout: Option<Duration>,
+        timeout_ms: i32,
         mut each: impl FnMut(RawEvent),
     ) -> io::Result<usize> {
         let _ = &self.notifier;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         self.events.clear();
         self.poller.wait(&mut self.events, timeout)?;
         let mut count = 0;

@@ -151,7 +151,8 @@ pub(crate) fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// `send(2)` of `buf` with `flags`: the engine's write (see [`recv`]).
-#[inline]
+/// Always inlined, as `recv` is by its one caller: a call per message.
+#[inline(always)]
 pub(crate) fn send(sock: &impl AsRawFd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`, which
     // we borrow for the call.

@@ -52,6 +52,13 @@ impl Clock {
         }
     }
 
+    /// Whether [`now`](Self::now) is anything but the system clock.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    #[inline]
+    pub(crate) fn is_shifted(&self) -> bool {
+        self.shifted.get()
+    }
+
     pub(crate) fn is_paused(&self) -> bool {
         self.paused.get()
     }

@@ -35,6 +35,11 @@ fn millis(secs: u64, nanos: u32) -> u64 {
 pub(crate) struct TimerDriver {
     /// The instant of tick 0.
     origin: Instant,
+    /// The same moment on the raw clock (see [`now_tick`](Self::now_tick)),
+    /// read just after `origin`: no earlier, so a reading against it is
+    /// never ahead of one against `origin`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    origin_nanos: u64,
     /// What "now" is for these timers: the system clock unless paused.
     clock: Clock,
     wheel: RefCell<Wheel<Waker>>,
@@ -43,19 +48,22 @@ pub(crate) struct TimerDriver {
     /// Counts inserts, so that `fire_expired` knows whether the wakers it
     /// called added timers that may be due already.
     inserts: Cell<u64>,
-    /// What [`next_deadline`](Self::next_deadline) returns, once computed;
+    /// The tick of [`next_deadline`](Self::next_deadline), once computed;
     /// `None` after any change to the wheel. The core asks at every turn
     /// of its loop, and scanning the wheel each time was a large part of a
     /// busy core's turn.
-    next: Cell<Option<Option<Instant>>>,
+    next: Cell<Option<Option<u64>>>,
     /// The timers belong to the thread of their core.
     _not_send: PhantomData<*const ()>,
 }
 
 impl TimerDriver {
     pub(crate) fn new() -> Self {
+        let origin = Instant::now();
         TimerDriver {
-            origin: Instant::now(),
+            origin,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            origin_nanos: crate::sys::monotonic_nanos(),
             clock: Clock::new(),
             wheel: RefCell::new(Wheel::new()),
             wake_batch: Cell::new(Vec::new()),
@@ -117,26 +125,76 @@ impl TimerDriver {
     /// `Wheel::next_expiration_tick`), where that call merely cascades.
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.next_tick().map(|tick| self.instant_of(tick))
+    }
+
+    /// The tick of [`next_deadline`](Self::next_deadline): what the loop
+    /// compares with [`now_tick`](Self::now_tick).
+    #[inline]
+    pub(crate) fn next_tick(&self) -> Option<u64> {
         if let Some(next) = self.next.get() {
             return next;
         }
-        self.compute_next_deadline()
+        self.compute_next_tick()
     }
 
     #[cold]
-    fn compute_next_deadline(&self) -> Option<Instant> {
-        let next = self
-            .wheel
-            .borrow()
-            .next_expiration_tick()
-            .map(|tick| self.instant_of(tick));
+    fn compute_next_tick(&self) -> Option<u64> {
+        let next = self.wheel.borrow().next_expiration_tick();
         self.next.set(Some(next));
         next
     }
 
+    /// The tick the clock has reached (whole milliseconds since tick 0):
+    /// the loop's one reading per turn, compared with
+    /// [`next_tick`](Self::next_tick) and turned into its wait's timeout by
+    /// [`millis_until`](Self::millis_until).
+    ///
+    /// On Linux, from `clock_gettime(CLOCK_MONOTONIC)`, the clock `Instant`
+    /// reads there: an `Instant` costs a subtraction of two `timespec`s
+    /// (with their carries) to come back to a number, twice per turn, and
+    /// that was a large part of a turn that serves one message. Never ahead
+    /// of the `Instant` reading (see `origin_nanos`), so no timer fires
+    /// early. A paused or advanced clock is read as an `Instant`.
+    #[inline]
+    pub(crate) fn now_tick(&self) -> u64 {
+        self.now_nanos() / u64::from(NANOS_PER_TICK)
+    }
+
+    /// [`now_tick`](Self::now_tick) in nanoseconds.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if !self.clock.is_shifted() {
+            return crate::sys::monotonic_nanos().saturating_sub(self.origin_nanos);
+        }
+        self.now_nanos_slow()
+    }
+
+    #[cold]
+    fn now_nanos_slow(&self) -> u64 {
+        let since = self.clock.now().saturating_duration_since(self.origin);
+        since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()))
+    }
+
+    /// Milliseconds from `now` (a [`now_tick`](Self::now_tick) reading)
+    /// until `tick`: the time left rounded up (the reading is rounded
+    /// down), never short of it; zero once it is reached.
+    #[inline]
+    pub(crate) fn millis_until(tick: u64, now: u64) -> u64 {
+        tick.saturating_sub(now)
+    }
+
     /// Wakes every timer whose tick `now` has reached, and returns how many.
     pub(crate) fn fire_expired(&self, now: Instant) -> usize {
-        let now = self.tick_at_or_before(now);
+        self.fire_expired_tick(self.tick_at_or_before(now))
+    }
+
+    /// [`fire_expired`](Self::fire_expired) with the clock as a tick.
+    pub(crate) fn fire_expired_tick(&self, now: u64) -> usize {
         let mut batch = self.wake_batch.take();
         let mut fired = 0;
         loop {
@@ -271,6 +329,34 @@ mod tests {
         assert_eq!(counter.count(), 1);
         assert_eq!(driver.len(), 0);
         assert_eq!(driver.next_deadline(), None);
+    }
+
+    #[test]
+    fn the_loops_reading_reaches_a_timers_tick_only_once_its_deadline_passed() {
+        let driver = TimerDriver::new();
+        let (counter, waker) = counting_waker();
+        let deadline = Instant::now() + ms(3);
+        driver.insert(deadline, &waker);
+        let tick = driver.next_tick().expect("one timer");
+        assert_eq!(driver.instant_of(tick), driver.next_deadline().unwrap());
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = driver.now_tick();
+            if tick <= now {
+                assert!(Instant::now() >= deadline, "the reading ran ahead");
+                assert_eq!(TimerDriver::millis_until(tick, now), 0);
+                assert_eq!(driver.fire_expired_tick(now), 1);
+                break;
+            }
+            // The wait it gives reaches the tick, never stops short of it.
+            let left = TimerDriver::millis_until(tick, now);
+            assert!(left > 0);
+            assert!(Instant::now() + ms(left) >= deadline);
+            assert!(Instant::now() < give_up, "the clock never reached the tick");
+            std::thread::yield_now();
+        }
+        assert_eq!(counter.count(), 1);
+        assert_eq!(driver.next_tick(), None);
     }
 
     #[test]

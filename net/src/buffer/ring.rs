@@ -385,13 +385,29 @@ impl RingBuffer {
     /// ```
     #[inline]
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
-        let cap = self.buf.len();
-        if self.head() + self.len() <= cap {
-            (&self.buf[self.head()..self.head() + self.len()], &[])
-        } else {
-            let (wrapped, front) = self.buf.split_at(self.head());
-            (front, &wrapped[..self.head() + self.len() - cap])
+        match self.contiguous() {
+            Some(bytes) => (bytes, &[]),
+            None => self.as_slices_wrapped(),
         }
+    }
+
+    /// The buffered bytes if they do not wrap around the end: the usual
+    /// case, which a send takes in one slice. Inlined everywhere, as the
+    /// one check it is.
+    #[inline(always)]
+    pub(crate) fn contiguous(&self) -> Option<&[u8]> {
+        let (head, len) = (self.head(), self.len());
+        if head + len <= self.buf.len() {
+            Some(&self.buf[head..head + len])
+        } else {
+            None
+        }
+    }
+
+    fn as_slices_wrapped(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        let (wrapped, front) = self.buf.split_at(self.head());
+        (front, &wrapped[..self.head() + self.len() - cap])
     }
 
     /// Makes room for `want` more bytes, growing the buffer up to its maximum
@@ -868,6 +884,22 @@ mod tests {
         let mut dst = [0; 10];
         assert_eq!(buf.read(&mut dst), 6);
         assert_eq!(&dst[..6], b"6abcde");
+    }
+
+    #[test]
+    fn contiguous_only_while_the_bytes_do_not_wrap() {
+        let mut buf = RingBuffer::new(8);
+        buf.set_release_when_empty(false);
+        assert_eq!(buf.contiguous(), Some(&b""[..]), "no storage yet: empty");
+        buf.write(b"123456");
+        buf.discard(4);
+        assert_eq!(buf.contiguous(), Some(&b"56"[..]));
+        buf.write(b"ab"); // "56ab" at 4..8: up to the end, not past it
+        assert_eq!(buf.contiguous(), Some(&b"56ab"[..]));
+        assert_eq!(buf.as_slices(), (&b"56ab"[..], &b""[..]));
+        buf.write(b"cd"); // "cd" at 0..2
+        assert_eq!(buf.contiguous(), None);
+        assert_eq!(buf.as_slices(), (&b"56ab"[..], &b"cd"[..]));
     }
 
     #[test]

@@ -356,7 +356,9 @@ impl Outbound {
     /// Sends the ring, refilling it from the queue; `Ok(true)` once all is
     /// sent (and the write side shut down if that was asked for),
     /// `Ok(false)` when the socket's buffer is full.
-    #[inline]
+    ///
+    /// Inlined: the read pass sends after every `on_traffic`.
+    #[inline(always)]
     pub(super) fn send(&mut self) -> io::Result<bool> {
         let Io::Stream(fd) = &self.io else {
             return self.send_other();

@@ -93,10 +93,7 @@ impl Outbound {
         if !self.is_open() {
             return None;
         }
-        let (front, back) = self.ring.as_slices();
-        if !back.is_empty() {
-            return None;
-        }
+        let front = self.ring.contiguous()?;
         if front.is_empty() {
             return Some(true);
         }

@@ -48,7 +48,7 @@ pub(crate) trait Transport {
 }
 
 impl Transport for AsyncFd<Socket> {
-    #[inline]
+    #[inline(always)]
     fn send(&self, front: &[u8], back: &[u8]) -> io::Result<usize> {
         if back.is_empty() {
             crate::sys::send(self.get_ref(), front, SEND_FLAGS)
