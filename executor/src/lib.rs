@@ -58,4 +58,6 @@ pub use crate::defer::{defer, Deferred};
 pub use crate::reactor::OnReady;
 pub use crate::runtime::{Builder, Handle, Runtime};
 pub use crate::stats::{stats, CoreStats};
-pub use crate::task::{spawn, spawn_on, yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};
+pub use crate::task::{
+    spawn, spawn_on, spawn_with, yield_now, AbortHandle, JoinError, JoinHandle, YieldNow,
+};

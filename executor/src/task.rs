@@ -144,6 +144,7 @@ impl<F: Future> Future for Tracked<F> {
     }
 }
 
+#[inline(always)]
 fn tracked<F: Future>(future: F) -> Tracked<F> {
     Tracked {
         future: AssertUnwindSafe(DropCaught {
@@ -177,6 +178,7 @@ fn tracked<F: Future>(future: F) -> Tracked<F> {
 /// });
 /// assert_eq!(n, 21);
 /// ```
+#[inline(always)]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -186,8 +188,41 @@ where
         .expect("`spawn` called outside of a `runtime` core")
 }
 
+#[inline(always)]
 pub(crate) fn spawn_local<F>(core: &Core, future: F) -> JoinHandle<F::Output>
 where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_local_with(core, move || future)
+}
+
+/// Spawns the future `make` returns, on the current core, as [`spawn`]
+/// does; `make` runs at once, inside the spawn, so the future is built
+/// where the task keeps it. A future moved into [`spawn`] is copied there
+/// whole, state it has not reached included: for a future of kilobytes
+/// (a TLS connection's, a buffer held across an `await`) those copies are
+/// a cost of their own.
+///
+/// # Panics
+///
+/// Panics when called outside a `runtime` core.
+#[doc(hidden)]
+#[inline(always)]
+pub fn spawn_with<M, F>(make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F,
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_core(|core| spawn_local_with(core, make))
+        .expect("`spawn` called outside of a `runtime` core")
+}
+
+#[inline(always)]
+fn spawn_local_with<M, F>(core: &Core, make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F,
     F: Future + 'static,
     F::Output: 'static,
 {
@@ -197,7 +232,10 @@ where
     // owner core's thread (see the module docs); the future is 'static and the
     // schedule function is Send + Sync + 'static.
     let (runnable, task) = unsafe {
-        async_task::spawn_unchecked(tracked(future), move |runnable| schedule(&owner, runnable))
+        async_task::Builder::new().spawn_unchecked(
+            move |()| tracked(make()),
+            move |runnable| schedule(&owner, runnable),
+        )
     };
     core.push_local(runnable);
     JoinHandle::new(task.fallible())

@@ -566,13 +566,18 @@ impl Server {
         // future holds it. An idle connection costs that much less memory.
         // Only a task under a timeout carries its timer: the others stay
         // as small as a connection's task can be.
+        // Each future is built in its task's memory (`spawn_with`): a
+        // service's future can be kilobytes, and moving one into a task
+        // copies all of it.
         let task = match (self.idle_timeout, self.first_read_timeout) {
-            (None, None) => runtime_executor::spawn(serve_one(guard)),
-            (None, Some(first)) => runtime_executor::spawn(serve_one_by(guard, first)),
-            (Some(idle), None) => runtime_executor::spawn(IdleTimeout::new(serve_one(guard), idle)),
-            (Some(idle), Some(first)) => {
-                runtime_executor::spawn(IdleTimeout::new(serve_one_by(guard, first), idle))
+            (None, None) => runtime_executor::spawn_with(move || serve_one(guard)),
+            (None, Some(first)) => runtime_executor::spawn_with(move || serve_one_by(guard, first)),
+            (Some(idle), None) => {
+                runtime_executor::spawn_with(move || IdleTimeout::new(serve_one(guard), idle))
             }
+            (Some(idle), Some(first)) => runtime_executor::spawn_with(move || {
+                IdleTimeout::new(serve_one_by(guard, first), idle)
+            }),
         };
         conns.tasks.borrow_mut().insert(task);
     }
