@@ -140,7 +140,13 @@ impl<H: EventHandler> ConnCell<H> {
                             end = Some(None);
                             break;
                         }
-                        Ok(n) => got += n,
+                        Ok(n) => {
+                            got += n;
+                            if !fd.is_read_ready() {
+                                // A short read drained the socket.
+                                break;
+                            }
+                        }
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                         Err(err) => {
                             end = Some(Some(err));
