@@ -11,7 +11,6 @@
 //! never received or sent a byte holds none at all.
 
 use std::cell::{Cell, RefCell};
-use std::num::NonZeroUsize;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -42,19 +41,65 @@ pub(crate) trait Sweep {
     fn sweep(&self) -> bool;
 }
 
-/// Where a watched stream is registered: its slab key plus one, so a
-/// stream's `Option<WatchKey>` takes one word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WatchKey(NonZeroUsize);
+/// A stream's standing with the sweeper, kept the same way by both faces
+/// (the async stream's write side and the engine's connection): whether
+/// it moved bytes since the last sweep, and where it is watched. Eight
+/// bytes; dropping it stops the watch.
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    /// The stream's slab key plus one; 0 while not watched.
+    key: Cell<u32>,
+    /// Bytes moved through the stream's rings since the last sweep.
+    used: Cell<bool>,
+}
 
-impl WatchKey {
-    fn new(key: usize) -> WatchKey {
-        // A slab of `usize::MAX` entries cannot exist: never saturates.
-        WatchKey(NonZeroUsize::MIN.saturating_add(key))
+impl Watch {
+    /// Bytes moved: the next sweep leaves the stream's storage alone.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        self.used.set(true);
     }
 
-    fn get(self) -> usize {
-        self.0.get() - 1
+    /// The sweeper watches the stream: its storage goes back once idle.
+    #[inline]
+    pub(crate) fn is_watched(&self) -> bool {
+        self.key.get() != 0
+    }
+
+    /// Has the sweeper watch `stream` (whose `Watch` this is), if it does
+    /// not already; outside a core nothing is watched.
+    #[inline]
+    pub(crate) fn watch(&self, stream: impl FnOnce() -> Weak<dyn Sweep>) {
+        if !self.is_watched() {
+            self.register(stream());
+        }
+    }
+
+    #[cold]
+    fn register(&self, stream: Weak<dyn Sweep>) {
+        if let Some(key) = watch(stream) {
+            self.key.set(key);
+        }
+    }
+
+    /// For [`Sweep::sweep`]: `true` if the stream moved bytes since the
+    /// last sweep (and so stays watched, its storage kept); else the
+    /// stream is to give its storage back, and is forgotten here, since
+    /// the sweeper drops the entry when `sweep` returns `false`.
+    pub(crate) fn sweep_was_used(&self) -> bool {
+        if self.used.replace(false) {
+            return true;
+        }
+        self.key.set(0);
+        false
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.get().checked_sub(1) {
+            remove(key as usize);
+        }
     }
 }
 
@@ -69,24 +114,23 @@ thread_local! {
 }
 
 /// Watches `stream` from now on, and starts this core's sweeper if needed.
-/// Returns the key for [`unwatch`], or `None` outside a core (or during
-/// thread teardown), where nothing is watched.
-pub(crate) fn watch(stream: Weak<dyn Sweep>) -> Option<WatchKey> {
+/// Returns its key plus one, or `None` outside a core (or during thread
+/// teardown, or past 4 billion watched streams), where nothing is watched.
+fn watch(stream: Weak<dyn Sweep>) -> Option<u32> {
     runtime_executor::try_current_core()?;
     WATCHED
         .try_with(|watched| {
-            let key = watched.streams.borrow_mut().insert(stream);
+            let mut streams = watched.streams.borrow_mut();
+            let key = u32::try_from(streams.vacant_key()).ok()?.checked_add(1)?;
+            streams.insert(stream);
+            drop(streams);
             if !watched.sweeping.replace(true) {
                 drop(runtime_executor::spawn(sweeper(Sweeping)));
             }
-            WatchKey::new(key)
+            Some(key)
         })
         .ok()
-}
-
-/// Stops watching the stream behind `key` (it is being dropped).
-pub(crate) fn unwatch(key: WatchKey) {
-    remove(key.get());
+        .flatten()
 }
 
 fn remove(key: usize) {

@@ -201,8 +201,7 @@ impl<H: EventHandler> Loop<H> {
             } else {
                 0
             }),
-            used: Cell::new(false),
-            watch_key: Cell::new(None),
+            idle: crate::idle::Watch::default(),
             conn: RefCell::new(Conn {
                 inbound: Inbound {
                     ring: kept_ring(options.max_read_buffer),

@@ -47,16 +47,14 @@ pub(super) struct ConnCell<H: EventHandler> {
     /// consumed input or written output (`Options::first_read_timeout`);
     /// 0 once it has, or without the option.
     pub(super) first_frame_due: Cell<u32>,
-    /// Bytes came in since the last idle sweep.
-    pub(super) used: Cell<bool>,
-    /// The key under which the idle sweep watches this connection.
-    pub(super) watch_key: Cell<Option<idle::WatchKey>>,
+    /// Use since the last idle sweep, and the sweep's watch.
+    pub(super) idle: idle::Watch,
     pub(super) conn: RefCell<Conn>,
 }
 
 impl<H: EventHandler> idle::Sweep for ConnCell<H> {
     fn sweep(&self) -> bool {
-        if self.used.replace(false) {
+        if self.idle.sweep_was_used() {
             return true;
         }
         if let Ok(mut conn) = self.conn.try_borrow_mut() {
@@ -67,16 +65,7 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
                 tls.give_back();
             }
         }
-        self.watch_key.set(None);
         false
-    }
-}
-
-impl<H: EventHandler> Drop for ConnCell<H> {
-    fn drop(&mut self) {
-        if let Some(key) = self.watch_key.get() {
-            idle::unwatch(key);
-        }
     }
 }
 
@@ -161,7 +150,7 @@ impl<H: EventHandler> ConnCell<H> {
             budget = budget.saturating_sub(got);
             if got > 0 {
                 self.last_active.set(lp.epoch.get());
-                self.used.set(true);
+                self.idle.touch();
                 let before = conn.inbound.len();
                 let action = {
                     let mut handler = lp.handler.borrow_mut();
@@ -180,7 +169,7 @@ impl<H: EventHandler> ConnCell<H> {
                     && !conn.close_requested
                     && conn.outbound.is_plain()
                     && !self.paused.get()
-                    && self.watch_key.get().is_some();
+                    && self.idle.is_watched();
                 if plain {
                     match conn.outbound.send() {
                         Ok(true) => {}
@@ -321,9 +310,9 @@ impl<H: EventHandler> ConnCell<H> {
             let holds = inbound.capacity() > 0 || outbound.capacity() > 0;
             #[cfg(feature = "tls")]
             let holds = holds || conn.outbound.tls().is_some_and(|tls| tls.holds_storage());
-            if holds && self.watch_key.get().is_none() {
-                let weak: Weak<dyn idle::Sweep> = Rc::downgrade(self) as Weak<ConnCell<H>>;
-                self.watch_key.set(idle::watch(weak));
+            if holds {
+                self.idle
+                    .watch(|| Rc::downgrade(self) as Weak<ConnCell<H>> as Weak<dyn idle::Sweep>);
             }
             conn.close_requested
         };

@@ -507,7 +507,7 @@ impl<H: EventHandler> ConnCell<H> {
             drop(conn);
             if got > 0 {
                 self.last_active.set(lp.epoch.get());
-                self.used.set(true);
+                self.idle.touch();
             }
             let step = match decrypted {
                 Err(err) => {

@@ -77,7 +77,7 @@ impl ReadBuf {
                 // `record`'s arm for data, for a ring whose storage is
                 // already watched; calling it costs the path its gain.
                 self.inbound.commit(n);
-                shared.used.set(true);
+                shared.idle.touch();
                 self.after_fill(shared, n < asked);
                 Poll::Ready(Ok(n))
             }
@@ -168,7 +168,7 @@ impl ReadBuf {
                 Ok(0)
             }
             Ok(n) => {
-                shared.used.set(true);
+                shared.idle.touch();
                 if !shared.inbound_held.get() {
                     // Storage taken: the idle sweep will ask for it back.
                     shared.inbound_held.set(true);

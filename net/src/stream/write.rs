@@ -41,13 +41,11 @@ pub(crate) struct Shared {
     /// Only the drain task waits on the socket's writability, and it wakes
     /// this one as it makes progress: the fd's write slot has a single waker.
     waiter: Cell<Option<std::task::Waker>>,
-    /// Bytes moved through either ring since the last idle sweep.
-    pub(crate) used: Cell<bool>,
+    /// Use of either ring since the last idle sweep, and the sweep's watch.
+    pub(crate) idle: idle::Watch,
     /// A write has queued bytes (ever): what `Server::first_read_timeout`
     /// watches for.
     pub(crate) wrote: Cell<bool>,
-    /// The key under which the idle sweeper watches this stream.
-    watch_key: Cell<Option<idle::WatchKey>>,
     /// The reader's inbound ring holds storage. The ring belongs to the
     /// reader (which lends its bytes), so the idle sweep cannot free it: it
     /// sets `release_inbound` and wakes the reader, which gives the storage
@@ -73,9 +71,8 @@ impl Shared {
             flush_scheduled: Cell::new(false),
             draining: Cell::new(false),
             waiter: Cell::new(None),
-            used: Cell::new(false),
+            idle: idle::Watch::default(),
             wrote: Cell::new(false),
-            watch_key: Cell::new(None),
             inbound_held: Cell::new(false),
             release_inbound: Cell::new(false),
             close_timeout: Cell::new(encode_close_timeout(DEFAULT_CLOSE_TIMEOUT)),
@@ -111,7 +108,9 @@ impl Shared {
     /// sweep (else [`flush_all`](Self::flush_all) has it watched).
     #[inline(always)]
     fn flush_short(&self) -> Option<bool> {
-        self.watch_key.get()?;
+        if !self.idle.is_watched() {
+            return None;
+        }
         self.outbound.borrow_mut().send_short(&self.fd)
     }
 
@@ -204,16 +203,14 @@ impl Shared {
 impl Shared {
     /// Has the idle sweeper watch this stream, which holds empty storage.
     pub(super) fn watch(self: &Rc<Self>) {
-        if self.watch_key.get().is_none() {
-            let weak: std::rc::Weak<dyn idle::Sweep> = Rc::downgrade(self) as _;
-            self.watch_key.set(idle::watch(weak));
-        }
+        self.idle
+            .watch(|| Rc::downgrade(self) as std::rc::Weak<dyn idle::Sweep>);
     }
 }
 
 impl idle::Sweep for Shared {
     fn sweep(&self) -> bool {
-        if self.used.replace(false) {
+        if self.idle.sweep_was_used() {
             return true;
         }
         if let Ok(mut out) = self.outbound.try_borrow_mut() {
@@ -223,16 +220,7 @@ impl idle::Sweep for Shared {
             self.release_inbound.set(true);
             self.fd.wake_reader();
         }
-        self.watch_key.set(None);
         false
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(key) = self.watch_key.get() {
-            idle::unwatch(key);
-        }
     }
 }
 
@@ -345,7 +333,7 @@ fn poll_write_with(
             put(&mut out.ring)
         };
         if written > 0 {
-            shared.used.set(true);
+            shared.idle.touch();
             shared.wrote.set(true);
             shared.schedule_flush()?;
             return Poll::Ready(Ok(written));
