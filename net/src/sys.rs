@@ -85,50 +85,22 @@ pub(crate) fn unix_socket_addr(addr: &SockAddr) -> io::Result<std::os::unix::net
     ))
 }
 
-/// accept(2) of a non-blocking, close-on-exec connection: `accept4` with
-/// both flags where there is one (one call, where `accept` + `fcntl` took
-/// three), else `accept` and the flags after.
+/// accept(2) of a non-blocking, close-on-exec connection: socket2's
+/// `accept4` with both flags where there is one (one call, where `accept` +
+/// `fcntl` took three), else `accept` (close-on-exec) and the flag after.
 pub(crate) fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
     #[cfg(any(
-        target_os = "linux",
         target_os = "android",
+        target_os = "dragonfly",
         target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "illumos",
+        target_os = "linux",
         target_os = "netbsd",
         target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "illumos"
     ))]
-    {
-        use std::os::fd::FromRawFd;
-        // SAFETY: `try_init` hands a zeroed storage and its length, which
-        // accept4 fills in (within the length) for the address it returns.
-        let (fd, addr) = unsafe {
-            SockAddr::try_init(|storage, len| {
-                let fd = libc::accept4(
-                    listener.as_raw_fd(),
-                    storage.cast(),
-                    len,
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                );
-                if fd < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(fd)
-                }
-            })?
-        };
-        // SAFETY: accept4 returned a new descriptor that nothing else owns.
-        Ok((unsafe { Socket::from_raw_fd(fd) }, addr))
-    }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "illumos"
-    )))]
+    return listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    #[allow(unreachable_code)]
     {
         let (socket, addr) = listener.accept()?;
         socket.set_nonblocking(true)?;
@@ -176,5 +148,36 @@ pub(crate) fn release_free_memory() {
     // called from any thread at any time; it only releases free pages.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Type};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn an_accepted_socket_is_non_blocking_and_close_on_exec() {
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        listener.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let _peer = std::net::TcpStream::connect(addr).unwrap();
+        let (socket, _) = accept(&listener).unwrap();
+        assert!(socket.nonblocking().unwrap());
+        // SAFETY: F_GETFD on a descriptor this test owns reads its flags.
+        let flags = unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_GETFD) };
+        assert!(
+            flags >= 0 && flags & libc::FD_CLOEXEC != 0,
+            "flags {flags:#x}"
+        );
     }
 }
