@@ -1,18 +1,18 @@
 use std::fmt;
-use std::mem;
 
-use super::pool::{self, BufferPool};
 use super::storage::Storage;
+
+mod growth;
 
 /// A growable FIFO byte buffer stored in a ring, for a socket's inbound or
 /// outbound bytes.
 ///
 /// - **Lazy**: [`RingBuffer::new`] allocates nothing. Storage is taken from this
-///   core's [`BufferPool`] when bytes first arrive and, by default, given back as
+///   core's [`BufferPool`](super::BufferPool) when bytes first arrive and, by default, given back as
 ///   soon as the buffer is empty again ([`set_release_when_empty`]), so an idle
 ///   connection holds no buffer memory.
 /// - **Bounded**: the capacity is a power of two that starts at 4 KiB
-///   ([`BufferPool::MIN_BUFFER_SIZE`]) and doubles on demand, keeping the bytes in
+///   ([`BufferPool::MIN_BUFFER_SIZE`](super::BufferPool::MIN_BUFFER_SIZE)) and doubles on demand, keeping the bytes in
 ///   order, up to [`max_capacity`]. A write never grows the buffer past it; it
 ///   stores what fits and says how much that was. Whatever a peer sends or fails to
 ///   read, the buffer holds at most `max_capacity` bytes.
@@ -212,7 +212,7 @@ impl RingBuffer {
     }
 
     /// Sets whether the buffer gives its storage back to this core's
-    /// [`BufferPool`] each time a read, discard, commit or clear leaves it empty.
+    /// [`BufferPool`](super::BufferPool) each time a read, discard, commit or clear leaves it empty.
     ///
     /// On (the default), an idle connection holds no buffer memory. Off, the buffer
     /// keeps its storage until dropped, which spares a busy connection the trips to
@@ -623,75 +623,6 @@ impl RingBuffer {
             self.release();
         }
     }
-
-    /// Grows the storage, if needed, so that `additional` more bytes fit, or as many
-    /// as the maximum capacity allows.
-    #[inline]
-    fn reserve(&mut self, additional: usize) {
-        if additional > self.buf.len() - self.len() {
-            self.grow(additional);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self, additional: usize) {
-        let cap = self.buf.len();
-        let needed = self
-            .len()
-            .saturating_add(additional)
-            .min(self.max_capacity());
-        if needed <= cap {
-            return; // at the cap already
-        }
-        if cap == 0 {
-            // The common case (a released ring refilled): nothing to copy.
-            let new_cap = needed
-                .next_power_of_two()
-                .max(BufferPool::MIN_BUFFER_SIZE)
-                .min(self.max_capacity());
-            self.buf = Storage::new(pool::take_local(new_cap));
-            self.set_head(0);
-            return;
-        }
-        // Doubling keeps the copies amortised O(1) per byte; starting at the pool's
-        // smallest class makes the first `read` from a socket worth a syscall.
-        let new_cap = needed
-            .next_power_of_two()
-            .max(cap * 2)
-            .max(BufferPool::MIN_BUFFER_SIZE)
-            .min(self.max_capacity());
-        let mut new_buf = Storage::new(pool::take_local(new_cap));
-        let (front, back) = self.as_slices();
-        new_buf[..front.len()].copy_from_slice(front);
-        new_buf[front.len()..self.len()].copy_from_slice(back);
-        let old = mem::replace(&mut self.buf, new_buf);
-        self.set_head(0);
-        if !old.is_empty() {
-            pool::give_local(old.into_box());
-        }
-    }
-
-    #[inline]
-    fn release_if_empty(&mut self) {
-        if self.release_when_empty && self.is_empty() {
-            self.release();
-        }
-    }
-
-    fn release(&mut self) {
-        let buf = mem::take(&mut self.buf);
-        self.set_head(0);
-        if !buf.is_empty() {
-            pool::give_local(buf.into_box());
-        }
-    }
-}
-
-impl Drop for RingBuffer {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 impl fmt::Debug for RingBuffer {
@@ -708,6 +639,7 @@ impl fmt::Debug for RingBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::BufferPool;
 
     fn pooled_bytes() -> usize {
         BufferPool::with_local(|pool| pool.pooled_bytes())
