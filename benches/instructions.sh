@@ -11,9 +11,11 @@
 #   echo: runtime (examples/echo), engine (examples/engine_echo),
 #         tokio-lean (tokio_echo --flavor current_thread_io --buffer 16384),
 #         tokio-ct (tokio_echo --flavor current_thread: time driver, 64 KiB),
-#         floor (async_task_floor: async-task and polling with nothing else,
-#         one hand-written poll per connection, no buffers: not a server,
-#         the floor under any async server on those two crates)
+#         floor-async (async_task_floor: async-task and polling with nothing
+#         else, one hand-written poll per connection, no rings: not a server,
+#         the floor under any async server on those two crates), floor-poll
+#         (polling_floor: a polling loop calling an echo callback per read,
+#         no rings: the floor under any callback server on polling)
 #   http: runtime (examples/http_plaintext), engine (examples/engine_http),
 #         tokio-lean, tokio-ct (tokio_http, as above), and
 #         floor (tokio_http_floor, lean: counts blank lines, parses nothing)
@@ -98,7 +100,7 @@ elif [[ -z ${EXAMPLES:-} ]]; then
     done
 fi
 cargo build --release --manifest-path benches/Cargo.toml --bin loadgen --bin tokio_echo \
-    --bin tokio_http --bin tokio_http_floor --bin async_task_floor --bin tls_loadgen --bin tokio_tls_echo --bin tls_cert >&2
+    --bin tokio_http --bin tokio_http_floor --bin async_task_floor --bin polling_floor --bin tls_loadgen --bin tokio_tls_echo --bin tls_cert >&2
 
 bench=${CARGO_TARGET_DIR:-benches/target}/release
 declare -A servers
@@ -108,9 +110,10 @@ if [[ $kind == echo ]]; then
         [engine]="$examples/engine_echo --cores 1 --port"
         [tokio-lean]="$bench/tokio_echo --flavor current_thread_io --buffer 16384 --port"
         [tokio-ct]="$bench/tokio_echo --flavor current_thread --port"
-        [floor]="$bench/async_task_floor --port"
+        [floor-async]="$bench/async_task_floor --port"
+        [floor-poll]="$bench/polling_floor --port"
     )
-    default_servers="runtime engine tokio-lean tokio-ct floor"
+    default_servers="runtime engine tokio-lean tokio-ct floor-async floor-poll"
     mode=(--size "$size")
 elif [[ $kind == tls ]]; then
     tls_dir=$(mktemp -d)
