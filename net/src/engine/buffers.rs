@@ -141,15 +141,16 @@ impl Inbound {
     /// One read from the socket into the ring. `Ok(0)` is end of stream.
     /// `WouldBlock` and a short read (on Linux, see
     /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
-    #[inline]
+    #[inline(always)]
     pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
         fill(&mut self.ring, fd)
     }
 }
 
 /// One read from the socket into `ring` (a connection's inbound ring, or a
-/// TLS connection's ciphertext ring): see [`Inbound::fill`].
-#[inline]
+/// TLS connection's ciphertext ring): see [`Inbound::fill`]. Inlined: the
+/// read of every readable event.
+#[inline(always)]
 pub(super) fn fill(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
     loop {
         let Filled { result, drained } = read_into(ring, fd.get_ref());

@@ -2,7 +2,7 @@
 //! callbacks around it, its sends, its close and the linger that drains
 //! what it had queued.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -78,7 +78,7 @@ impl<H: EventHandler> OnReady for ConnCell<H> {
             return;
         }
         if readable && !self.paused.get() && !self.read_done.get() {
-            self.read_pass();
+            self.read_event();
         }
     }
 }
@@ -93,9 +93,45 @@ impl<H: EventHandler> Deferred for ConnCell<H> {
 }
 
 impl<H: EventHandler> ConnCell<H> {
+    /// A readable event. The usual one, a plain stream whose inbound ring
+    /// is empty and one read that drains the socket, is served here, in
+    /// line with the reactor's call; anything else (a read that filled the
+    /// room, the end of the stream, an error, bytes left from before, TLS)
+    /// goes on in [`read_pass_from`](Self::read_pass_from) with what the
+    /// read brought.
+    #[inline(always)]
+    fn read_event(self: &Rc<Self>) {
+        let mut conn = self.conn.borrow_mut();
+        let Conn {
+            inbound, outbound, ..
+        } = &mut *conn;
+        let first = match outbound.stream_fd() {
+            // An empty ring is never full: no bound to check.
+            Some(fd) if inbound.ring.is_empty() && fd.is_read_ready() => {
+                let result = inbound.fill(fd);
+                if matches!(result, Ok(n) if n > 0) && !fd.is_read_ready() {
+                    // Drained, with room left: nothing more to read now.
+                    self.traffic_after_read(conn);
+                    return;
+                }
+                Some(result)
+            }
+            _ => None,
+        };
+        drop(conn);
+        self.read_pass_from(first);
+    }
+
     /// Reads what the socket has (up to the loop's budget) and hands it to
     /// `on_traffic`, until the socket is drained.
     pub(super) fn read_pass(self: &Rc<Self>) {
+        self.read_pass_from(None);
+    }
+
+    /// [`read_pass`](Self::read_pass), whose first read, if `first` is
+    /// `Some`, was already made and brought that.
+    #[inline(never)]
+    fn read_pass_from(self: &Rc<Self>, mut first: Option<io::Result<usize>>) {
         let lp = &*self.lp;
         let mut budget = lp.options.edge_triggered_io_chunk;
         loop {
@@ -106,8 +142,7 @@ impl<H: EventHandler> ConnCell<H> {
                     inbound, outbound, ..
                 } = &mut *conn;
                 let Some(fd) = outbound.stream_fd() else {
-                    // Not a plain stream (this branch costs the plain
-                    // path nothing): a TLS connection has its own pass.
+                    // Not a plain stream: a TLS connection has its own pass.
                     #[cfg(feature = "tls")]
                     if outbound.tls().is_some() {
                         drop(conn);
@@ -119,12 +154,18 @@ impl<H: EventHandler> ConnCell<H> {
                 let mut end = None;
                 // Until drained: `WouldBlock`, or a short read (then the
                 // read that would only say `WouldBlock` is skipped).
-                while got < budget && fd.is_read_ready() {
-                    let ring = &inbound.ring;
-                    if ring.len() >= ring.max_capacity() {
-                        break;
-                    }
-                    match inbound.fill(fd) {
+                while got < budget && (first.is_some() || fd.is_read_ready()) {
+                    let result = match first.take() {
+                        Some(result) => result,
+                        None => {
+                            let ring = &inbound.ring;
+                            if ring.len() >= ring.max_capacity() {
+                                break;
+                            }
+                            inbound.fill(fd)
+                        }
+                    };
+                    match result {
                         Ok(0) => {
                             end = Some(None);
                             break;
@@ -149,47 +190,8 @@ impl<H: EventHandler> ConnCell<H> {
             };
             budget = budget.saturating_sub(got);
             if got > 0 {
-                self.last_active.set(lp.epoch.get());
-                self.idle.touch();
-                let before = conn.inbound.len();
-                let action = {
-                    let mut handler = lp.handler.borrow_mut();
-                    catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
-                };
-                if self.first_frame_due.get() != 0
-                    && (conn.inbound.len() < before || !conn.outbound.is_empty())
-                {
-                    // The handler took a frame (or answered): the deadline
-                    // is met.
-                    self.first_frame_due.set(0);
-                }
-                // The usual case, with the connection still borrowed: no
-                // action, nothing queued past the ring, nothing pending.
-                let plain = matches!(action, Ok(Action::None))
-                    && !conn.close_requested
-                    && conn.outbound.is_plain()
-                    && !self.paused.get()
-                    && self.idle.is_watched();
-                if plain {
-                    match conn.outbound.send() {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            if conn.outbound.len() >= conn.outbound.high_watermark {
-                                self.paused.set(true);
-                            }
-                        }
-                        Err(err) => {
-                            drop(conn);
-                            self.close(Some(err));
-                            return;
-                        }
-                    }
-                    drop(conn);
-                } else {
-                    drop(conn);
-                    if !self.after_callback("on_traffic", action) {
-                        return;
-                    }
+                if !self.traffic_after_read(conn) {
+                    return;
                 }
             } else {
                 drop(conn);
@@ -227,6 +229,51 @@ impl<H: EventHandler> ConnCell<H> {
                 return;
             }
         }
+    }
+
+    /// After a read brought bytes: `on_traffic`, then the send of what it
+    /// wrote. `false` if the connection is now closed.
+    #[inline(always)]
+    fn traffic_after_read(self: &Rc<Self>, mut conn: RefMut<'_, Conn>) -> bool {
+        let lp = &*self.lp;
+        self.last_active.set(lp.epoch.get());
+        self.idle.touch();
+        let before = conn.inbound.len();
+        let action = {
+            let mut handler = lp.handler.borrow_mut();
+            catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
+        };
+        if self.first_frame_due.get() != 0
+            && (conn.inbound.len() < before || !conn.outbound.is_empty())
+        {
+            // The handler took a frame (or answered): the deadline is met.
+            self.first_frame_due.set(0);
+        }
+        // The usual case, with the connection still borrowed: no action,
+        // nothing queued past the ring, nothing pending.
+        let plain = matches!(action, Ok(Action::None))
+            && !conn.close_requested
+            && conn.outbound.is_plain()
+            && !self.paused.get()
+            && self.idle.is_watched();
+        if !plain {
+            drop(conn);
+            return self.after_callback("on_traffic", action);
+        }
+        match conn.outbound.send() {
+            Ok(true) => {}
+            Ok(false) => {
+                if conn.outbound.len() >= conn.outbound.high_watermark {
+                    self.paused.set(true);
+                }
+            }
+            Err(err) => {
+                drop(conn);
+                self.close(Some(err));
+                return false;
+            }
+        }
+        true
     }
 
     /// Runs `on_open` (with a dial's `context` set first), answers a

@@ -24,7 +24,9 @@ pub(crate) struct Filled {
 /// wraps around the ring's end. What came is committed; a read that brought
 /// nothing (end of stream, `WouldBlock`, an error) gives the ring's storage
 /// back if it holds no byte, so an idle connection holds no buffer.
-#[inline]
+/// Inlined: the engine reads through it in two places, and each read is
+/// a few checks around the syscall.
+#[inline(always)]
 pub(crate) fn read_into(ring: &mut RingBuffer, sock: &Socket) -> Filled {
     let (front, back) = ring.unfilled_slices(READ_CHUNK);
     let asked = front.len() + back.len();
