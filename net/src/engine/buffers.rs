@@ -204,6 +204,12 @@ impl Outbound {
         self.queued == 0 && !self.refused && !self.core.shutdown_requested()
     }
 
+    /// Bytes wait, or a write was refused: a writable socket has work.
+    #[inline]
+    pub(super) fn owes_flush(&self) -> bool {
+        !self.is_empty() || self.refused
+    }
+
     /// Whether the outbound buffer is under its high watermark: writes are
     /// accepted.
     #[inline]

@@ -29,6 +29,66 @@ pub(super) fn frame_too_large(max: usize) -> io::Error {
     )
 }
 
+/// What keeps a connection from being read, as bits in one byte: none
+/// (0) while it is open and reading, so a readable event checks that with
+/// one compare.
+#[derive(Debug, Default)]
+pub(super) struct Stops(Cell<u8>);
+
+impl Stops {
+    /// Closed: it has left the loop.
+    const CLOSED: u8 = 1;
+    /// Above the high watermark: not read until the peer catches up.
+    const PAUSED: u8 = 2;
+    /// The peer half-closed, with `Options::half_close`: nothing more to
+    /// read.
+    const READ_DONE: u8 = 4;
+
+    /// Open, not paused, not done reading: read what comes.
+    #[inline]
+    pub(super) fn none(&self) -> bool {
+        self.0.get() == 0
+    }
+
+    #[inline]
+    fn has(&self, bit: u8) -> bool {
+        self.0.get() & bit != 0
+    }
+
+    /// Sets or clears `bit`; returns whether it was set.
+    #[inline]
+    fn replace(&self, bit: u8, on: bool) -> bool {
+        let old = self.0.get();
+        self.0.set(if on { old | bit } else { old & !bit });
+        old & bit != 0
+    }
+
+    #[inline]
+    pub(super) fn closed(&self) -> bool {
+        self.has(Self::CLOSED)
+    }
+
+    /// Marks it closed; returns whether it already was.
+    pub(super) fn close(&self) -> bool {
+        self.replace(Self::CLOSED, true)
+    }
+
+    #[inline]
+    pub(super) fn paused(&self) -> bool {
+        self.has(Self::PAUSED)
+    }
+
+    /// Pauses or resumes reading; returns whether it was paused.
+    #[inline]
+    pub(super) fn set_paused(&self, paused: bool) -> bool {
+        self.replace(Self::PAUSED, paused)
+    }
+
+    pub(super) fn set_read_done(&self) {
+        self.replace(Self::READ_DONE, true);
+    }
+}
+
 /// A stream connection of a loop.
 pub(super) struct ConnCell<H: EventHandler> {
     pub(super) lp: Rc<Loop<H>>,
@@ -37,11 +97,9 @@ pub(super) struct ConnCell<H: EventHandler> {
     /// holds one: `a_connection_cell_fits_a_320_byte_chunk`).
     pub(super) key: u32,
     pub(super) generation: u64,
-    pub(super) closed: Cell<bool>,
-    /// Above the high watermark: not read until the peer catches up.
-    pub(super) paused: Cell<bool>,
-    /// The peer half-closed, with `Options::half_close`: nothing more to read.
-    pub(super) read_done: Cell<bool>,
+    /// Whether it is closed, paused or done reading: none, in the usual
+    /// case, which a readable event checks at once.
+    pub(super) stops: Stops,
     pub(super) last_active: Cell<u32>,
     /// The first-frame sweep period by which the handler must have
     /// consumed input or written output (`Options::first_read_timeout`);
@@ -71,14 +129,10 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
 
 impl<H: EventHandler> OnReady for ConnCell<H> {
     fn on_ready(self: Rc<Self>, readable: bool, writable: bool) {
-        if self.closed.get() {
-            return;
-        }
-        if writable && !self.flush_on_writable() {
-            return;
-        }
-        if readable && !self.paused.get() && !self.read_done.get() {
-            self.read_event();
+        if readable && self.stops.none() {
+            self.read_event(writable);
+        } else {
+            self.ready(readable, writable);
         }
     }
 }
@@ -86,7 +140,7 @@ impl<H: EventHandler> OnReady for ConnCell<H> {
 impl<H: EventHandler> Deferred for ConnCell<H> {
     /// The rest of a read pass that used up its budget.
     fn run(self: Rc<Self>) {
-        if !self.closed.get() && !self.paused.get() && !self.read_done.get() {
+        if self.stops.none() {
             self.read_pass();
         }
     }
@@ -99,12 +153,19 @@ impl<H: EventHandler> ConnCell<H> {
     /// room, the end of the stream, an error, bytes left from before, TLS)
     /// goes on in [`read_pass_from`](Self::read_pass_from) with what the
     /// read brought.
+    /// Called open, not paused and not done reading; `writable` as the
+    /// reactor says.
     #[inline(always)]
-    fn read_event(self: &Rc<Self>) {
+    fn read_event(self: &Rc<Self>, writable: bool) {
         let mut conn = self.conn.borrow_mut();
         let Conn {
             inbound, outbound, ..
         } = &mut *conn;
+        if writable && outbound.owes_flush() {
+            drop(conn);
+            self.ready(true, writable);
+            return;
+        }
         let first = match outbound.stream_fd() {
             // An empty ring is never full: no bound to check.
             Some(fd) if inbound.ring.is_empty() && fd.is_read_ready() => {
@@ -120,6 +181,21 @@ impl<H: EventHandler> ConnCell<H> {
         };
         drop(conn);
         self.read_pass_from(first);
+    }
+
+    /// An event off the usual path: the flush a writable socket lets
+    /// through, then the read pass, as far as the connection's state allows.
+    #[inline(never)]
+    fn ready(self: &Rc<Self>, readable: bool, writable: bool) {
+        if self.stops.closed() {
+            return;
+        }
+        if writable && !self.flush_on_writable() {
+            return;
+        }
+        if readable && self.stops.none() {
+            self.read_pass();
+        }
     }
 
     /// Reads what the socket has (up to the loop's budget) and hands it to
@@ -205,7 +281,7 @@ impl<H: EventHandler> ConnCell<H> {
                     if lp.options.half_close {
                         // The peer is done sending; this side may still
                         // write (from callbacks or handles) until it closes.
-                        self.read_done.set(true);
+                        self.stops.set_read_done();
                         return;
                     }
                     self.close(None);
@@ -213,7 +289,7 @@ impl<H: EventHandler> ConnCell<H> {
                 }
                 None => {}
             }
-            if self.paused.get() || !ready {
+            if self.stops.paused() || !ready {
                 return;
             }
             if full && self.conn.borrow().inbound.len() >= lp.options.max_read_buffer {
@@ -254,7 +330,7 @@ impl<H: EventHandler> ConnCell<H> {
         let plain = matches!(action, Ok(Action::None))
             && !conn.close_requested
             && conn.outbound.is_plain()
-            && !self.paused.get()
+            && self.stops.none()
             && self.idle.is_watched();
         if !plain {
             drop(conn);
@@ -264,7 +340,7 @@ impl<H: EventHandler> ConnCell<H> {
             Ok(true) => {}
             Ok(false) => {
                 if conn.outbound.len() >= conn.outbound.high_watermark {
-                    self.paused.set(true);
+                    self.stops.set_paused(true);
                 }
             }
             Err(err) => {
@@ -400,16 +476,16 @@ impl<H: EventHandler> ConnCell<H> {
             }
             let (len, high) = (conn.outbound.len(), conn.outbound.high_watermark);
             if len >= high {
-                self.paused.set(true);
+                self.stops.set_paused(true);
                 return true;
             }
             let refused = conn.outbound.refused;
-            if !(refused || self.paused.get()) || len > high / 2 {
+            if !(refused || self.stops.paused()) || len > high / 2 {
                 break;
             }
             conn.outbound.refused = false;
             drop(conn);
-            resume |= self.paused.replace(false);
+            resume |= self.stops.set_paused(false);
             let action = {
                 let mut handler = self.lp.handler.borrow_mut();
                 let mut conn = self.conn.borrow_mut();
@@ -426,7 +502,7 @@ impl<H: EventHandler> ConnCell<H> {
             // Bytes may be waiting in the inbound buffer and in the socket,
             // whose edge came while reading was paused.
             self.resume_reading();
-            return !self.closed.get();
+            return !self.stops.closed();
         }
         true
     }
@@ -435,7 +511,7 @@ impl<H: EventHandler> ConnCell<H> {
         if !self.conn.borrow().inbound.is_empty() && !self.traffic() {
             return;
         }
-        if !self.paused.get() && !self.closed.get() {
+        if !self.stops.paused() && !self.stops.closed() {
             self.read_pass();
         }
     }
@@ -445,7 +521,7 @@ impl<H: EventHandler> ConnCell<H> {
     pub(super) fn flush_on_writable(self: &Rc<Self>) -> bool {
         {
             let conn = self.conn.borrow();
-            if conn.outbound.is_empty() && !self.paused.get() && !conn.outbound.refused {
+            if !conn.outbound.owes_flush() && !self.stops.paused() {
                 return true;
             }
         }
@@ -480,7 +556,7 @@ impl<H: EventHandler> ConnCell<H> {
     /// now), and what it had queued is still sent, up to the close
     /// deadline, unless the socket failed.
     pub(super) fn close(self: &Rc<Self>, err: Option<io::Error>) {
-        if self.closed.replace(true) {
+        if self.stops.close() {
             return;
         }
         let lp = &self.lp;
