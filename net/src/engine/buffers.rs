@@ -198,10 +198,21 @@ impl Outbound {
         self.len() == 0
     }
 
-    /// Nothing beyond the ring, no refusal and no shutdown pending: the
-    /// loop's short path after a callback applies.
-    pub(super) fn is_plain(&self) -> bool {
-        self.queued == 0 && !self.refused && !self.core.shutdown_requested()
+    /// The send after a callback, in the usual case: a plain stream, open,
+    /// nothing queued beyond the ring, no refused write, and a ring whose
+    /// bytes do not wrap (see [`crate::io::Outbound::send_short`]).
+    /// `Some(true)` once all is sent, `Some(false)` when the socket's buffer
+    /// is full; `None` for anything else, which the general
+    /// [`send`](Self::send) handles (and reports).
+    #[inline(always)]
+    pub(super) fn send_plain(&mut self) -> Option<bool> {
+        let Io::Stream(fd) = &self.io else {
+            return None;
+        };
+        if self.queued != 0 || self.refused {
+            return None;
+        }
+        self.core.send_short(&**fd)
     }
 
     /// Bytes wait, or a write was refused: a writable socket has work.
@@ -273,9 +284,17 @@ impl Outbound {
             0
         };
         if n < data.len() {
-            self.queued += data.len() - n;
-            self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
+            self.queue_rest(&data[n..]);
         }
+    }
+
+    /// Queues a copy of what the ring did not take. Out of line, so a
+    /// callback's write is small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn queue_rest(&mut self, rest: &[u8]) {
+        self.queued += rest.len();
+        self.queue.push_back(Bytes::copy_from_slice(rest));
     }
 
     /// Queues all of `data` and returns its length.

@@ -326,30 +326,21 @@ impl<H: EventHandler> ConnCell<H> {
             self.first_frame_due.set(0);
         }
         // The usual case, with the connection still borrowed: no action,
-        // nothing queued past the ring, nothing pending.
-        let plain = matches!(action, Ok(Action::None))
+        // the idle sweep already watching, and the short send.
+        if matches!(action, Ok(Action::None))
             && !conn.close_requested
-            && conn.outbound.is_plain()
             && self.stops.none()
-            && self.idle.is_watched();
-        if !plain {
-            drop(conn);
-            return self.after_callback("on_traffic", action);
-        }
-        match conn.outbound.send() {
-            Ok(true) => {}
-            Ok(false) => {
-                if conn.outbound.len() >= conn.outbound.high_watermark {
+            && self.idle.is_watched()
+        {
+            if let Some(sent) = conn.outbound.send_plain() {
+                if !sent && conn.outbound.len() >= conn.outbound.high_watermark {
                     self.stops.set_paused(true);
                 }
-            }
-            Err(err) => {
-                drop(conn);
-                self.close(Some(err));
-                return false;
+                return true;
             }
         }
-        true
+        drop(conn);
+        self.after_callback("on_traffic", action)
     }
 
     /// Runs `on_open` (with a dial's `context` set first), answers a
