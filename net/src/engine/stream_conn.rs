@@ -315,9 +315,16 @@ impl<H: EventHandler> ConnCell<H> {
         self.last_active.set(lp.epoch.get());
         self.idle.touch();
         let before = conn.inbound.len();
-        let action = {
+        let called = {
             let mut handler = lp.handler.borrow_mut();
             catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
+        };
+        let action = match called {
+            Ok(action) => action,
+            Err(payload) => {
+                drop(conn);
+                return self.after_callback("on_traffic", Err(payload));
+            }
         };
         if self.first_frame_due.get() != 0
             && (conn.inbound.len() < before || !conn.outbound.is_empty())
@@ -327,7 +334,7 @@ impl<H: EventHandler> ConnCell<H> {
         }
         // The usual case, with the connection still borrowed: no action,
         // the idle sweep already watching, and the short send.
-        if matches!(action, Ok(Action::None))
+        if action == Action::None
             && !conn.close_requested
             && self.stops.none()
             && self.idle.is_watched()
@@ -340,7 +347,7 @@ impl<H: EventHandler> ConnCell<H> {
             }
         }
         drop(conn);
-        self.after_callback("on_traffic", action)
+        self.after_callback("on_traffic", Ok(action))
     }
 
     /// Runs `on_open` (with a dial's `context` set first), answers a
