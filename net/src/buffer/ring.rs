@@ -483,7 +483,7 @@ impl RingBuffer {
     /// buf.commit(3);
     /// assert_eq!(buf.len(), 3);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn commit(&mut self, n: usize) {
         let free = self.buf.len() - self.len();
         if n > free {

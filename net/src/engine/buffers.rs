@@ -140,29 +140,40 @@ impl Inbound {
 impl Inbound {
     /// One read from the socket into the ring. `Ok(0)` is end of stream.
     /// `WouldBlock` and a short read (on Linux, see
-    /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
+    /// [`AsyncFd::short_read`]) forget read readiness until the next edge;
+    /// after `Interrupted` (a signal), the caller reads again.
     #[inline(always)]
-    pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
-        fill(&mut self.ring, fd)
+    pub(super) fn fill_once(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+        read_once(&mut self.ring, fd)
     }
 }
 
-/// One read from the socket into `ring` (a connection's inbound ring, or a
-/// TLS connection's ciphertext ring): see [`Inbound::fill`]. Inlined: the
+/// See [`Inbound::fill_once`]. Inlined, and with no loop of its own: the
 /// read of every readable event.
+#[inline(always)]
+fn read_once(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+    let Filled { result, drained } = read_into(ring, fd.get_ref());
+    if drained {
+        fd.short_read();
+    }
+    if let Err(err) = &result {
+        if err.kind() == io::ErrorKind::WouldBlock {
+            fd.clear_read_ready();
+        }
+    }
+    result
+}
+
+/// One read from the socket into `ring` (a TLS connection's ciphertext
+/// ring), again after a signal: see [`Inbound::fill_once`].
+#[cfg(feature = "tls")]
 #[inline(always)]
 pub(super) fn fill(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
     loop {
-        let Filled { result, drained } = read_into(ring, fd.get_ref());
-        if drained {
-            fd.short_read();
+        match read_once(ring, fd) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
         }
-        match &result {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => fd.clear_read_ready(),
-            _ => {}
-        }
-        return result;
     }
 }
 

@@ -169,7 +169,7 @@ impl<H: EventHandler> ConnCell<H> {
         let first = match outbound.stream_fd() {
             // An empty ring is never full: no bound to check.
             Some(fd) if inbound.ring.is_empty() && fd.is_read_ready() => {
-                let result = inbound.fill(fd);
+                let result = inbound.fill_once(fd);
                 if matches!(result, Ok(n) if n > 0) && !fd.is_read_ready() {
                     // Drained, with room left: nothing more to read now.
                     self.traffic_after_read(conn);
@@ -238,7 +238,7 @@ impl<H: EventHandler> ConnCell<H> {
                             if ring.len() >= ring.max_capacity() {
                                 break;
                             }
-                            inbound.fill(fd)
+                            inbound.fill_once(fd)
                         }
                     };
                     match result {
@@ -254,6 +254,8 @@ impl<H: EventHandler> ConnCell<H> {
                             }
                         }
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                        // A signal: read again.
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                         Err(err) => {
                             end = Some(Some(err));
                             break;
