@@ -147,14 +147,14 @@ impl<H: EventHandler> Deferred for ConnCell<H> {
 }
 
 impl<H: EventHandler> ConnCell<H> {
-    /// A readable event. The usual one, a plain stream whose inbound ring
-    /// is empty and one read that drains the socket, is served here, in
-    /// line with the reactor's call; anything else (a read that filled the
-    /// room, the end of the stream, an error, bytes left from before, TLS)
-    /// goes on in [`read_pass_from`](Self::read_pass_from) with what the
-    /// read brought.
-    /// Called open, not paused and not done reading; `writable` as the
-    /// reactor says.
+    /// A readable event on a connection that is open, not paused and not
+    /// done reading (`writable` as the reactor says). The usual one, a plain
+    /// stream owing no flush, whose inbound ring is empty, and one read
+    /// that drains the socket, is served here, in line with the reactor's
+    /// call; anything else (a read that filled the room, the end of the
+    /// stream, an error, bytes left from before, TLS) goes on in
+    /// [`ready`](Self::ready) or [`read_pass_from`](Self::read_pass_from),
+    /// with what the read brought.
     #[inline(always)]
     fn read_event(self: &Rc<Self>, writable: bool) {
         let mut conn = self.conn.borrow_mut();
