@@ -109,8 +109,9 @@ pub(crate) fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
 }
 
 /// `recv(2)` into `buf`: the engine's read, without the layers of
-/// `std::io::Read` over socket2 (it runs once per message).
-#[inline]
+/// `std::io::Read` over socket2 (it runs once per message). Always
+/// inlined, as [`send`] is.
+#[inline(always)]
 pub(crate) fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`,
     // which we borrow mutably for the call.

@@ -140,28 +140,40 @@ impl Inbound {
 impl Inbound {
     /// One read from the socket into the ring. `Ok(0)` is end of stream.
     /// `WouldBlock` and a short read (on Linux, see
-    /// [`AsyncFd::short_read`]) forget read readiness until the next edge.
-    #[inline]
-    pub(super) fn fill(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
-        fill(&mut self.ring, fd)
+    /// [`AsyncFd::short_read`]) forget read readiness until the next edge;
+    /// after `Interrupted` (a signal), the caller reads again.
+    #[inline(always)]
+    pub(super) fn fill_once(&mut self, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+        read_once(&mut self.ring, fd)
     }
 }
 
-/// One read from the socket into `ring` (a connection's inbound ring, or a
-/// TLS connection's ciphertext ring): see [`Inbound::fill`].
-#[inline]
+/// See [`Inbound::fill_once`]. Inlined, and with no loop of its own: the
+/// read of every readable event.
+#[inline(always)]
+fn read_once(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
+    let Filled { result, drained } = read_into(ring, fd.get_ref());
+    if drained {
+        fd.short_read();
+    }
+    if let Err(err) = &result {
+        if err.kind() == io::ErrorKind::WouldBlock {
+            fd.clear_read_ready();
+        }
+    }
+    result
+}
+
+/// One read from the socket into `ring` (a TLS connection's ciphertext
+/// ring), again after a signal: see [`Inbound::fill_once`].
+#[cfg(feature = "tls")]
+#[inline(always)]
 pub(super) fn fill(ring: &mut RingBuffer, fd: &AsyncFd<Socket>) -> io::Result<usize> {
     loop {
-        let Filled { result, drained } = read_into(ring, fd.get_ref());
-        if drained {
-            fd.short_read();
+        match read_once(ring, fd) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
         }
-        match &result {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => fd.clear_read_ready(),
-            _ => {}
-        }
-        return result;
     }
 }
 
@@ -197,10 +209,27 @@ impl Outbound {
         self.len() == 0
     }
 
-    /// Nothing beyond the ring, no refusal and no shutdown pending: the
-    /// loop's short path after a callback applies.
-    pub(super) fn is_plain(&self) -> bool {
-        self.queued == 0 && !self.refused && !self.core.shutdown_requested()
+    /// The send after a callback, in the usual case: a plain stream, open,
+    /// nothing queued beyond the ring, no refused write, and a ring whose
+    /// bytes do not wrap (see [`crate::io::Outbound::send_short`]).
+    /// `Some(true)` once all is sent, `Some(false)` when the socket's buffer
+    /// is full; `None` for anything else, which the general
+    /// [`send`](Self::send) handles (and reports).
+    #[inline(always)]
+    pub(super) fn send_plain(&mut self) -> Option<bool> {
+        let Io::Stream(fd) = &self.io else {
+            return None;
+        };
+        if self.queued != 0 || self.refused {
+            return None;
+        }
+        self.core.send_short(&**fd)
+    }
+
+    /// Bytes wait, or a write was refused: a writable socket has work.
+    #[inline]
+    pub(super) fn owes_flush(&self) -> bool {
+        !self.is_empty() || self.refused
     }
 
     /// Whether the outbound buffer is under its high watermark: writes are
@@ -266,9 +295,17 @@ impl Outbound {
             0
         };
         if n < data.len() {
-            self.queued += data.len() - n;
-            self.queue.push_back(Bytes::copy_from_slice(&data[n..]));
+            self.queue_rest(&data[n..]);
         }
+    }
+
+    /// Queues a copy of what the ring did not take. Out of line, so a
+    /// callback's write is small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn queue_rest(&mut self, rest: &[u8]) {
+        self.queued += rest.len();
+        self.queue.push_back(Bytes::copy_from_slice(rest));
     }
 
     /// Queues all of `data` and returns its length.

@@ -19,7 +19,7 @@ use socket2::{SockAddr, Socket};
 use super::conn::{Conn, Inbound, Io, Outbound, Peer};
 use super::datagram::{DatagramCell, DATAGRAM_MAX};
 use super::handle::{closed_error, Command, ConnHandle, LoopLink, Reply, StreamKind, Target};
-use super::stream_conn::ConnCell;
+use super::stream_conn::{ConnCell, Stops};
 use super::{Action, Engine, EventHandler, Options};
 use crate::buffer::RingBuffer;
 use crate::io::kept_ring;
@@ -190,9 +190,7 @@ impl<H: EventHandler> Loop<H> {
             lp: self.clone(),
             key: slot,
             generation,
-            closed: Cell::new(false),
-            paused: Cell::new(false),
-            read_done: Cell::new(false),
+            stops: Stops::default(),
             last_active: Cell::new(self.epoch.get()),
             first_frame_due: Cell::new(if options.first_read_timeout.is_some() {
                 // Five periods of a quarter of the timeout: never before
@@ -283,7 +281,7 @@ impl<H: EventHandler> Loop<H> {
         let conns = self.conns.borrow();
         conns
             .get(*key)
-            .filter(|cell| cell.generation == *generation && !cell.closed.get())
+            .filter(|cell| cell.generation == *generation && !cell.stops.closed())
             .cloned()
     }
 

@@ -2,7 +2,7 @@
 //! callbacks around it, its sends, its close and the linger that drains
 //! what it had queued.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -29,6 +29,66 @@ pub(super) fn frame_too_large(max: usize) -> io::Error {
     )
 }
 
+/// What keeps a connection from being read, as bits in one byte: none
+/// (0) while it is open and reading, so a readable event checks that with
+/// one compare.
+#[derive(Debug, Default)]
+pub(super) struct Stops(Cell<u8>);
+
+impl Stops {
+    /// Closed: it has left the loop.
+    const CLOSED: u8 = 1;
+    /// Above the high watermark: not read until the peer catches up.
+    const PAUSED: u8 = 2;
+    /// The peer half-closed, with `Options::half_close`: nothing more to
+    /// read.
+    const READ_DONE: u8 = 4;
+
+    /// Open, not paused, not done reading: read what comes.
+    #[inline]
+    pub(super) fn none(&self) -> bool {
+        self.0.get() == 0
+    }
+
+    #[inline]
+    fn has(&self, bit: u8) -> bool {
+        self.0.get() & bit != 0
+    }
+
+    /// Sets or clears `bit`; returns whether it was set.
+    #[inline]
+    fn replace(&self, bit: u8, on: bool) -> bool {
+        let old = self.0.get();
+        self.0.set(if on { old | bit } else { old & !bit });
+        old & bit != 0
+    }
+
+    #[inline]
+    pub(super) fn closed(&self) -> bool {
+        self.has(Self::CLOSED)
+    }
+
+    /// Marks it closed; returns whether it already was.
+    pub(super) fn close(&self) -> bool {
+        self.replace(Self::CLOSED, true)
+    }
+
+    #[inline]
+    pub(super) fn paused(&self) -> bool {
+        self.has(Self::PAUSED)
+    }
+
+    /// Pauses or resumes reading; returns whether it was paused.
+    #[inline]
+    pub(super) fn set_paused(&self, paused: bool) -> bool {
+        self.replace(Self::PAUSED, paused)
+    }
+
+    pub(super) fn set_read_done(&self) {
+        self.replace(Self::READ_DONE, true);
+    }
+}
+
 /// A stream connection of a loop.
 pub(super) struct ConnCell<H: EventHandler> {
     pub(super) lp: Rc<Loop<H>>,
@@ -37,11 +97,9 @@ pub(super) struct ConnCell<H: EventHandler> {
     /// holds one: `a_connection_cell_fits_a_320_byte_chunk`).
     pub(super) key: u32,
     pub(super) generation: u64,
-    pub(super) closed: Cell<bool>,
-    /// Above the high watermark: not read until the peer catches up.
-    pub(super) paused: Cell<bool>,
-    /// The peer half-closed, with `Options::half_close`: nothing more to read.
-    pub(super) read_done: Cell<bool>,
+    /// Whether it is closed, paused or done reading: none, in the usual
+    /// case, which a readable event checks at once.
+    pub(super) stops: Stops,
     pub(super) last_active: Cell<u32>,
     /// The first-frame sweep period by which the handler must have
     /// consumed input or written output (`Options::first_read_timeout`);
@@ -71,14 +129,10 @@ impl<H: EventHandler> idle::Sweep for ConnCell<H> {
 
 impl<H: EventHandler> OnReady for ConnCell<H> {
     fn on_ready(self: Rc<Self>, readable: bool, writable: bool) {
-        if self.closed.get() {
-            return;
-        }
-        if writable && !self.flush_on_writable() {
-            return;
-        }
-        if readable && !self.paused.get() && !self.read_done.get() {
-            self.read_pass();
+        if readable && self.stops.none() {
+            self.read_event(writable);
+        } else {
+            self.ready(readable, writable);
         }
     }
 }
@@ -86,16 +140,74 @@ impl<H: EventHandler> OnReady for ConnCell<H> {
 impl<H: EventHandler> Deferred for ConnCell<H> {
     /// The rest of a read pass that used up its budget.
     fn run(self: Rc<Self>) {
-        if !self.closed.get() && !self.paused.get() && !self.read_done.get() {
+        if self.stops.none() {
             self.read_pass();
         }
     }
 }
 
 impl<H: EventHandler> ConnCell<H> {
+    /// A readable event on a connection that is open, not paused and not
+    /// done reading (`writable` as the reactor says). The usual one, a plain
+    /// stream owing no flush, whose inbound ring is empty, and one read
+    /// that drains the socket, is served here, in line with the reactor's
+    /// call; anything else (a read that filled the room, the end of the
+    /// stream, an error, bytes left from before, TLS) goes on in
+    /// [`ready`](Self::ready) or [`read_pass_from`](Self::read_pass_from),
+    /// with what the read brought.
+    #[inline(always)]
+    fn read_event(self: &Rc<Self>, writable: bool) {
+        let mut conn = self.conn.borrow_mut();
+        let Conn {
+            inbound, outbound, ..
+        } = &mut *conn;
+        if writable && outbound.owes_flush() {
+            drop(conn);
+            self.ready(true, writable);
+            return;
+        }
+        let first = match outbound.stream_fd() {
+            // An empty ring is never full: no bound to check.
+            Some(fd) if inbound.ring.is_empty() && fd.is_read_ready() => {
+                let result = inbound.fill_once(fd);
+                if matches!(result, Ok(n) if n > 0) && !fd.is_read_ready() {
+                    // Drained, with room left: nothing more to read now.
+                    self.traffic_after_read(conn);
+                    return;
+                }
+                Some(result)
+            }
+            _ => None,
+        };
+        drop(conn);
+        self.read_pass_from(first);
+    }
+
+    /// An event off the usual path: the flush a writable socket lets
+    /// through, then the read pass, as far as the connection's state allows.
+    #[inline(never)]
+    fn ready(self: &Rc<Self>, readable: bool, writable: bool) {
+        if self.stops.closed() {
+            return;
+        }
+        if writable && !self.flush_on_writable() {
+            return;
+        }
+        if readable && self.stops.none() {
+            self.read_pass();
+        }
+    }
+
     /// Reads what the socket has (up to the loop's budget) and hands it to
     /// `on_traffic`, until the socket is drained.
     pub(super) fn read_pass(self: &Rc<Self>) {
+        self.read_pass_from(None);
+    }
+
+    /// [`read_pass`](Self::read_pass), whose first read, if `first` is
+    /// `Some`, was already made and brought that.
+    #[inline(never)]
+    fn read_pass_from(self: &Rc<Self>, mut first: Option<io::Result<usize>>) {
         let lp = &*self.lp;
         let mut budget = lp.options.edge_triggered_io_chunk;
         loop {
@@ -106,8 +218,7 @@ impl<H: EventHandler> ConnCell<H> {
                     inbound, outbound, ..
                 } = &mut *conn;
                 let Some(fd) = outbound.stream_fd() else {
-                    // Not a plain stream (this branch costs the plain
-                    // path nothing): a TLS connection has its own pass.
+                    // Not a plain stream: a TLS connection has its own pass.
                     #[cfg(feature = "tls")]
                     if outbound.tls().is_some() {
                         drop(conn);
@@ -119,12 +230,18 @@ impl<H: EventHandler> ConnCell<H> {
                 let mut end = None;
                 // Until drained: `WouldBlock`, or a short read (then the
                 // read that would only say `WouldBlock` is skipped).
-                while got < budget && fd.is_read_ready() {
-                    let ring = &inbound.ring;
-                    if ring.len() >= ring.max_capacity() {
-                        break;
-                    }
-                    match inbound.fill(fd) {
+                while got < budget && (first.is_some() || fd.is_read_ready()) {
+                    let result = match first.take() {
+                        Some(result) => result,
+                        None => {
+                            let ring = &inbound.ring;
+                            if ring.len() >= ring.max_capacity() {
+                                break;
+                            }
+                            inbound.fill_once(fd)
+                        }
+                    };
+                    match result {
                         Ok(0) => {
                             end = Some(None);
                             break;
@@ -137,6 +254,8 @@ impl<H: EventHandler> ConnCell<H> {
                             }
                         }
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                        // A signal: read again.
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                         Err(err) => {
                             end = Some(Some(err));
                             break;
@@ -149,47 +268,8 @@ impl<H: EventHandler> ConnCell<H> {
             };
             budget = budget.saturating_sub(got);
             if got > 0 {
-                self.last_active.set(lp.epoch.get());
-                self.idle.touch();
-                let before = conn.inbound.len();
-                let action = {
-                    let mut handler = lp.handler.borrow_mut();
-                    catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
-                };
-                if self.first_frame_due.get() != 0
-                    && (conn.inbound.len() < before || !conn.outbound.is_empty())
-                {
-                    // The handler took a frame (or answered): the deadline
-                    // is met.
-                    self.first_frame_due.set(0);
-                }
-                // The usual case, with the connection still borrowed: no
-                // action, nothing queued past the ring, nothing pending.
-                let plain = matches!(action, Ok(Action::None))
-                    && !conn.close_requested
-                    && conn.outbound.is_plain()
-                    && !self.paused.get()
-                    && self.idle.is_watched();
-                if plain {
-                    match conn.outbound.send() {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            if conn.outbound.len() >= conn.outbound.high_watermark {
-                                self.paused.set(true);
-                            }
-                        }
-                        Err(err) => {
-                            drop(conn);
-                            self.close(Some(err));
-                            return;
-                        }
-                    }
-                    drop(conn);
-                } else {
-                    drop(conn);
-                    if !self.after_callback("on_traffic", action) {
-                        return;
-                    }
+                if !self.traffic_after_read(conn) {
+                    return;
                 }
             } else {
                 drop(conn);
@@ -203,7 +283,7 @@ impl<H: EventHandler> ConnCell<H> {
                     if lp.options.half_close {
                         // The peer is done sending; this side may still
                         // write (from callbacks or handles) until it closes.
-                        self.read_done.set(true);
+                        self.stops.set_read_done();
                         return;
                     }
                     self.close(None);
@@ -211,7 +291,7 @@ impl<H: EventHandler> ConnCell<H> {
                 }
                 None => {}
             }
-            if self.paused.get() || !ready {
+            if self.stops.paused() || !ready {
                 return;
             }
             if full && self.conn.borrow().inbound.len() >= lp.options.max_read_buffer {
@@ -227,6 +307,49 @@ impl<H: EventHandler> ConnCell<H> {
                 return;
             }
         }
+    }
+
+    /// After a read brought bytes: `on_traffic`, then the send of what it
+    /// wrote. `false` if the connection is now closed.
+    #[inline(always)]
+    fn traffic_after_read(self: &Rc<Self>, mut conn: RefMut<'_, Conn>) -> bool {
+        let lp = &*self.lp;
+        self.last_active.set(lp.epoch.get());
+        self.idle.touch();
+        let before = conn.inbound.len();
+        let called = {
+            let mut handler = lp.handler.borrow_mut();
+            catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
+        };
+        let action = match called {
+            Ok(action) => action,
+            Err(payload) => {
+                drop(conn);
+                return self.after_callback("on_traffic", Err(payload));
+            }
+        };
+        if self.first_frame_due.get() != 0
+            && (conn.inbound.len() < before || !conn.outbound.is_empty())
+        {
+            // The handler took a frame (or answered): the deadline is met.
+            self.first_frame_due.set(0);
+        }
+        // The usual case, with the connection still borrowed: no action,
+        // the idle sweep already watching, and the short send.
+        if action == Action::None
+            && !conn.close_requested
+            && self.stops.none()
+            && self.idle.is_watched()
+        {
+            if let Some(sent) = conn.outbound.send_plain() {
+                if !sent && conn.outbound.len() >= conn.outbound.high_watermark {
+                    self.stops.set_paused(true);
+                }
+                return true;
+            }
+        }
+        drop(conn);
+        self.after_callback("on_traffic", Ok(action))
     }
 
     /// Runs `on_open` (with a dial's `context` set first), answers a
@@ -353,16 +476,16 @@ impl<H: EventHandler> ConnCell<H> {
             }
             let (len, high) = (conn.outbound.len(), conn.outbound.high_watermark);
             if len >= high {
-                self.paused.set(true);
+                self.stops.set_paused(true);
                 return true;
             }
             let refused = conn.outbound.refused;
-            if !(refused || self.paused.get()) || len > high / 2 {
+            if !(refused || self.stops.paused()) || len > high / 2 {
                 break;
             }
             conn.outbound.refused = false;
             drop(conn);
-            resume |= self.paused.replace(false);
+            resume |= self.stops.set_paused(false);
             let action = {
                 let mut handler = self.lp.handler.borrow_mut();
                 let mut conn = self.conn.borrow_mut();
@@ -379,7 +502,7 @@ impl<H: EventHandler> ConnCell<H> {
             // Bytes may be waiting in the inbound buffer and in the socket,
             // whose edge came while reading was paused.
             self.resume_reading();
-            return !self.closed.get();
+            return !self.stops.closed();
         }
         true
     }
@@ -388,7 +511,7 @@ impl<H: EventHandler> ConnCell<H> {
         if !self.conn.borrow().inbound.is_empty() && !self.traffic() {
             return;
         }
-        if !self.paused.get() && !self.closed.get() {
+        if !self.stops.paused() && !self.stops.closed() {
             self.read_pass();
         }
     }
@@ -398,7 +521,7 @@ impl<H: EventHandler> ConnCell<H> {
     pub(super) fn flush_on_writable(self: &Rc<Self>) -> bool {
         {
             let conn = self.conn.borrow();
-            if conn.outbound.is_empty() && !self.paused.get() && !conn.outbound.refused {
+            if !conn.outbound.owes_flush() && !self.stops.paused() {
                 return true;
             }
         }
@@ -433,7 +556,7 @@ impl<H: EventHandler> ConnCell<H> {
     /// now), and what it had queued is still sent, up to the close
     /// deadline, unless the socket failed.
     pub(super) fn close(self: &Rc<Self>, err: Option<io::Error>) {
-        if self.closed.replace(true) {
+        if self.stops.close() {
             return;
         }
         let lp = &self.lp;

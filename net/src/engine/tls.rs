@@ -424,7 +424,7 @@ impl<H: EventHandler> ConnCell<H> {
             let conn = self.conn.borrow();
             conn.outbound.tls().is_some_and(|tls| !tls.opened)
         };
-        if handshaking && !self.closed.get() {
+        if handshaking && !self.stops.closed() {
             self.close(Some(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "TLS: the handshake did not finish within Options::tls_handshake_timeout",
@@ -460,7 +460,7 @@ impl<H: EventHandler> ConnCell<H> {
         let lp = &*self.lp;
         let mut budget = lp.options.edge_triggered_io_chunk;
         loop {
-            if self.closed.get() || self.paused.get() || self.read_done.get() {
+            if !self.stops.none() {
                 return;
             }
             let mut conn = self.conn.borrow_mut();
@@ -566,7 +566,7 @@ impl<H: EventHandler> ConnCell<H> {
                 Some(Ok(())) if lp.options.half_close => {
                     // The peer's close_notify: nothing more to read, and
                     // this side may still write until it closes.
-                    self.read_done.set(true);
+                    self.stops.set_read_done();
                     return;
                 }
                 Some(Ok(())) => {
@@ -579,7 +579,7 @@ impl<H: EventHandler> ConnCell<H> {
                 }
                 None => {}
             }
-            if self.paused.get() || self.closed.get() {
+            if self.stops.paused() || self.stops.closed() {
                 return;
             }
             if step.full && self.conn.borrow().inbound.len() >= lp.options.max_read_buffer {

@@ -69,10 +69,6 @@ impl Outbound {
         }
     }
 
-    pub(crate) fn shutdown_requested(&self) -> bool {
-        matches!(self.state, State::ShutdownAsked | State::ShutDown)
-    }
-
     /// Keeps the first send error for every later write, and frees what
     /// can never be delivered.
     pub(crate) fn fail(&mut self, err: &io::Error) {
@@ -307,7 +303,7 @@ mod tests {
         assert!(out.send_all(&to, |_| false).is_err());
         out.request_shutdown();
         assert_eq!(out.not_open().kind(), io::ErrorKind::WriteZero);
-        assert!(!out.shutdown_requested());
+        assert!(matches!(out.state, State::Failed(_)), "the failure stays");
         assert!(!to.shut_down.get(), "a failed socket is not shut down");
     }
 
