@@ -25,7 +25,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -43,6 +43,44 @@ pub use abort::AbortHandle;
 
 /// What a panicking task left behind.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// What a task leaves for its handle: its output, or its panic.
+pub(crate) type Outcome<T> = Result<Caught<T>, Panic>;
+
+/// A task's output until its handle takes it. `async_task` drops an output
+/// that no handle will take (the task was detached) where a panic aborts
+/// the process, and a handle dropped unawaited drops it in its own drop:
+/// either way a panic of the output's destructor is logged, as a detached
+/// task's panic is, and goes no further.
+pub(crate) struct Caught<T>(ManuallyDrop<T>);
+
+impl<T> Caught<T> {
+    #[inline(always)]
+    pub(crate) fn new(value: T) -> Self {
+        Caught(ManuallyDrop::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: taken once, and `this` is never dropped: the value is
+        // neither dropped nor used again here.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<T> Drop for Caught<T> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.0)
+        }));
+        if let Err(panic) = dropped {
+            let error = JoinError::panicked(panic);
+            log::error!("a task's output panicked when dropped (the core goes on): {error}");
+        }
+    }
+}
 
 /// Sends `runnable` to the core that owns it: its local queue on the owner's
 /// thread, its remote queue from anywhere else. Gives the runnable back when
@@ -93,7 +131,7 @@ struct Tracked<F> {
 const UNBUILT: Option<(NonZeroU64, usize)> = Some((NonZeroU64::MAX, usize::MAX));
 
 impl<F: Future> Future for Tracked<F> {
-    type Output = Result<F::Output, Panic>;
+    type Output = Outcome<F::Output>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -111,7 +149,7 @@ impl<F: Future> Future for Tracked<F> {
         let future = unsafe { Pin::new_unchecked(this.future.assume_init_mut()) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(Caught::new(output))),
             Err(panic) => Poll::Ready(Err(panic)),
         }
     }
@@ -340,11 +378,11 @@ pub struct JoinHandle<T> {
     // A `Cell`, taken and put back, where a `RefCell` would add a word of
     // borrow flag: a server keeps one per connection
     // (`a_join_handle_is_one_word`).
-    task: Cell<Option<FallibleTask<Result<T, Panic>>>>,
+    task: Cell<Option<FallibleTask<Outcome<T>>>>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: FallibleTask<Result<T, Panic>>) -> Self {
+    pub(crate) fn new(task: FallibleTask<Outcome<T>>) -> Self {
         JoinHandle {
             task: Cell::new(Some(task)),
         }
@@ -396,7 +434,7 @@ impl<T> Future for JoinHandle<T> {
         let out = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => Err(JoinError::cancelled()),
-            Poll::Ready(Some(Ok(value))) => Ok(value),
+            Poll::Ready(Some(Ok(value))) => Ok(value.into_inner()),
             Poll::Ready(Some(Err(panic))) => Err(JoinError::panicked(panic)),
         };
         *slot = None;
