@@ -1,7 +1,10 @@
 //! A task whose future panics in its destructor, when it is cancelled
 //! (`JoinHandle::abort`, runtime shutdown), never
 //! takes the process down (it used to abort: `async_task` drops a cancelled
-//! future where a panic aborts), and its core goes on running tasks.
+//! future where a panic aborts), and its core goes on running tasks. Nor
+//! does a task's output that panics when dropped, however its handle went
+//! (detached, dropped after the task finished; `spawn_blocking`, an
+//! `AbortHandle`).
 
 use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering};
