@@ -355,3 +355,67 @@ fn a_handle_used_after_its_runtime_is_gone_fails_at_once() {
     peer.read_to_end(&mut rest).expect("end of stream");
     assert!(rest.is_empty());
 }
+
+/// Counts its drop.
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Sends each connection's handle out; `on_close` spawns a task that
+/// would wait for ever, holding a [`Counted`].
+#[derive(Clone)]
+struct SpawnsOnClose(
+    Arc<Mutex<std::sync::mpsc::Sender<engine::ConnHandle>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl EventHandler for SpawnsOnClose {
+    fn on_open(&mut self, conn: &mut Conn) -> (Option<engine::Bytes>, Action) {
+        let _ = self.0.lock().unwrap().send(conn.handle());
+        (None, Action::None)
+    }
+
+    fn on_close(&mut self, _: &mut Conn, _: Option<io::Error>) -> Action {
+        let held = Counted(self.1.clone());
+        drop(runtime_executor::spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await
+        }));
+        Action::None
+    }
+}
+
+#[test]
+fn a_task_spawned_by_on_close_as_the_runtime_drops_is_dropped_too() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        SpawnsOnClose(Arc::new(Mutex::new(tx)), dropped.clone()),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let _peer = rt.block_on(async move {
+        let peer = runtime_executor::spawn_blocking(move || connect(addr))
+            .await
+            .unwrap();
+        while rx.try_recv().is_err() {
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+        peer
+    });
+    drop(rt);
+    engine.wait();
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the task on_close spawned during the runtime's drop was dropped"
+    );
+}
