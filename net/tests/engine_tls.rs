@@ -1131,3 +1131,46 @@ fn bytes_after_close_notify_are_ignored_and_the_connection_ends_cleanly() {
     still_serves(&engine, &certs);
     stop(&engine);
 }
+
+#[test]
+fn a_tls_dial_to_a_server_that_never_answers_fails_at_the_handshake_timeout() {
+    let certs = Certs::new();
+    // Accepts, reads the ClientHello, answers nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        let mut hello = [0; 5];
+        sock.read_exact(&mut hello).unwrap();
+        // Held open until the dialer gives up.
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest);
+    });
+    let (opens, closes) = (Count::default(), CloseLog::default());
+    let client = Client::new(
+        collecting(Arc::default(), opens.clone(), closes.clone()),
+        Options::new()
+            .tls_client(certs.client())
+            .tls_handshake_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let rt = runtime_executor::Runtime::builder()
+        .cores(1)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = rt
+        .block_on(client.dial_async(&format!("tls://127.0.0.1:{port}")))
+        .expect_err("no handshake");
+    assert!(
+        started.elapsed() < WAIT,
+        "the dial waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::TimedOut)]);
+    assert_eq!(opens.get(), 0);
+    silent.join().unwrap();
+    client.stop();
+}
