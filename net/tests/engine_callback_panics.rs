@@ -5,7 +5,8 @@
 //! (`on_boot`, `on_tick`, `on_shutdown`) is logged and the loop goes on.
 //! Every `done` is still called exactly once. A handler whose `Drop`
 //! panics still lets its engine stop; on a shared runtime (`serve_on`)
-//! neither leaves a core of that runtime stopped.
+//! neither leaves a core of that runtime stopped. A connection's context
+//! (`Conn::set_context`) whose `Drop` panics is logged, on TCP and UDP.
 
 mod engine_util;
 mod util;
@@ -380,4 +381,63 @@ fn panicking_callbacks_on_a_shared_runtime_leave_its_tasks_running() {
             .unwrap(),
         5
     );
+}
+
+/// Panics when dropped.
+struct ContextPanicsWhenDropped;
+
+impl Drop for ContextPanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("boom in a connection context's drop");
+    }
+}
+
+#[test]
+fn a_connection_context_whose_drop_panics_closes_only_its_connection() {
+    let closes = CloseErrors::default();
+    let engine = tcp(
+        Hooks::new()
+            .on_open(|conn| {
+                conn.set_context(ContextPanicsWhenDropped);
+                (None, Action::None)
+            })
+            .on_close(closes.hook()),
+        Options::new().loops(1),
+    );
+    let mut old = connect(&engine);
+    assert_eq!(round_trip(&mut old, b"x"), b"x");
+    for _ in 0..3 {
+        let mut peer = connect(&engine);
+        assert_eq!(round_trip(&mut peer, b"y"), b"y");
+        drop(peer);
+    }
+    assert_eq!(closes.wait_for(3).len(), 3, "on_close for every connection");
+    // The loop goes on: the old connection, and a new one.
+    assert_eq!(round_trip(&mut old, b"still here"), b"still here");
+    let mut fresh = connect(&engine);
+    assert_eq!(round_trip(&mut fresh, b"new"), b"new");
+    stop_and_wait(&engine);
+}
+
+#[test]
+fn a_datagram_context_whose_drop_panics_leaves_the_loop_serving() {
+    let engine = runtime_net::engine::start(
+        Hooks::new().on_traffic(|conn| {
+            conn.set_context(ContextPanicsWhenDropped);
+            echo(conn)
+        }),
+        &["udp://127.0.0.1:0"],
+        Options::new().loops(1),
+    )
+    .unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket.connect(socket_addr(&engine.addrs()[0])).unwrap();
+    for i in 0..3u8 {
+        socket.send(&[i; 8]).unwrap();
+        let mut back = [0; 8];
+        assert_eq!(socket.recv(&mut back).unwrap(), 8);
+        assert_eq!(back, [i; 8]);
+    }
+    stop_and_wait(&engine);
 }

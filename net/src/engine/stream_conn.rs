@@ -12,7 +12,7 @@ use bytes::Bytes;
 use runtime_executor::{Deferred, OnReady};
 
 use super::conn::{Conn, Io, Outbound};
-use super::event_loop::{call_done, panicked, Loop};
+use super::event_loop::{call_done, drop_context, panicked, Loop};
 use super::handle::Reply;
 use super::{Action, EventHandler};
 use crate::buffer::RingBuffer;
@@ -489,8 +489,9 @@ impl<H: EventHandler> ConnCell<H> {
             high_watermark: conn.outbound.high_watermark,
             refused: false,
         };
-        conn.context = None;
+        let context = conn.context.take();
         drop(conn);
+        drop_context(lp.index(), context);
         // TLS: the close_notify goes before the socket's shutdown, so the
         // peer tells this end from a truncation.
         #[cfg(feature = "tls")]
