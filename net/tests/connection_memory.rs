@@ -347,6 +347,13 @@ impl runtime_net::engine::EventHandler for EngineEcho {
 
 /// Engine connections that spoke once, on a shared runtime.
 const ENGINE_SPOKE_ONCE: usize = 2_000;
+/// The heap a second round may keep over the first: none, run alone, but
+/// on a loaded machine a table (the loop's slab of connections, the
+/// reactor's of sources) may find more slots taken at once in the second
+/// round (closes still in flight) and double once more (seen: 48 912 B).
+/// A connection's cell (320 B), source (80 B) or ring storage (4 KiB)
+/// kept per connection would be many times this.
+const ENGINE_TABLE_SLACK: usize = ENGINE_SPOKE_ONCE * 32;
 
 #[test]
 fn engine_connections_that_spoke_once_give_their_memory_and_fds_back() {
@@ -405,7 +412,7 @@ fn engine_connections_that_spoke_once_give_their_memory_and_fds_back() {
         // Closing takes the engine a turn or two after the count drops.
         let deadline = std::time::Instant::now() + DEADLINE;
         let mut after = settled();
-        while (after.0 > before.0 + SLACK * 4 || after.1 > before.1)
+        while (after.0 > before.0 + ENGINE_TABLE_SLACK || after.1 > before.1)
             && std::time::Instant::now() < deadline
         {
             thread::sleep(Duration::from_millis(10));
@@ -423,7 +430,7 @@ fn engine_connections_that_spoke_once_give_their_memory_and_fds_back() {
     );
     assert_eq!(after.1, before.1, "fds left open");
     assert!(
-        after.0 <= before.0 + SLACK * 4,
+        after.0 <= before.0 + ENGINE_TABLE_SLACK,
         "{} B of heap kept after {ENGINE_SPOKE_ONCE} connections closed",
         after.0 - before.0
     );
