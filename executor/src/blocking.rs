@@ -6,7 +6,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::task::JoinHandle;
+use crate::task::{Caught, JoinHandle};
 
 /// Runs `f` on the shared blocking thread pool and returns a handle to await
 /// its result from any core.
@@ -31,6 +31,6 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let task = ::blocking::unblock(move || catch_unwind(AssertUnwindSafe(f)));
+    let task = ::blocking::unblock(move || catch_unwind(AssertUnwindSafe(f)).map(Caught::new));
     JoinHandle::new(task.fallible())
 }

@@ -25,16 +25,14 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::num::NonZeroU64;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_task::{FallibleTask, Runnable};
-use futures_lite::future::CatchUnwind;
-use futures_lite::FutureExt;
 
 use crate::context;
 use crate::core::{Core, CoreShared};
@@ -45,6 +43,44 @@ pub use abort::AbortHandle;
 
 /// What a panicking task left behind.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// What a task leaves for its handle: its output, or its panic.
+pub(crate) type Outcome<T> = Result<Caught<T>, Panic>;
+
+/// A task's output until its handle takes it. `async_task` drops an output
+/// that no handle will take (the task was detached) where a panic aborts
+/// the process, and a handle dropped unawaited drops it in its own drop:
+/// either way a panic of the output's destructor is logged, as a detached
+/// task's panic is, and goes no further.
+pub(crate) struct Caught<T>(ManuallyDrop<T>);
+
+impl<T> Caught<T> {
+    #[inline(always)]
+    pub(crate) fn new(value: T) -> Self {
+        Caught(ManuallyDrop::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: taken once, and `this` is never dropped: the value is
+        // neither dropped nor used again here.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<T> Drop for Caught<T> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.0)
+        }));
+        if let Err(panic) = dropped {
+            let error = JoinError::panicked(panic);
+            log::error!("a task's output panicked when dropped (the core goes on): {error}");
+        }
+    }
+}
 
 /// Sends `runnable` to the core that owns it: its local queue on the owner's
 /// thread, its remote queue from anywhere else. Gives the runnable back when
@@ -73,32 +109,68 @@ fn schedule(owner: &Arc<CoreShared>, runnable: Runnable) {
     }
 }
 
-/// A task's future, dropped inside `catch_unwind`: `async_task` drops a
-/// cancelled future where a panic aborts the process, and a destructor
-/// panicking while its core unwinds would be a double panic. So a panicking
-/// destructor is logged, as a detached task's panic is lost, and the core
-/// goes on.
-struct DropCaught<F> {
-    future: ManuallyDrop<F>,
+/// A task's future, with what its task adds around it: a panic of its poll
+/// is caught (and given to the handle); it registers with its core on first
+/// poll, so shutdown can find it while it sits idle; and it is dropped
+/// inside `catch_unwind`: `async_task` drops a cancelled future where a
+/// panic aborts the process, and a destructor panicking while its core
+/// unwinds would be a double panic. So a panicking destructor is logged, as
+/// a detached task's panic is lost, and the core goes on.
+struct Tracked<F> {
+    // Built in place, by `build`. Uninitialized only in a task whose `make`
+    // panicked: `registration` is then `UNBUILT`, and the task is never run
+    // (its runnable is dropped before it could be).
+    future: MaybeUninit<F>,
+    // The registering core's uid (never 0, so the `Option` needs no
+    // tag of its own: 16 bytes per task, not 24) and the key.
+    registration: Option<(NonZeroU64, usize)>,
 }
 
-impl<F: Future> Future for DropCaught<F> {
-    type Output = F::Output;
+/// The registration of a task whose future was never built. No core has
+/// this uid: they count up from 1.
+const UNBUILT: Option<(NonZeroU64, usize)> = Some((NonZeroU64::MAX, usize::MAX));
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = Outcome<F::Output>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out, and
-        // it is dropped in place in `drop`.
-        unsafe { self.map_unchecked_mut(|this| &mut *this.future) }.poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out,
+        // and it is dropped in place in `drop`. `registration` is not
+        // pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.registration.is_none() {
+            this.registration =
+                context::with_core(|core| (core.uid(), core.register_active(cx.waker())));
+        }
+        debug_assert!(this.registration != UNBUILT, "an unbuilt task is never run");
+        // SAFETY: built (an unbuilt task is never run), and pinned as said
+        // above.
+        let future = unsafe { Pin::new_unchecked(this.future.assume_init_mut()) };
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(Caught::new(output))),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
     }
 }
 
-impl<F> Drop for DropCaught<F> {
+impl<F> Drop for Tracked<F> {
     fn drop(&mut self) {
-        // SAFETY: dropped once, in place (so the pinning holds), and never
-        // used again.
+        if self.registration == UNBUILT {
+            return;
+        }
+        if let Some((uid, key)) = self.registration {
+            context::with_core(|core| {
+                if core.uid() == uid {
+                    core.unregister_active(key);
+                }
+            });
+        }
+        // SAFETY: built (checked above), dropped once, in place (so the
+        // pinning holds), and never used again.
         let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-            ManuallyDrop::drop(&mut self.future)
+            self.future.assume_init_drop()
         }));
         if let Err(panic) = dropped {
             let error = JoinError::panicked(panic);
@@ -107,52 +179,35 @@ impl<F> Drop for DropCaught<F> {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// Wraps a task's future: catches its panic, and registers the task with
-    /// its core on first poll so shutdown can find it while it sits idle.
-    struct Tracked<F> {
-        #[pin]
-        future: CatchUnwind<AssertUnwindSafe<DropCaught<F>>>,
-        // The registering core's uid (never 0, so the `Option` needs no
-        // tag of its own: 16 bytes per task, not 24) and the key.
-        registration: Option<(NonZeroU64, usize)>,
-    }
-
-    impl<F> PinnedDrop for Tracked<F> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some((uid, key)) = *this.project().registration {
-                context::with_core(|core| {
-                    if core.uid() == uid {
-                        core.unregister_active(key);
-                    }
-                });
-            }
-        }
-    }
-}
-
-impl<F: Future> Future for Tracked<F> {
-    type Output = Result<F::Output, Panic>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if this.registration.is_none() {
-            *this.registration =
-                context::with_core(|core| (core.uid(), core.register_active(cx.waker())));
-        }
-        this.future.poll(cx)
-    }
-}
-
 #[inline(always)]
 fn tracked<F: Future>(future: F) -> Tracked<F> {
     Tracked {
-        future: AssertUnwindSafe(DropCaught {
-            future: ManuallyDrop::new(future),
-        })
-        .catch_unwind(),
+        future: MaybeUninit::new(future),
         registration: None,
     }
+}
+
+/// Builds a task's future with `make`, catching its panic: the panic is put
+/// in `panicked`, and the task is left unbuilt. `make` runs inside
+/// `async_task`'s allocation of the task, where a panic would abort.
+#[inline(always)]
+fn build<M, F>(make: M, panicked: &mut Option<Panic>) -> Tracked<F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    let mut tracked = Tracked {
+        future: MaybeUninit::uninit(),
+        registration: None,
+    };
+    let future = &mut tracked.future;
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || {
+        future.write(make());
+    })) {
+        tracked.registration = UNBUILT;
+        *panicked = Some(panic);
+    }
+    tracked
 }
 
 /// Spawns a task on the current core. The future need not be `Send`: it never
@@ -206,7 +261,9 @@ where
 ///
 /// # Panics
 ///
-/// Panics when called outside a `runtime` core.
+/// Panics when called outside a `runtime` core. A panic in `make` goes on
+/// in the caller, as if `make` had run before the spawn: the task it was
+/// building is freed, never run.
 #[doc(hidden)]
 #[inline(always)]
 pub fn spawn_with<M, F>(make: M) -> JoinHandle<F::Output>
@@ -228,15 +285,24 @@ where
 {
     let owner = core.shared().clone();
     owner.stats.add_spawned();
+    let mut panicked = None;
     // SAFETY: `schedule` routes every run and drop of this runnable to the
     // owner core's thread (see the module docs); the future is 'static and the
     // schedule function is Send + Sync + 'static.
     let (runnable, task) = unsafe {
         async_task::Builder::new().spawn_unchecked(
-            move |()| tracked(make()),
+            |()| build(make, &mut panicked),
             move |runnable| schedule(&owner, runnable),
         )
     };
+    if let Some(panic) = panicked {
+        // Never run: dropping the runnable frees the unbuilt task (the
+        // handle is dropped first, so nothing waits for it), and the panic
+        // goes on in the caller, as if `make` had run before the spawn.
+        drop(task);
+        drop(runnable);
+        resume_unwind(panic);
+    }
     core.push_local(runnable);
     JoinHandle::new(task.fallible())
 }
@@ -312,11 +378,11 @@ pub struct JoinHandle<T> {
     // A `Cell`, taken and put back, where a `RefCell` would add a word of
     // borrow flag: a server keeps one per connection
     // (`a_join_handle_is_one_word`).
-    task: Cell<Option<FallibleTask<Result<T, Panic>>>>,
+    task: Cell<Option<FallibleTask<Outcome<T>>>>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: FallibleTask<Result<T, Panic>>) -> Self {
+    pub(crate) fn new(task: FallibleTask<Outcome<T>>) -> Self {
         JoinHandle {
             task: Cell::new(Some(task)),
         }
@@ -368,7 +434,7 @@ impl<T> Future for JoinHandle<T> {
         let out = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => Err(JoinError::cancelled()),
-            Poll::Ready(Some(Ok(value))) => Ok(value),
+            Poll::Ready(Some(Ok(value))) => Ok(value.into_inner()),
             Poll::Ready(Some(Err(panic))) => Err(JoinError::panicked(panic)),
         };
         *slot = None;

@@ -1,7 +1,10 @@
 //! A task whose future panics in its destructor, when it is cancelled
 //! (`JoinHandle::abort`, runtime shutdown), never
 //! takes the process down (it used to abort: `async_task` drops a cancelled
-//! future where a panic aborts), and its core goes on running tasks.
+//! future where a panic aborts), and its core goes on running tasks. Nor
+//! does a task's output that panics when dropped, however its handle went
+//! (detached, dropped after the task finished; `spawn_blocking`, an
+//! `AbortHandle`).
 
 use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,4 +90,63 @@ fn runtime_shutdown_drops_tasks_whose_destructors_panic() {
     });
     drop(runtime);
     assert_eq!(drops.load(Ordering::SeqCst), 10, "every destructor ran");
+}
+
+#[test]
+fn a_detached_task_whose_output_panics_when_dropped() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(1).block_on(async move {
+        for _ in 0..10 {
+            let d = d.clone();
+            // Detached at once: its output is dropped where it completes.
+            drop(runtime_executor::spawn(async move { PanicOnDrop(d) }));
+            runtime_executor::yield_now().await;
+        }
+        assert_eq!(runtime_executor::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn a_finished_tasks_output_that_panics_when_its_handle_is_dropped() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(1).block_on(async move {
+        for _ in 0..10 {
+            let d = d.clone();
+            let task = runtime_executor::spawn(async move { PanicOnDrop(d) });
+            runtime_executor::yield_now().await;
+            assert!(task.is_finished());
+            // The output goes with the handle, on this task.
+            drop(task);
+        }
+        assert_eq!(runtime_executor::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn detached_blocking_and_abortable_tasks_whose_outputs_panic_when_dropped() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(1).block_on(async move {
+        for _ in 0..5 {
+            let d = d.clone();
+            drop(runtime_executor::spawn_blocking(move || PanicOnDrop(d)));
+        }
+        for _ in 0..5 {
+            let d = d.clone();
+            let task = runtime_executor::spawn(async move { PanicOnDrop(d) });
+            let _abort = task.abort_handle();
+            drop(task);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while d.load(Ordering::SeqCst) < 10 {
+            assert!(std::time::Instant::now() < deadline, "outputs not dropped");
+            runtime_executor::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(runtime_executor::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
 }

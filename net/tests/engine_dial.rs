@@ -1,5 +1,8 @@
 //! `Client::dial_async`: a dial that blocks nothing, from a callback's
-//! task into the caller's own loop, with a context set before `on_open`.
+//! task into the caller's own loop, with a context set before `on_open`;
+//! a name that does not resolve, a connect that stalls (a listener with a
+//! full backlog) when the client stops, and a dialed connection's
+//! panicking `on_open`.
 
 mod engine_util;
 mod util;
@@ -200,4 +203,102 @@ fn dial_async_resolves_names_off_the_loop_and_sets_the_context_before_on_open() 
         vec![(Some("backend".to_owned()), loops), (None, loops)],
         "the context is there in on_open, and the caller's loop serves both"
     );
+}
+
+#[test]
+fn a_name_that_does_not_resolve_fails_the_dial() {
+    let client = Client::new(Quiet, Options::new().loops(1)).unwrap();
+    // `.invalid` never resolves (RFC 2606).
+    let err = client
+        .dial("tcp://no-such-host.invalid:80")
+        .expect_err("a blocking dial of a name that does not resolve");
+    assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let err = rt
+        .block_on(async {
+            runtime_executor::time::timeout(
+                TIMEOUT,
+                client.dial_async("tcp://no-such-host.invalid:80"),
+            )
+            .await
+        })
+        .expect("the dial ends")
+        .expect_err("an async dial of a name that does not resolve");
+    assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(client.engine().count_connections(), 0);
+    client.stop();
+}
+
+#[test]
+fn a_dial_in_flight_when_its_client_stops_ends_with_the_stop() {
+    let (_listener, _fillers, stalled) = stalling_address();
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let client = Arc::new(Client::serve_on(&rt.handle(), Quiet, Options::new()).unwrap());
+    let dialer = client.clone();
+    let (outcome, waited) = rt.block_on(async move {
+        let dial =
+            runtime_executor::spawn(
+                async move { dialer.dial_async(&format!("tcp://{stalled}")).await },
+            );
+        runtime_executor::time::sleep(Duration::from_millis(100)).await;
+        assert!(!dial.is_finished(), "the connect is stalled");
+        client.stop();
+        client.engine().finished().await;
+        let started = std::time::Instant::now();
+        // Without the stop, the dial gives up after 30 s.
+        let outcome = runtime_executor::time::timeout(TIMEOUT, dial).await;
+        (outcome, started.elapsed())
+    });
+    let outcome = outcome
+        .unwrap_or_else(|_| panic!("the dial went on {waited:?} after its client stopped"))
+        .unwrap();
+    let err = outcome.expect_err("a dial into a stopped client");
+    assert_eq!(err.kind(), io::ErrorKind::NotConnected, "{err}");
+}
+
+/// Panics in `on_open` of a dialed connection, on the first only.
+#[derive(Clone)]
+struct PanicsOnFirstOpen(Arc<std::sync::atomic::AtomicUsize>);
+
+impl EventHandler for PanicsOnFirstOpen {
+    fn on_open(&mut self, _: &mut Conn) -> (Option<engine::Bytes>, Action) {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("boom in a dialed connection's on_open");
+        }
+        (Some(engine::Bytes::from_static(b"hi")), Action::None)
+    }
+}
+
+#[test]
+fn a_dialed_connections_panicking_on_open_closes_it_and_the_client_goes_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepter = thread::spawn(move || {
+        let mut peers: Vec<TcpStream> = (0..2).map(|_| listener.accept().unwrap().0).collect();
+        for peer in &mut peers {
+            peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+        }
+        let mut first = Vec::new();
+        peers[0]
+            .read_to_end(&mut first)
+            .expect("the first one's end");
+        let mut second = [0; 2];
+        peers[1].read_exact(&mut second).unwrap();
+        (first, second)
+    });
+    let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = Client::new(PanicsOnFirstOpen(opens.clone()), Options::new().loops(1)).unwrap();
+    let target = format!("tcp://{addr}");
+    // Either way the dial ends: closed at once, or a handle to a closed
+    // connection.
+    if let Ok(handle) = client.dial(&target) {
+        let _ = handle;
+    }
+    let second = client.dial(&target).expect("the next dial");
+    let (first, greeting) = accepter.join().unwrap();
+    assert!(first.is_empty(), "the first connection was closed unused");
+    assert_eq!(&greeting, b"hi");
+    assert_eq!(opens.load(std::sync::atomic::Ordering::SeqCst), 2);
+    drop(second);
+    client.stop();
 }

@@ -205,3 +205,217 @@ fn dropping_the_runtime_finishes_its_engine() {
     // Blocks forever if a loop dropped with the runtime does not count.
     engine.wait();
 }
+
+/// Echoes; a message `spawn` starts a local task that outlives the
+/// connection: it waits for the close, then writes through the handle and
+/// reports how that went.
+#[derive(Clone)]
+struct SpawnsALateWriter {
+    late: Arc<Mutex<Vec<io::Result<usize>>>>,
+}
+
+impl EventHandler for SpawnsALateWriter {
+    fn on_traffic(&mut self, conn: &mut Conn) -> Action {
+        let data = conn.next(usize::MAX).to_vec();
+        if data != b"spawn" {
+            let _ = conn.write(&data);
+            return Action::None;
+        }
+        let handle = conn.handle();
+        let late = self.late.clone();
+        drop(runtime_executor::spawn(async move {
+            while !handle.is_closed() {
+                runtime_executor::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Long enough for the next connection to take the slot.
+            runtime_executor::time::sleep(Duration::from_millis(50)).await;
+            let (tx, rx) = runtime_executor::channel::oneshot::channel();
+            handle.async_write(b"late".to_vec(), move |res| {
+                let _ = tx.send(res);
+            });
+            let res = rx.await.expect("done is called");
+            late.lock().unwrap().push(res);
+            // And it lives on past the engine.
+            runtime_executor::time::sleep(Duration::from_secs(3600)).await;
+        }));
+        Action::None
+    }
+}
+
+#[test]
+fn a_callbacks_task_outliving_its_connection_writes_to_no_other() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        SpawnsALateWriter { late: late.clone() },
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let watch = late.clone();
+    let echoed = rt.block_on(runtime_executor::spawn_blocking(move || {
+        let mut first = connect(addr);
+        first.write_all(b"spawn").unwrap();
+        drop(first);
+        // The next connection takes the closed one's slot (and likely its
+        // fd) while the task waits to write.
+        let mut next = connect(addr);
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while watch.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no late write");
+            thread::sleep(Duration::from_millis(5));
+        }
+        round_trip(&mut next, b"ping", 4)
+    }));
+    assert_eq!(
+        echoed.unwrap(),
+        b"ping",
+        "the next connection got only its echo"
+    );
+    let late = late.lock().unwrap();
+    let err = late[0].as_ref().expect_err("a write after the close");
+    assert_eq!(err.kind(), io::ErrorKind::NotConnected);
+    drop(late);
+    engine.stop();
+    rt.block_on(engine.finished());
+}
+
+/// Sends each connection's handle out; counts the closes.
+#[derive(Clone)]
+struct HandsOut(
+    Arc<Mutex<std::sync::mpsc::Sender<engine::ConnHandle>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl EventHandler for HandsOut {
+    fn on_open(&mut self, conn: &mut Conn) -> (Option<engine::Bytes>, Action) {
+        let _ = self.0.lock().unwrap().send(conn.handle());
+        (None, Action::None)
+    }
+
+    fn on_close(&mut self, _: &mut Conn, _: Option<io::Error>) -> Action {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Action::None
+    }
+}
+
+#[test]
+fn a_handle_used_after_its_runtime_is_gone_fails_at_once() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let closes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        HandsOut(Arc::new(Mutex::new(tx)), closes.clone()),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let (handle, mut peer) = rt.block_on(async move {
+        let peer = runtime_executor::spawn_blocking(move || connect(addr))
+            .await
+            .unwrap();
+        loop {
+            if let Ok(handle) = rx.try_recv() {
+                return (handle, peer);
+            }
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    drop(rt);
+    engine.wait();
+    assert_eq!(
+        closes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the runtime's end closed the connection, once"
+    );
+    assert!(handle.is_closed());
+    let (tx, rx) = std::sync::mpsc::channel();
+    handle.async_write(b"after".to_vec(), move |res| {
+        let _ = tx.send(res);
+    });
+    let res = rx
+        .recv_timeout(TIMEOUT)
+        .expect("done is called, on this thread");
+    assert_eq!(res.unwrap_err().kind(), io::ErrorKind::NotConnected);
+    assert_eq!(
+        handle.wake().unwrap_err().kind(),
+        io::ErrorKind::NotConnected
+    );
+    assert_eq!(
+        handle.close().unwrap_err().kind(),
+        io::ErrorKind::NotConnected
+    );
+    // Its socket too: it had kept it open for good, in a cycle with its
+    // loop.
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).expect("end of stream");
+    assert!(rest.is_empty());
+}
+
+/// Counts its drop.
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Sends each connection's handle out; `on_close` spawns a task that
+/// would wait for ever, holding a [`Counted`].
+#[derive(Clone)]
+struct SpawnsOnClose(
+    Arc<Mutex<std::sync::mpsc::Sender<engine::ConnHandle>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl EventHandler for SpawnsOnClose {
+    fn on_open(&mut self, conn: &mut Conn) -> (Option<engine::Bytes>, Action) {
+        let _ = self.0.lock().unwrap().send(conn.handle());
+        (None, Action::None)
+    }
+
+    fn on_close(&mut self, _: &mut Conn, _: Option<io::Error>) -> Action {
+        let held = Counted(self.1.clone());
+        drop(runtime_executor::spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await
+        }));
+        Action::None
+    }
+}
+
+#[test]
+fn a_task_spawned_by_on_close_as_the_runtime_drops_is_dropped_too() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        SpawnsOnClose(Arc::new(Mutex::new(tx)), dropped.clone()),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let _peer = rt.block_on(async move {
+        let peer = runtime_executor::spawn_blocking(move || connect(addr))
+            .await
+            .unwrap();
+        while rx.try_recv().is_err() {
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+        peer
+    });
+    drop(rt);
+    engine.wait();
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the task on_close spawned during the runtime's drop was dropped"
+    );
+}

@@ -1,7 +1,8 @@
 //! TLS in the callback engine (`Options::tls`, `Client` dialing
 //! `tls://`): the handshake and a byte-exact echo, bad input on one
-//! connection (garbage, a truncated record, a stalled handshake, a
-//! renegotiation attempt), `close_notify` against truncation, the high
+//! connection (garbage, a truncated record, a stalled handshake, one
+//! trickled a byte at a time, a renegotiation attempt, bytes after
+//! `close_notify`), `close_notify` against truncation, the high
 //! watermark over ciphertext, and the engine's client against both faces'
 //! servers. Real sockets on 127.0.0.1; certificates made by each test.
 
@@ -1055,4 +1056,121 @@ fn a_handler_that_answers_meets_the_first_read_deadline_over_tls_too() {
     assert_eq!(&prompt, b"?");
     assert!(closes.kinds().is_empty(), "{:?}", closes.kinds());
     stop(&engine);
+}
+
+/// Sends `bytes` one at a time, `pace` apart, until a send fails or all
+/// are sent; how many went.
+fn trickle(mut sock: TcpStream, bytes: Vec<u8>, pace: Duration) -> thread::JoinHandle<usize> {
+    thread::spawn(move || {
+        for (sent, byte) in bytes.iter().enumerate() {
+            if sock.write_all(&[*byte]).is_err() {
+                return sent;
+            }
+            thread::sleep(pace);
+        }
+        bytes.len()
+    })
+}
+
+#[test]
+fn a_handshake_trickled_a_byte_at_a_time_is_closed_at_the_handshake_timeout() {
+    let certs = Certs::new();
+    let options = Options::new()
+        .tls(certs.server())
+        .tls_handshake_timeout(Duration::from_millis(300));
+    let (engine, opens, closes) = tls_echo(options);
+    let mut client = ClientConnection::new(certs.client(), localhost()).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    // Some 200 bytes, 50 ms apart: ten seconds to send them all.
+    let mut sock = raw_connect(&engine);
+    let sender = trickle(
+        sock.try_clone().unwrap(),
+        hello.clone(),
+        Duration::from_millis(50),
+    );
+    let started = Instant::now();
+    assert!(raw_read_to_end(&mut sock).is_empty());
+    let waited = started.elapsed();
+    drop(sock);
+    let sent = sender.join().unwrap();
+    assert!(
+        sent < hello.len(),
+        "the whole hello went out in {waited:?}: the timeout never came"
+    );
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::TimedOut)]);
+    assert_eq!(opens.get(), 0);
+    stop(&engine);
+}
+
+#[test]
+fn bytes_after_close_notify_are_ignored_and_the_connection_ends_cleanly() {
+    let certs = Certs::new();
+    let (engine, _, closes) = tls_echo(Options::new().tls(certs.server()));
+    let mut peer = tls_connect(&engine, certs.client());
+    peer.write_all(b"ping\n").unwrap();
+    let mut echo = [0; 5];
+    peer.read_exact(&mut echo).unwrap();
+    // close_notify, then a record of data (rustls still encrypts after
+    // it), then garbage; the write side stays open.
+    peer.conn.send_close_notify();
+    let mut wire = Vec::new();
+    while peer.conn.wants_write() {
+        peer.conn.write_tls(&mut wire).unwrap();
+    }
+    wire.extend(records_of(&mut peer, b"late\n"));
+    wire.extend(std::iter::repeat_n(0x17, 64 * 1024));
+    peer.sock.write_all(&wire).unwrap();
+    // The server answers with its own close_notify and ends: nothing of
+    // what followed the alert is echoed.
+    let mut rest = Vec::new();
+    assert_eq!(peer.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![None]);
+    still_serves(&engine, &certs);
+    stop(&engine);
+}
+
+#[test]
+fn a_tls_dial_to_a_server_that_never_answers_fails_at_the_handshake_timeout() {
+    let certs = Certs::new();
+    // Accepts, reads the ClientHello, answers nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        let mut hello = [0; 5];
+        sock.read_exact(&mut hello).unwrap();
+        // Held open until the dialer gives up.
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest);
+    });
+    let (opens, closes) = (Count::default(), CloseLog::default());
+    let client = Client::new(
+        collecting(Arc::default(), opens.clone(), closes.clone()),
+        Options::new()
+            .tls_client(certs.client())
+            .tls_handshake_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let rt = runtime_executor::Runtime::builder()
+        .cores(1)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = rt
+        .block_on(client.dial_async(&format!("tls://127.0.0.1:{port}")))
+        .expect_err("no handshake");
+    assert!(
+        started.elapsed() < WAIT,
+        "the dial waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::TimedOut)]);
+    assert_eq!(opens.get(), 0);
+    silent.join().unwrap();
+    client.stop();
 }

@@ -372,3 +372,58 @@ fn close_timeout_ends_a_finished_connection_to_a_peer_that_never_reads() {
         },
     );
 }
+
+/// Panics when dropped.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("boom in a service future's destructor");
+    }
+}
+
+#[test]
+fn a_service_future_whose_destructor_panics_is_cancelled_at_the_deadline_and_counted_closed() {
+    let server = Server::new("127.0.0.1:0".parse().unwrap())
+        .handle_signals(false)
+        .shutdown_timeout(Duration::from_millis(100));
+    let started = Instant::now();
+    run_with_client(
+        2,
+        &server,
+        || {
+            |mut stream: TcpStream| async move {
+                let _guard = PanicsWhenDropped;
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).await?;
+                stream.write_all(&byte).await?;
+                // Waits for the shutdown's deadline to cancel it.
+                std::future::pending::<io::Result<()>>().await
+            }
+        },
+        |addr| {
+            let mut peers: Vec<_> = (0..4).map(|_| connect(addr)).collect();
+            for peer in &mut peers {
+                echo_once(peer, b"x").unwrap();
+            }
+        },
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(server.stats().accepted, 4);
+    assert_eq!(server.stats().open, 0);
+}
+
+#[test]
+fn a_make_service_that_panics_on_a_core_is_reported_without_a_hang() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let server = server();
+    let started = Instant::now();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        server.run(&rt, || -> Echo { panic!("boom in make_service") })
+    }));
+    assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+    assert!(
+        run.is_err() || run.as_ref().is_ok_and(|r| r.is_err()),
+        "the panic is reported"
+    );
+}

@@ -2,8 +2,9 @@
 //! 127.0.0.1 with certificates made in the test: handshakes and a 64 MiB
 //! echo, ALPN, SNI, client certificates, resumption, `close_notify`
 //! against truncation, the peer that never reads, and the bad inputs of
-//! RELIABILITY.md (garbage, a truncated record, a stalled handshake, a
-//! renegotiation attempt, records split at every byte offset).
+//! RELIABILITY.md (garbage, a truncated record, a stalled handshake, one
+//! trickled a byte at a time, bytes after `close_notify`, a renegotiation
+//! attempt, records split at every byte offset).
 
 #![cfg(feature = "tls")]
 
@@ -719,4 +720,66 @@ fn the_first_read_deadline_is_not_met_by_the_handshake() {
     drop(good);
     let (errors, _) = echo_server.stop_after(2);
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_handshake_trickled_a_byte_at_a_time_is_closed_at_the_timeout() {
+    let (server, _) = localhost();
+    let (_, client) = localhost();
+    let acceptor = TlsAcceptor::new(server).handshake_timeout(Duration::from_millis(300));
+    let (echo_server, addr) = EchoServer::start(acceptor);
+    let mut hello = Vec::new();
+    let mut conn = ClientConnection::new(client, name("localhost")).unwrap();
+    conn.write_tls(&mut hello).unwrap();
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Some 200 bytes, 50 ms apart: ten seconds to send them all.
+    let mut writer = raw.try_clone().unwrap();
+    let total = hello.len();
+    let sender = std::thread::spawn(move || {
+        for (sent, byte) in hello.iter().enumerate() {
+            if writer.write_all(&[*byte]).is_err() {
+                return sent;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        hello.len()
+    });
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = raw.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    drop(raw);
+    let sent = sender.join().unwrap();
+    assert!(
+        sent < total,
+        "the whole hello went out in {waited:?}: the timeout never came"
+    );
+    let (_, errors) = echo_server.stop_after(1);
+    assert_eq!(errors, 1);
+}
+
+#[test]
+fn bytes_after_close_notify_are_ignored_and_the_stream_ends_cleanly() {
+    let (server, client) = localhost();
+    let (echo_server, addr) = EchoServer::start(TlsAcceptor::new(server));
+    let mut tls = std_client(&client, addr);
+    std_ping(&mut tls);
+    // close_notify, then a record of data (rustls still encrypts after
+    // it), then garbage; the write side stays open.
+    tls.conn.send_close_notify();
+    tls.conn.writer().write_all(b"late").unwrap();
+    let mut wire = Vec::new();
+    while tls.conn.wants_write() {
+        tls.conn.write_tls(&mut wire).unwrap();
+    }
+    wire.extend(std::iter::repeat_n(0x17, 64 * 1024));
+    tls.sock.write_all(&wire).unwrap();
+    // The echo reads a clean end at the alert and returns; nothing of what
+    // followed it is echoed.
+    let mut rest = Vec::new();
+    assert_eq!(tls.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
+    let (errors, counted) = echo_server.stop_after(1);
+    assert_eq!(errors, []);
+    assert_eq!(counted, 0);
 }

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use async_task::{FallibleTask, Runnable};
 
-use super::{JoinHandle, Panic};
+use super::{JoinHandle, Outcome};
 
 /// The real task, shared by the forwarder and every [`AbortHandle`].
 struct Slot<T> {
@@ -31,7 +31,7 @@ struct Slot<T> {
 struct SlotState<T> {
     /// `None` while the forwarder polls it, and after it finished or was
     /// aborted.
-    task: Option<FallibleTask<Result<T, Panic>>>,
+    task: Option<FallibleTask<Outcome<T>>>,
     aborted: bool,
     /// The forwarder took the output.
     finished: bool,
@@ -84,7 +84,7 @@ struct Forward<T> {
 }
 
 impl<T> Future for Forward<T> {
-    type Output = Result<T, Panic>;
+    type Output = Outcome<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(mut task) = self.slot.lock().task.take() else {

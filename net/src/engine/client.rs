@@ -184,8 +184,9 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`dial`](Self::dial), and `TimedOut` after 30 s (wrap the call in
-    /// [`timeout`](runtime_executor::time::timeout) for another deadline).
+    /// As [`dial`](Self::dial), `TimedOut` after 30 s (wrap the call in
+    /// [`timeout`](runtime_executor::time::timeout) for another deadline),
+    /// and `NotConnected` once the client has stopped.
     ///
     /// # Cancel safety
     ///
@@ -232,6 +233,15 @@ impl Client {
             };
             reply.await.unwrap_or_else(|_| Err(closed_error()))
         };
+        // A stalled connect would outlast the client's stop by its 30 s.
+        let stopped = async {
+            self.engine.finished().await;
+            Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the client stopped during the dial",
+            ))
+        };
+        let dial = futures_lite::future::or(dial, stopped);
         match runtime_executor::time::timeout(DIAL_TIMEOUT, dial).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(

@@ -10,7 +10,7 @@ use runtime_executor::{AsyncFd, Deferred, OnReady};
 use socket2::{SockAddr, Socket};
 
 use super::conn::{Conn, Io, Peer};
-use super::event_loop::{panicked, Loop};
+use super::event_loop::{drop_context, panicked, Loop};
 use super::handle::Target;
 use super::EventHandler;
 
@@ -88,10 +88,11 @@ impl<H: EventHandler> DatagramCell<H> {
             catch_unwind(AssertUnwindSafe(|| handler.on_traffic(&mut conn)))
         };
         let mut conn = self.conn.borrow_mut();
-        conn.context = None;
+        let context = conn.context.take();
         conn.close_requested = false;
         conn.inbound.ring.clear();
         drop(conn);
+        drop_context(self.lp.index(), context);
         match action {
             Ok(action) => self.lp.apply_loop_action(Some(action)),
             Err(payload) => log::error!(

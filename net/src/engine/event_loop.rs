@@ -58,6 +58,19 @@ pub(super) fn panicked(callback: &str, payload: &(dyn std::any::Any + Send)) -> 
     ))
 }
 
+/// Drops a connection's context (the handler's value) on loop `index`: a
+/// panic in its drop is logged, as a loop-wide callback's is, and the
+/// loop goes on (it unwound through the reactor and took the process
+/// down).
+pub(super) fn drop_context(index: usize, context: Option<Box<dyn std::any::Any>>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
+        log::error!(
+            "engine loop {index}: a connection's context panicked when dropped: {}",
+            panic_message(&*payload)
+        );
+    }
+}
+
 /// Calls an async write's `done` on loop `index`. A panic in it is
 /// contained like a callback's: it is returned (the caller closes the
 /// connection with it) and logged; the loop goes on.

@@ -340,6 +340,7 @@ async fn loop_main<H: EventHandler>(
         engine.clone(),
         options.clone(),
     );
+    let _closing = CloseOnDrop(lp.clone());
     // Before any listener is served: no connection or datagram comes first.
     let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
     lp.apply_loop_action(action);
@@ -441,6 +442,19 @@ async fn loop_main<H: EventHandler>(
     }
     let id = engine_id(&engine);
     LOOPS_OF.with_borrow_mut(|ids| ids.retain(|&other| other != id));
+}
+
+/// Closes a loop's connections when its task ends, as the stop does. A
+/// stop has closed them already; but on a shared runtime (`serve_on`) the
+/// runtime may stop first, dropping the loop's task where it waits, and
+/// each connection, which holds its loop, would keep its socket open for
+/// good.
+struct CloseOnDrop<H: EventHandler>(Rc<Loop<H>>);
+
+impl<H: EventHandler> Drop for CloseOnDrop<H> {
+    fn drop(&mut self) {
+        self.0.close_all();
+    }
 }
 
 /// How often a stopping loop looks whether its last connection has gone.

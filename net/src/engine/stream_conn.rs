@@ -12,7 +12,7 @@ use bytes::Bytes;
 use runtime_executor::{Deferred, OnReady};
 
 use super::conn::{Conn, Io, Outbound};
-use super::event_loop::{call_done, panicked, Loop};
+use super::event_loop::{call_done, drop_context, panicked, Loop};
 use super::handle::Reply;
 use super::{Action, EventHandler};
 use crate::buffer::RingBuffer;
@@ -612,8 +612,9 @@ impl<H: EventHandler> ConnCell<H> {
             high_watermark: conn.outbound.high_watermark,
             refused: false,
         };
-        conn.context = None;
+        let context = conn.context.take();
         drop(conn);
+        drop_context(lp.index(), context);
         // TLS: the close_notify goes before the socket's shutdown, so the
         // peer tells this end from a truncation.
         #[cfg(feature = "tls")]
@@ -623,20 +624,37 @@ impl<H: EventHandler> ConnCell<H> {
         if broken || matches!(outbound.send(), Ok(true) | Err(_)) {
             return; // dropping `outbound` closes the socket
         }
-        linger(outbound, lp.options.close_timeout, lp.draining.clone());
+        linger(
+            outbound,
+            lp.options.close_timeout,
+            lp.draining.clone(),
+            lp.engine.clone(),
+        );
     }
 }
 
 /// Finishes sending a closed connection's queue, then closes the socket;
-/// gives up at the deadline.
-fn linger(mut outbound: Outbound, timeout: Duration, draining: Rc<Cell<usize>>) {
+/// gives up at the deadline, or once the engine has stopped (its stop
+/// waits for lingers until its own deadline: on a runtime of its own, the
+/// loops' end stops the runtime and so cuts them, but on a shared one,
+/// `serve_on`'s, they would outlive the stop by their close timeout).
+fn linger(
+    mut outbound: Outbound,
+    timeout: Duration,
+    draining: Rc<Cell<usize>>,
+    engine: super::Engine,
+) {
     let Some(fd) = outbound.socket_fd().cloned() else {
         return;
     };
     draining.set(draining.get() + 1);
     let deadline = runtime_executor::time::now() + timeout;
     drop(runtime_executor::spawn(async move {
-        crate::io::linger(&fd, deadline, || outbound.send()).await;
+        futures_lite::future::or(
+            crate::io::linger(&fd, deadline, || outbound.send()),
+            engine.finished(),
+        )
+        .await;
         drop(outbound);
         draining.set(draining.get() - 1);
     }));
