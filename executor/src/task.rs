@@ -133,7 +133,7 @@ const UNBUILT: Option<(NonZeroU64, usize)> = Some((NonZeroU64::MAX, usize::MAX))
 impl<F: Future> Future for Tracked<F> {
     type Output = Outcome<F::Output>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is structurally pinned: it is never moved out,
         // and it is dropped in place in `drop`. `registration` is not
