@@ -419,3 +419,46 @@ fn a_task_spawned_by_on_close_as_the_runtime_drops_is_dropped_too() {
         "the task on_close spawned during the runtime's drop was dropped"
     );
 }
+
+#[derive(Clone)]
+struct Quiet;
+
+impl EventHandler for Quiet {}
+
+#[test]
+fn a_runtime_dropped_under_its_engine_leaves_no_loop_marked_on_its_threads() {
+    // Several rounds: a later engine may be allocated where the dead one
+    // was, and this thread (core 0 of each runtime) must not count as one
+    // of its loops.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for _ in 0..5 {
+        let rt = Runtime::builder().cores(1).build().unwrap();
+        let engine = engine::serve_on(&rt.handle(), Quiet, &["tcp://127.0.0.1:0"], Options::new())
+            .expect("serve_on");
+        // Until loop 0 runs here.
+        rt.block_on(async {
+            while engine::current_loop().is_none() {
+                runtime_executor::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        drop(rt);
+        engine.wait();
+        drop(engine);
+        let plain = Runtime::builder().cores(1).build().unwrap();
+        assert_eq!(
+            plain.block_on(async { engine::current_loop() }),
+            None,
+            "no engine loop runs on this thread"
+        );
+        drop(plain);
+        let client = engine::Client::new(Quiet, Options::new().loops(1)).unwrap();
+        let dialed = client.dial(&format!("tcp://{addr}"));
+        assert!(
+            dialed.is_ok(),
+            "a blocking dial from this thread: {dialed:?}"
+        );
+        let _ = listener.accept().unwrap();
+        client.stop();
+    }
+}

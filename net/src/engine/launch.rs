@@ -340,7 +340,7 @@ async fn loop_main<H: EventHandler>(
         engine.clone(),
         options.clone(),
     );
-    let _closing = CloseOnDrop(lp.clone());
+    let _end = LoopEnd(lp.clone());
     // Before any listener is served: no connection or datagram comes first.
     let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
     lp.apply_loop_action(action);
@@ -440,20 +440,22 @@ async fn loop_main<H: EventHandler>(
             _ => {}
         }
     }
-    let id = engine_id(&engine);
-    LOOPS_OF.with_borrow_mut(|ids| ids.retain(|&other| other != id));
 }
 
-/// Closes a loop's connections when its task ends, as the stop does. A
-/// stop has closed them already; but on a shared runtime (`serve_on`) the
-/// runtime may stop first, dropping the loop's task where it waits, and
-/// each connection, which holds its loop, would keep its socket open for
-/// good.
-struct CloseOnDrop<H: EventHandler>(Rc<Loop<H>>);
+/// Ends a loop when its task ends, as the stop does: closes its
+/// connections and takes it off its thread's [`LOOPS_OF`]. A stop has
+/// closed them already; but on a shared runtime (`serve_on`) the runtime
+/// may stop first, dropping the loop's task where it waits: each
+/// connection, which holds its loop, would keep its socket open for good,
+/// and the thread (core 0's is the application's own) would go on counting
+/// as a loop of that engine.
+struct LoopEnd<H: EventHandler>(Rc<Loop<H>>);
 
-impl<H: EventHandler> Drop for CloseOnDrop<H> {
+impl<H: EventHandler> Drop for LoopEnd<H> {
     fn drop(&mut self) {
         self.0.close_all();
+        let id = engine_id(&self.0.engine);
+        let _ = LOOPS_OF.try_with(|ids| ids.borrow_mut().retain(|&other| other != id));
     }
 }
 
