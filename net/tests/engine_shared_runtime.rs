@@ -462,3 +462,46 @@ fn a_runtime_dropped_under_its_engine_leaves_no_loop_marked_on_its_threads() {
         client.stop();
     }
 }
+
+#[test]
+fn writes_waiting_in_a_loops_inbox_when_its_runtime_drops_are_answered() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let closes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        HandsOut(Arc::new(Mutex::new(tx)), closes),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let (handle, _peer) = rt.block_on(async move {
+        let peer = runtime_executor::spawn_blocking(move || connect(addr))
+            .await
+            .unwrap();
+        loop {
+            if let Ok(handle) = rx.try_recv() {
+                return (handle, peer);
+            }
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Nothing drives core 0 now: the writes wait in loop 0's inbox.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    for _ in 0..3 {
+        let done_tx = done_tx.clone();
+        handle.async_write(b"queued".to_vec(), move |res| {
+            let _ = done_tx.send(res.map_err(|e| e.kind()));
+        });
+    }
+    drop(done_tx);
+    drop(rt);
+    engine.wait();
+    let answers: Vec<_> = done.iter().collect();
+    assert_eq!(
+        answers,
+        vec![Err(io::ErrorKind::NotConnected); 3],
+        "every done is called once"
+    );
+}
