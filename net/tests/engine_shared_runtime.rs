@@ -505,3 +505,33 @@ fn writes_waiting_in_a_loops_inbox_when_its_runtime_drops_are_answered() {
         "every done is called once"
     );
 }
+
+#[test]
+fn on_shutdown_runs_on_each_loop_when_its_runtime_drops() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let (boots, shutdowns) = (engine_util::Count::default(), engine_util::Count::default());
+    let (booted, counted) = (boots.clone(), shutdowns.clone());
+    let engine = engine::serve_on(
+        &rt.handle(),
+        engine_util::Hooks::new()
+            .on_boot(move |_| {
+                booted.bump();
+                Action::None
+            })
+            .on_shutdown(move || {
+                counted.bump();
+            }),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    // Until both loops run.
+    rt.block_on(async {
+        while boots.get() < 2 {
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    drop(rt);
+    engine.wait();
+    assert_eq!(shutdowns.get(), 2, "on_shutdown once per loop");
+}

@@ -420,21 +420,19 @@ async fn loop_main<H: EventHandler>(
         task.abort();
     }
     drop(tasks);
-    // Past the deadline: what is still open is closed, and what is still
-    // being sent is cut when the loop's runtime stops.
-    lp.close_all();
-    lp.guarded("on_shutdown", |h| h.on_shutdown(&engine));
-    // `end`'s drop fails what is still in the inbox.
+    // Past the deadline, `end`'s drop closes what is still open (what is
+    // still being sent is cut once the engine has finished), calls
+    // `on_shutdown` and fails what is still in the inbox.
 }
 
-/// Ends a loop when its task ends, as the stop does: closes its
-/// connections, fails what is still in its inbox, and takes it off its
-/// thread's [`LOOPS_OF`]. A stop has closed the connections already; but
-/// on a shared runtime (`serve_on`) the runtime may stop first, dropping
-/// the loop's task where it waits: each connection, which holds its loop,
-/// would keep its socket open for good, the inbox's write callbacks would
-/// never be called, and the thread (core 0's is the application's own)
-/// would go on counting as a loop of that engine.
+/// Ends a loop when its task ends, after a stop or not: closes its
+/// connections, calls `on_shutdown`, fails what is still in its inbox, and
+/// takes it off its thread's [`LOOPS_OF`]. On a shared runtime
+/// (`serve_on`) the runtime may stop first, dropping the loop's task where
+/// it waits: each connection, which holds its loop, would keep its socket
+/// open for good, the inbox's write callbacks would never be called, and
+/// the thread (core 0's is the application's own) would go on counting as
+/// a loop of that engine.
 struct LoopEnd<H: EventHandler> {
     lp: Rc<Loop<H>>,
     inbox: UnboundedReceiver<Command>,
@@ -445,6 +443,7 @@ impl<H: EventHandler> Drop for LoopEnd<H> {
         let lp = &self.lp;
         let index = lp.index();
         lp.close_all();
+        lp.guarded("on_shutdown", |h| h.on_shutdown(&lp.engine));
         // Every write callback is called, every handed-over connection
         // gives back its slot.
         self.inbox.close();
