@@ -263,6 +263,11 @@ fn idle_connections_hold_little_heap() {
 /// issue's "memory after traffic"; `benches/idle_memory.sh` measures 10 000
 /// out of process, this test's process holds both ends, two fds each).
 const SPOKE_ONCE: usize = 4_000;
+/// What the tables that held `SPOKE_ONCE` connections at once keep once
+/// they have all closed, per connection: the slabs of tasks, sources, idle
+/// watches and active tasks, each entry 16 to 24 bytes, doubled up to the
+/// next power of two. A ring (4 KiB) kept per connection is 32 times this.
+const TABLES_PER_CONNECTION: usize = 128;
 
 #[test]
 fn connections_that_spoke_once_give_their_memory_back() {
@@ -279,6 +284,7 @@ fn connections_that_spoke_once_give_their_memory_back() {
     let counter = started.clone();
     let (idle_heap, spoke_heap, idle_rss, spoke_rss) =
         run_with_client(&server, &started, move |addr, rt| {
+            let before = (live_bytes_less_pools(&rt), util::open_fds());
             let mut clients = Vec::with_capacity(SPOKE_ONCE);
             for _ in 0..SPOKE_ONCE {
                 clients.push(connect(addr));
@@ -322,6 +328,12 @@ fn connections_that_spoke_once_give_their_memory_back() {
             drop(clients);
             util::wait_until(DEADLINE, "server connections to close", || {
                 observer.stats().open == 0
+            });
+            // All closed: every fd back, and the heap but for the tables
+            // (slabs) grown to hold them all.
+            util::wait_until(DEADLINE, "fds and heap back", || {
+                util::open_fds() == before.1
+                    && live_bytes_less_pools(&rt) <= before.0 + SPOKE_ONCE * TABLES_PER_CONNECTION
             });
             (idle_heap, spoke_heap, idle_rss, spoke_rss)
         });

@@ -419,3 +419,119 @@ fn a_task_spawned_by_on_close_as_the_runtime_drops_is_dropped_too() {
         "the task on_close spawned during the runtime's drop was dropped"
     );
 }
+
+#[derive(Clone)]
+struct Quiet;
+
+impl EventHandler for Quiet {}
+
+#[test]
+fn a_runtime_dropped_under_its_engine_leaves_no_loop_marked_on_its_threads() {
+    // Several rounds: a later engine may be allocated where the dead one
+    // was, and this thread (core 0 of each runtime) must not count as one
+    // of its loops.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for _ in 0..5 {
+        let rt = Runtime::builder().cores(1).build().unwrap();
+        let engine = engine::serve_on(&rt.handle(), Quiet, &["tcp://127.0.0.1:0"], Options::new())
+            .expect("serve_on");
+        // Until loop 0 runs here.
+        rt.block_on(async {
+            while engine::current_loop().is_none() {
+                runtime_executor::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        drop(rt);
+        engine.wait();
+        drop(engine);
+        let plain = Runtime::builder().cores(1).build().unwrap();
+        assert_eq!(
+            plain.block_on(async { engine::current_loop() }),
+            None,
+            "no engine loop runs on this thread"
+        );
+        drop(plain);
+        let client = engine::Client::new(Quiet, Options::new().loops(1)).unwrap();
+        let dialed = client.dial(&format!("tcp://{addr}"));
+        assert!(
+            dialed.is_ok(),
+            "a blocking dial from this thread: {dialed:?}"
+        );
+        let _ = listener.accept().unwrap();
+        client.stop();
+    }
+}
+
+#[test]
+fn writes_waiting_in_a_loops_inbox_when_its_runtime_drops_are_answered() {
+    let rt = Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let closes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = engine::serve_on(
+        &rt.handle(),
+        HandsOut(Arc::new(Mutex::new(tx)), closes),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    let addr = socket_addr(&engine.addrs()[0]);
+    let (handle, _peer) = rt.block_on(async move {
+        let peer = runtime_executor::spawn_blocking(move || connect(addr))
+            .await
+            .unwrap();
+        loop {
+            if let Ok(handle) = rx.try_recv() {
+                return (handle, peer);
+            }
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Nothing drives core 0 now: the writes wait in loop 0's inbox.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    for _ in 0..3 {
+        let done_tx = done_tx.clone();
+        handle.async_write(b"queued".to_vec(), move |res| {
+            let _ = done_tx.send(res.map_err(|e| e.kind()));
+        });
+    }
+    drop(done_tx);
+    drop(rt);
+    engine.wait();
+    let answers: Vec<_> = done.iter().collect();
+    assert_eq!(
+        answers,
+        vec![Err(io::ErrorKind::NotConnected); 3],
+        "every done is called once"
+    );
+}
+
+#[test]
+fn on_shutdown_runs_on_each_loop_when_its_runtime_drops() {
+    let rt = Runtime::builder().cores(2).build().unwrap();
+    let (boots, shutdowns) = (engine_util::Count::default(), engine_util::Count::default());
+    let (booted, counted) = (boots.clone(), shutdowns.clone());
+    let engine = engine::serve_on(
+        &rt.handle(),
+        engine_util::Hooks::new()
+            .on_boot(move |_| {
+                booted.bump();
+                Action::None
+            })
+            .on_shutdown(move || {
+                counted.bump();
+            }),
+        &["tcp://127.0.0.1:0"],
+        Options::new(),
+    )
+    .expect("serve_on");
+    // Until both loops run.
+    rt.block_on(async {
+        while boots.get() < 2 {
+            runtime_executor::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    drop(rt);
+    engine.wait();
+    assert_eq!(shutdowns.get(), 2, "on_shutdown once per loop");
+}

@@ -1174,3 +1174,27 @@ fn a_tls_dial_to_a_server_that_never_answers_fails_at_the_handshake_timeout() {
     silent.join().unwrap();
     client.stop();
 }
+
+#[test]
+fn a_handler_that_never_consumes_is_held_to_max_read_buffer_over_tls() {
+    const MAX: usize = 64 * 1024;
+    let certs = Certs::new();
+    let closes = CloseLog::default();
+    let engine = tcp(
+        Hooks::new()
+            .on_traffic(|_| Action::None)
+            .on_close(closes.hook()),
+        Options::new().tls(certs.server()).max_read_buffer(MAX),
+    );
+    let mut peer = tls_connect(&engine, certs.client());
+    // Sixteen times the maximum, in records; the server closes on the way.
+    let chunk = vec![5u8; 16 * 1024];
+    for _ in 0..(16 * MAX / chunk.len()) {
+        if peer.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    wait_until(WAIT, "on_close", || closes.kinds().len() == 1);
+    assert_eq!(closes.kinds(), vec![Some(io::ErrorKind::InvalidData)]);
+    stop(&engine);
+}

@@ -330,7 +330,7 @@ async fn loop_main<H: EventHandler>(
     LOOPS_OF.with_borrow_mut(|ids| ids.push(engine_id(&engine)));
     let LoopSetup {
         handler,
-        mut receiver,
+        receiver,
         bound,
     } = setup;
     let lp = Loop::new(
@@ -340,7 +340,11 @@ async fn loop_main<H: EventHandler>(
         engine.clone(),
         options.clone(),
     );
-    let _closing = CloseOnDrop(lp.clone());
+    let mut end = LoopEnd {
+        lp: lp.clone(),
+        inbox: receiver,
+    };
+    let receiver = &mut end.inbox;
     // Before any listener is served: no connection or datagram comes first.
     let action = lp.guarded("on_boot", |h| h.on_boot(&engine));
     lp.apply_loop_action(action);
@@ -411,49 +415,57 @@ async fn loop_main<H: EventHandler>(
     drop(accepting);
     lp.close_datagrams();
     let deadline = stop.unwrap_or_else(|| Instant::now() + options.shutdown_timeout);
-    serve_until_quiet(&lp, &mut receiver, deadline).await;
+    serve_until_quiet(&lp, receiver, deadline).await;
     for task in &tasks {
         task.abort();
     }
     drop(tasks);
-    // Past the deadline: what is still open is closed, and what is still
-    // being sent is cut when the loop's runtime stops.
-    lp.close_all();
-    lp.guarded("on_shutdown", |h| h.on_shutdown(&engine));
-    // Whatever is still in the inbox fails: every write callback is
-    // called, every handed-over connection gives back its slot.
-    receiver.close();
-    while let Ok(command) = receiver.try_recv() {
-        match command {
-            Command::Write { done, .. } => {
-                call_done(index, done, Err(closed_error()));
-            }
-            Command::Adopt { reply, .. } => {
-                engine.inner.connection_closed(index);
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(closed_error()));
-                }
-            }
-            Command::AdoptDatagram { reply, .. } => {
-                let _ = reply.send(Err(closed_error()));
-            }
-            _ => {}
-        }
-    }
-    let id = engine_id(&engine);
-    LOOPS_OF.with_borrow_mut(|ids| ids.retain(|&other| other != id));
+    // Past the deadline, `end`'s drop closes what is still open (what is
+    // still being sent is cut once the engine has finished), calls
+    // `on_shutdown` and fails what is still in the inbox.
 }
 
-/// Closes a loop's connections when its task ends, as the stop does. A
-/// stop has closed them already; but on a shared runtime (`serve_on`) the
-/// runtime may stop first, dropping the loop's task where it waits, and
-/// each connection, which holds its loop, would keep its socket open for
-/// good.
-struct CloseOnDrop<H: EventHandler>(Rc<Loop<H>>);
+/// Ends a loop when its task ends, after a stop or not: closes its
+/// connections, calls `on_shutdown`, fails what is still in its inbox, and
+/// takes it off its thread's [`LOOPS_OF`]. On a shared runtime
+/// (`serve_on`) the runtime may stop first, dropping the loop's task where
+/// it waits: each connection, which holds its loop, would keep its socket
+/// open for good, the inbox's write callbacks would never be called, and
+/// the thread (core 0's is the application's own) would go on counting as
+/// a loop of that engine.
+struct LoopEnd<H: EventHandler> {
+    lp: Rc<Loop<H>>,
+    inbox: UnboundedReceiver<Command>,
+}
 
-impl<H: EventHandler> Drop for CloseOnDrop<H> {
+impl<H: EventHandler> Drop for LoopEnd<H> {
     fn drop(&mut self) {
-        self.0.close_all();
+        let lp = &self.lp;
+        let index = lp.index();
+        lp.close_all();
+        lp.guarded("on_shutdown", |h| h.on_shutdown(&lp.engine));
+        // Every write callback is called, every handed-over connection
+        // gives back its slot.
+        self.inbox.close();
+        while let Ok(command) = self.inbox.try_recv() {
+            match command {
+                Command::Write { done, .. } => {
+                    call_done(index, done, Err(closed_error()));
+                }
+                Command::Adopt { reply, .. } => {
+                    lp.engine.inner.connection_closed(index);
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(closed_error()));
+                    }
+                }
+                Command::AdoptDatagram { reply, .. } => {
+                    let _ = reply.send(Err(closed_error()));
+                }
+                _ => {}
+            }
+        }
+        let id = engine_id(&lp.engine);
+        let _ = LOOPS_OF.try_with(|ids| ids.borrow_mut().retain(|&other| other != id));
     }
 }
 

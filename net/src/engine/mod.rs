@@ -169,7 +169,10 @@ pub fn start<H: EventHandler + Clone>(
 /// Runs `handler` on `addrs` on the cores of a runtime that already runs:
 /// one loop on each of its cores, beside that runtime's async tasks, on the
 /// same reactor, timers and buffers. Returns at once, once every address is
-/// bound; the loops serve until the engine is stopped (or the runtime is).
+/// bound; the loops serve until the engine is stopped (or the runtime is:
+/// dropped under the engine, each loop ends as after a stop's deadline,
+/// with `on_close` for every open connection, `on_shutdown`, and every
+/// pending [`ConnHandle::async_write`]'s `done` called with an error).
 ///
 /// This is how one program serves callbacks and async code on the same
 /// cores: callbacks may [`spawn`](runtime_executor::spawn) local tasks on
