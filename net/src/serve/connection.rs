@@ -65,13 +65,17 @@ pub(super) fn serve_one_by<S: Service + 'static>(
 }
 
 /// The stream of the accepted socket the guard carries; a failure counts
-/// as the connection's error.
+/// as the connection's error. The server keeps a probe of it, to cut its
+/// linger if the shutdown deadline cancels the connection.
 fn open_stream<S: Service + 'static>(guard: &mut Finished<S>) -> Option<TcpStream> {
     let socket = guard.socket.take()?;
     match TcpStream::from_socket(socket) {
         Ok(stream) => {
             if let Some(timeout) = guard.conns.close_timeout {
                 stream.set_close_timeout(timeout);
+            }
+            if let Some(task) = guard.conns.tasks.borrow_mut().get_mut(guard.key as usize) {
+                task.probe = Some(stream.write_probe());
             }
             Some(stream)
         }
@@ -180,7 +184,7 @@ pub(super) struct Connections<S> {
     pub(super) state: Arc<ServerState>,
     /// `Server::close_timeout`, set on every stream accepted.
     pub(super) close_timeout: Option<Duration>,
-    pub(super) tasks: RefCell<Slab<JoinHandle<()>>>,
+    pub(super) tasks: RefCell<Slab<Task>>,
     /// Woken when the last task ends.
     pub(super) idle: RefCell<Option<Waker>>,
 }
@@ -196,11 +200,23 @@ impl<S> Connections<S> {
         })
     }
 
+    /// Cancels every connection's task at the shutdown deadline, with no
+    /// linger: what a stream still holds is not sent after the deadline.
     pub(super) fn cancel_all(&self) {
         for (_, task) in self.tasks.borrow().iter() {
-            task.abort();
+            if let Some(probe) = &task.probe {
+                probe.cut_linger();
+            }
+            task.handle.abort();
         }
     }
+}
+
+/// A connection's task, as its server keeps it.
+pub(super) struct Task {
+    pub(super) handle: JoinHandle<()>,
+    /// The connection's stream, once the task has made it.
+    pub(super) probe: Option<WriteProbe>,
 }
 
 /// Ends a connection's bookkeeping when its task ends, however it ends;
@@ -259,6 +275,9 @@ mod tests {
         // `async` block. An `async fn` kept the guard and the socket twice,
         // 16 bytes more per connection.
         assert_eq!(size_of::<Finished<()>>(), 16, "the guard is two words");
+        // What the server keeps per connection: the handle and the probe
+        // that cuts the linger at the shutdown deadline.
+        assert_eq!(size_of::<Task>(), 16, "a task entry is two words");
         let (served, service) = sizes(|mut stream: TcpStream| async move {
             let mut buf = [0u8; 1];
             stream.read(&mut buf).await?;

@@ -23,7 +23,7 @@ use crate::{TcpListener, TcpStream};
 mod connection;
 mod shutdown;
 
-use connection::{serve_one, serve_one_by, Connections, Finished, IdleTimeout};
+use connection::{serve_one, serve_one_by, Connections, Finished, IdleTimeout, Task};
 pub use shutdown::ShutdownHandle;
 use shutdown::{lock, Notify};
 
@@ -579,7 +579,10 @@ impl Server {
                 IdleTimeout::new(serve_one_by(guard, first), idle)
             }),
         };
-        conns.tasks.borrow_mut().insert(task);
+        conns.tasks.borrow_mut().insert(Task {
+            handle: task,
+            probe: None,
+        });
     }
 }
 

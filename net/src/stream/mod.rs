@@ -160,6 +160,14 @@ impl WriteProbe {
         self.0.upgrade().is_none_or(|shared| shared.wrote.get())
     }
 
+    /// Sets the stream's close timeout to zero: once it is dropped, what
+    /// it still holds is not sent (a server's shutdown deadline).
+    pub(crate) fn cut_linger(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.set_close_timeout(Duration::ZERO);
+        }
+    }
+
     /// Forgets what was written so far: it was no reply (a TLS handshake's
     /// flights).
     #[cfg(feature = "tls")]

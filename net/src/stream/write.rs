@@ -264,11 +264,18 @@ fn decode_close_timeout(encoded: u16) -> Duration {
     }
 }
 
-impl WriteHandle {
+impl Shared {
     /// Sets how long the drain task of a dropped stream waits for the peer
     /// to make room before it closes (milliseconds, saturated).
+    pub(super) fn set_close_timeout(&self, timeout: Duration) {
+        self.close_timeout.set(encode_close_timeout(timeout));
+    }
+}
+
+impl WriteHandle {
+    /// See [`Shared::set_close_timeout`].
     pub(crate) fn set_close_timeout(&self, timeout: Duration) {
-        self.0.close_timeout.set(encode_close_timeout(timeout));
+        self.0.set_close_timeout(timeout);
     }
 
     pub(crate) fn close_timeout(&self) -> Duration {
