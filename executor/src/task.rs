@@ -284,7 +284,6 @@ where
     F::Output: 'static,
 {
     let owner = core.shared().clone();
-    owner.stats.add_spawned();
     let mut panicked = None;
     // SAFETY: `schedule` routes every run and drop of this runnable to the
     // owner core's thread (see the module docs); the future is 'static and the
@@ -303,6 +302,7 @@ where
         drop(runnable);
         resume_unwind(panic);
     }
+    core.shared().stats.add_spawned();
     core.push_local(runnable);
     JoinHandle::new(task.fallible())
 }

@@ -69,6 +69,7 @@ fn a_panic_in_make_reaches_the_caller_and_frees_the_task() {
             runtime_executor::spawn_with(|| async {}).await.unwrap();
         }
         let before = live();
+        let spawned_before = runtime_executor::stats().tasks_spawned;
         for _ in 0..100 {
             let captured = Counted(d.clone());
             let spawned = catch_unwind(AssertUnwindSafe(|| {
@@ -80,6 +81,11 @@ fn a_panic_in_make_reaches_the_caller_and_frees_the_task() {
             let panic = spawned.expect_err("the panic in make reaches the caller");
             assert_eq!(panic.downcast_ref::<&str>(), Some(&"boom in make"));
         }
+        assert_eq!(
+            runtime_executor::stats().tasks_spawned,
+            spawned_before,
+            "a spawn whose make panicked spawned no task"
+        );
         // The core goes on running tasks, spawned either way.
         assert_eq!(runtime_executor::spawn(async { 7 }).await.unwrap(), 7);
         assert_eq!(
