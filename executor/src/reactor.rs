@@ -298,8 +298,29 @@ impl Reactor {
     /// work, up to four times what was queued (so work that keeps
     /// deferring itself cannot hold the core: the rest waits for the next
     /// poll).
+    #[inline]
     pub(crate) fn run_deferred(&self) {
-        let mut budget = self.deferred_len.get() * 4;
+        // The usual case, in line: one item, in the slot (a poll that
+        // wrote to one socket), which leaves nothing behind.
+        let len = self.deferred_len.get();
+        if len == 1 {
+            if let Some(work) = self.deferred_first.take() {
+                self.deferred_len.set(0);
+                work.run();
+                if self.deferred_len.get() != 0 {
+                    self.run_deferred_budget(3);
+                }
+                return;
+            }
+        }
+        if len != 0 {
+            self.run_deferred_budget(len * 4);
+        }
+    }
+
+    /// [`run_deferred`](Self::run_deferred) for up to `budget` items.
+    #[inline(never)]
+    fn run_deferred_budget(&self, mut budget: usize) {
         while budget > 0 && self.deferred_len.get() > 0 {
             let work = match self.deferred_first.take() {
                 Some(work) => work,
