@@ -194,9 +194,12 @@ impl Source {
             let slot = &self.wakers[dir as usize];
             if let Some(waker) = slot.take() {
                 waker.wake_by_ref();
-                // A waker registered meanwhile is the newer one.
-                let newer = slot.take();
-                slot.set(Some(newer.unwrap_or(waker)));
+                // A waker registered meanwhile is the newer one: it stays.
+                // SAFETY: the shared reference lives only for the check,
+                // which runs no other code, as in `callback`.
+                if unsafe { &*slot.as_ptr() }.is_none() {
+                    slot.set(Some(waker));
+                }
             }
         }
     }
@@ -637,6 +640,55 @@ mod tests {
         }
         // One clone, at the first wait; none per round after it.
         assert_eq!(COUNTS.clones.load(Ordering::SeqCst), 1);
+        reactor.deregister(index, &source, a.as_fd());
+    }
+
+    /// A waker that, when woken, registers `NEXT` on `WAITED` in its place,
+    /// as a task that polls again from its wake would.
+    fn registering_waker() -> Waker {
+        use std::task::{RawWaker, RawWakerVTable};
+        fn register(_: *const ()) {
+            let source = WAITED.with(|s| s.borrow().clone()).unwrap();
+            let next = Waker::from(NEXT.with(|n| n.clone()));
+            source.clear_ready(Direction::Read);
+            assert!(source
+                .poll_ready(Direction::Read, &mut Context::from_waker(&next))
+                .is_pending());
+        }
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(
+            |data| RawWaker::new(data, &VTABLE),
+            register,
+            register,
+            |_| {},
+        );
+        // SAFETY: the vtable's functions touch only this thread's
+        // thread-locals, and the test uses the waker on this thread only.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+    }
+
+    thread_local! {
+        static WAITED: RefCell<Option<Rc<Source>>> = const { RefCell::new(None) };
+        static NEXT: Arc<CountingWaker> = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    }
+
+    #[test]
+    fn a_waker_registered_during_a_wake_replaces_the_woken_one() {
+        let reactor = reactor();
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
+        WAITED.with(|s| *s.borrow_mut() = Some(source.clone()));
+        let first = registering_waker();
+        source.clear_ready(Direction::Read);
+        assert!(source
+            .poll_ready(Direction::Read, &mut Context::from_waker(&first))
+            .is_pending());
+        // Wakes `first`, which registers `NEXT`: the slot keeps `NEXT`.
+        reactor.dispatch(&event(key(index, &source), true, false));
+        let next = NEXT.with(|n| n.clone());
+        assert_eq!(next.0.load(Ordering::SeqCst), 0);
+        reactor.dispatch(&event(key(index, &source), true, false));
+        assert_eq!(next.0.load(Ordering::SeqCst), 1, "the newer waker was lost");
+        WAITED.with(|s| s.borrow_mut().take());
         reactor.deregister(index, &source, a.as_fd());
     }
 
