@@ -1,8 +1,9 @@
 //! One core: its run queues, its event loop and its shutdown.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::pin::pin;
 use std::rc::Rc;
@@ -101,13 +102,101 @@ impl CoreShared {
     }
 }
 
+/// A core's local run queue: a `VecDeque` without a `RefCell`'s flag to
+/// check and set around each push (every wake) and pop (every poll).
+///
+/// Sound without the flag because no borrow of the deque outlives one
+/// call of a `VecDeque` method that runs no other code: `pop_front`,
+/// `len`, `capacity`, `is_empty` never do, and `push_back` runs none with
+/// room to spare (the deque's `capacity` is "the number of elements the
+/// deque can hold without reallocating"): [`push`](Self::push) makes room
+/// first, on a deque moved out of the cell, so the allocator runs with no
+/// borrow live. The runnables are held as `ManuallyDrop`, so nothing is
+/// dropped inside either (and a push has no unwinding path to drop one
+/// on); `Drop` drops what is left, one by one. The cell is `!Sync`: only
+/// the core's thread reaches it.
+struct RunQueue(UnsafeCell<VecDeque<ManuallyDrop<Runnable>>>);
+
+impl RunQueue {
+    fn with_capacity(capacity: usize) -> Self {
+        RunQueue(UnsafeCell::new(VecDeque::with_capacity(capacity)))
+    }
+
+    /// The deque, for one call of a `VecDeque` method.
+    ///
+    /// # Safety
+    ///
+    /// The borrow ends within the caller's expression, and the method it
+    /// serves runs no other code (see [`RunQueue`]), so no other borrow
+    /// of the deque is live meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn deque(&self) -> &mut VecDeque<ManuallyDrop<Runnable>> {
+        // SAFETY: the caller's contract.
+        unsafe { &mut *self.0.get() }
+    }
+
+    #[inline(always)]
+    fn push(&self, runnable: Runnable) {
+        // SAFETY: `len` and `capacity` run no other code.
+        let full = unsafe { self.deque().len() == self.deque().capacity() };
+        if full {
+            return self.grow_and_push(runnable);
+        }
+        // SAFETY: with room, `push_back` runs no other code.
+        unsafe { self.deque() }.push_back(ManuallyDrop::new(runnable));
+    }
+
+    /// Makes room, calling the allocator with no borrow of the deque live,
+    /// then pushes. A push the allocator made meanwhile (one that spawns,
+    /// say) lands in the cell's empty deque, and is queued after what was
+    /// there.
+    #[cold]
+    #[inline(never)]
+    fn grow_and_push(&self, runnable: Runnable) {
+        // SAFETY: `take` moves the deque out (leaving one that holds no
+        // allocation), running no other code.
+        let mut deque = std::mem::take(unsafe { self.deque() });
+        deque.reserve(deque.len().max(16));
+        // SAFETY: `replace` moves, running no other code.
+        let meanwhile = std::mem::replace(unsafe { self.deque() }, deque);
+        for earlier in meanwhile {
+            self.push(ManuallyDrop::into_inner(earlier));
+        }
+        self.push(runnable);
+    }
+
+    #[inline(always)]
+    fn pop(&self) -> Option<Runnable> {
+        // SAFETY: `pop_front` runs no other code.
+        unsafe { self.deque() }
+            .pop_front()
+            .map(ManuallyDrop::into_inner)
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        // SAFETY: `is_empty` runs no other code.
+        unsafe { self.deque() }.is_empty()
+    }
+}
+
+impl Drop for RunQueue {
+    fn drop(&mut self) {
+        // Dropped outside any borrow: a task's destructor may wake another.
+        while let Some(runnable) = self.pop() {
+            drop(runnable);
+        }
+    }
+}
+
 /// A core as seen from its own thread.
 pub(crate) struct Core {
     /// Process-unique, never 0.
     uid: NonZeroU64,
     shared: Arc<CoreShared>,
     runtime: Arc<RuntimeShared>,
-    local: RefCell<VecDeque<Runnable>>,
+    local: RunQueue,
     /// A waker for every task that has been polled and not yet dropped, so that
     /// shutdown can reach (and drop) tasks that sit idle in no queue.
     active: RefCell<Slab<Waker>>,
@@ -142,7 +231,7 @@ impl Core {
                 .expect("a u64 count from 1 never wraps"),
             shared,
             runtime,
-            local: RefCell::new(VecDeque::with_capacity(256)),
+            local: RunQueue::with_capacity(256),
             active: RefCell::new(Slab::new()),
             polled_alive: Cell::new(0),
             yielded: RefCell::new(Vec::new()),
@@ -180,7 +269,7 @@ impl Core {
     /// Queues a runnable of this core; called on this core's thread only.
     #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
-        self.local.borrow_mut().push_back(runnable);
+        self.local.push(runnable);
     }
 
     /// Wakes `waker` at the end of this tick, after the reactor's poll
@@ -238,7 +327,7 @@ impl Core {
     fn tick(&self, main_woken: &AtomicBool) {
         let mut polled = 0;
         while polled < TICK_BUDGET {
-            let Some(runnable) = self.local.borrow_mut().pop_front() else {
+            let Some(runnable) = self.local.pop() else {
                 break;
             };
             runnable.run();
@@ -260,7 +349,7 @@ impl Core {
             now = Some(at);
         }
 
-        let idle = self.local.borrow().is_empty()
+        let idle = self.local.is_empty()
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed)
             && !self.any_yielded.get();
@@ -300,11 +389,10 @@ impl Core {
         // Take only what is there now, so a producer that never stops cannot
         // keep the core in this loop.
         let n = self.shared.remote.len();
-        let mut local = self.local.borrow_mut();
         let mut moved = 0;
         while moved < n {
             match self.shared.remote.pop() {
-                Ok(runnable) => local.push_back(runnable),
+                Ok(runnable) => self.local.push(runnable),
                 Err(_) => break,
             }
             moved += 1;
@@ -373,7 +461,7 @@ impl Core {
                 return true;
             }
         }
-        let work = !self.local.borrow().is_empty()
+        let work = !self.local.is_empty()
             || self.reactor.has_deferred()
             || !self.shared.remote.is_empty()
             || main_woken.load(Ordering::SeqCst)
@@ -473,7 +561,7 @@ impl Core {
     fn drop_queued(&self) -> bool {
         let mut dropped = false;
         loop {
-            let next = self.local.borrow_mut().pop_front();
+            let next = self.local.pop();
             match next {
                 Some(runnable) => {
                     dropped = true;
@@ -511,5 +599,52 @@ impl Wake for MainWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::SeqCst);
         self.core.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runnable whose task records `n` in `log` when it runs.
+    fn runnable(n: usize, log: &Rc<RefCell<Vec<usize>>>) -> Runnable {
+        let log = log.clone();
+        // SAFETY: the runnable is run and dropped on this thread, and its
+        // schedule function (which drops a rescheduled runnable) is never
+        // called from another.
+        let (runnable, task) = unsafe {
+            async_task::spawn_unchecked(async move { log.borrow_mut().push(n) }, drop)
+        };
+        task.detach();
+        runnable
+    }
+
+    #[test]
+    fn the_run_queue_keeps_order_across_a_grow_and_drops_what_is_left() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let queue = RunQueue::with_capacity(4);
+        for n in 0..10 {
+            queue.push(runnable(n, &log));
+        }
+        for _ in 0..3 {
+            queue.pop().unwrap().run();
+        }
+        for n in 10..40 {
+            queue.push(runnable(n, &log));
+        }
+        while let Some(runnable) = queue.pop() {
+            runnable.run();
+        }
+        assert!(queue.is_empty());
+        assert_eq!(*log.borrow(), (0..40).collect::<Vec<_>>());
+
+        // Dropped with runnables in it: each task is dropped, unrun.
+        log.borrow_mut().clear();
+        for n in 0..20 {
+            queue.push(runnable(n, &log));
+        }
+        drop(queue);
+        assert!(log.borrow().is_empty());
+        assert_eq!(Rc::strong_count(&log), 1, "a queued task was leaked");
     }
 }
