@@ -612,9 +612,8 @@ mod tests {
         // SAFETY: the runnable is run and dropped on this thread, and its
         // schedule function (which drops a rescheduled runnable) is never
         // called from another.
-        let (runnable, task) = unsafe {
-            async_task::spawn_unchecked(async move { log.borrow_mut().push(n) }, drop)
-        };
+        let (runnable, task) =
+            unsafe { async_task::spawn_unchecked(async move { log.borrow_mut().push(n) }, drop) };
         task.detach();
         runnable
     }
