@@ -118,6 +118,14 @@ impl Source {
         weak.as_ref().and_then(Weak::upgrade)
     }
 
+    /// Whether a callback is set (it may be gone: see [`callback`](Self::callback)).
+    #[inline]
+    fn has_callback(&self) -> bool {
+        // SAFETY: as in `callback`: the shared reference lives only for
+        // the check.
+        unsafe { &*self.callback.as_ptr() }.is_some()
+    }
+
     /// Ready in `dir` now, without registering a waker.
     #[inline]
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
@@ -456,9 +464,16 @@ impl Reactor {
         }
         let source = source.clone();
         drop(sources);
-        source.wake_due(due);
-        if let Some(callback) = source.callback() {
-            callback.on_ready(read, write);
+        if source.has_callback() {
+            source.wake_due(due);
+            if let Some(callback) = source.callback() {
+                callback.on_ready(read, write);
+            }
+        } else {
+            // A task's source, the async face's: nothing to keep for
+            // after the wake. (A callback set by the wake itself hears of
+            // the next edge.)
+            source.wake_due(due);
         }
     }
 
