@@ -286,7 +286,11 @@ impl Reactor {
         // With nothing waiting, both the slot and the queue are empty; the
         // slot then holds the oldest item, so the order is kept.
         if len == 0 {
-            self.deferred_first.set(Some(work));
+            // The slot is empty: put in, with nothing to drop (`set` would
+            // look for an old item to drop).
+            let old = self.deferred_first.replace(Some(work));
+            debug_assert!(old.is_none(), "a deferred item outside the count");
+            std::mem::forget(old);
         } else {
             self.deferred.borrow_mut().push_back(work);
         }
