@@ -139,10 +139,14 @@ impl Source {
             return Poll::Ready(());
         }
         let slot = &self.wakers[dir as usize];
-        match slot.take() {
-            // The usual case: the waker kept from the last wake.
-            Some(current) if current.will_wake(cx.waker()) => slot.set(Some(current)),
-            old => register_waker(slot, old, cx.waker()),
+        // SAFETY: the shared reference lives only for the comparison,
+        // which runs no other code (`will_wake` compares pointers).
+        let kept = unsafe { &*slot.as_ptr() }
+            .as_ref()
+            .is_some_and(|current| current.will_wake(cx.waker()));
+        // The usual case: the waker kept from the last wake.
+        if !kept {
+            register_waker(slot, cx.waker());
         }
         self.waiting.set(self.waiting.get() | dir.bit());
         Poll::Pending
@@ -229,12 +233,11 @@ impl Source {
     }
 }
 
-/// Puts a clone of `waker` in `slot` (emptied by the caller), then drops
-/// the waker it held, `old`.
+/// Puts a clone of `waker` in `slot`, then drops the waker it held.
 #[cold]
 #[inline(never)]
-fn register_waker(slot: &Cell<Option<Waker>>, old: Option<Waker>, waker: &Waker) {
-    slot.set(Some(waker.clone()));
+fn register_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
+    let old = slot.replace(Some(waker.clone()));
     drop(old);
 }
 
