@@ -241,6 +241,14 @@ fn register_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
     drop(old);
 }
 
+/// The sources' slab is borrowed mutably while the reactor dispatches: a
+/// register or deregister from inside a wait, which nothing does.
+#[cold]
+#[inline(never)]
+fn already_borrowed() -> ! {
+    panic!("the reactor's sources are borrowed during its wait")
+}
+
 /// A core's reactor.
 pub(crate) struct Reactor {
     poller: Arc<Poller>,
@@ -447,7 +455,16 @@ impl Reactor {
     /// wakes its tasks and calls its callback.
     #[inline]
     fn dispatch(&self, event: &RawEvent) {
-        let sources = self.sources.borrow();
+        // SAFETY: `sources` is used only until the source is cloned or
+        // its callback upgraded below, and up to there nothing runs that
+        // could borrow the slab mutably (`set_ready`, the key checks, the
+        // clone and the upgrade run no other code). What follows runs with
+        // no borrow of the slab: a woken waker or a callback may register
+        // or drop sources (a dropped one's later events fail the key
+        // check). Unguarded, the borrow costs no flag to set and reset.
+        let Ok(sources) = (unsafe { self.sources.try_borrow_unguarded() }) else {
+            already_borrowed();
+        };
         let Some(source) = sources.get(event.key & INDEX_MASK) else {
             return;
         };
@@ -455,22 +472,15 @@ impl Reactor {
             return;
         }
         let (read, write, due) = source.set_ready(event);
-        // What follows runs with no borrow of the sources held: a woken
-        // waker or a callback may register or drop sources (a dropped
-        // one's later events fail the key check). Neither can reach the
-        // waiter.
         if due == 0 {
             // No task waits: the usual case for a callback's source, which
             // then needs no clone of the source.
-            let callback = source.callback();
-            drop(sources);
-            if let Some(callback) = callback {
+            if let Some(callback) = source.callback() {
                 callback.on_ready(read, write);
             }
             return;
         }
         let source = source.clone();
-        drop(sources);
         if source.has_callback() {
             source.wake_due(due);
             if let Some(callback) = source.callback() {
