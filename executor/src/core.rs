@@ -1,7 +1,6 @@
 //! One core: its run queues, its event loop and its shutdown.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
@@ -102,64 +101,81 @@ impl CoreShared {
     }
 }
 
-/// A core's local run queue: a `VecDeque` without a `RefCell`'s flag to
-/// check and set around each push (every wake) and pop (every poll).
+/// A core's local run queue, first in first out: two `Vec`s, one that
+/// wakes push to and one that the core runs through, swapped when the
+/// second is done. A `Vec`'s push and an index are cheaper than a
+/// `VecDeque`'s wrapping ones, and no `RefCell` flag is checked and set
+/// around each push (every wake) and pop (every poll).
 ///
-/// Sound without the flag because no borrow of the deque outlives one
-/// call of a `VecDeque` method that runs no other code: `pop_front`,
-/// `len`, `capacity`, `is_empty` never do, and `push_back` runs none with
-/// room to spare (the deque's `capacity` is "the number of elements the
-/// deque can hold without reallocating"): [`push`](Self::push) makes room
-/// first, on a deque moved out of the cell, so the allocator runs with no
-/// borrow live. The runnables are held as `ManuallyDrop`, so nothing is
-/// dropped inside either (and a push has no unwinding path to drop one
-/// on); `Drop` drops what is left, one by one. The cell is `!Sync`: only
-/// the core's thread reaches it.
-struct RunQueue(UnsafeCell<VecDeque<ManuallyDrop<Runnable>>>);
+/// Sound without the flag because no borrow of either `Vec` outlives one
+/// call of a `Vec` method that runs no other code: `len`, `capacity`,
+/// indexing, `clear` (of `ManuallyDrop`s: no destructor) and `swap` never
+/// do, and `push` runs none with room to spare (`capacity` is "the total
+/// number of elements the vector can hold without reallocating"):
+/// [`push`](Self::push) makes room first, on a `Vec` moved out of the
+/// cell, so the allocator runs with no borrow live. The runnables are
+/// held as `ManuallyDrop`, so nothing is dropped inside either; `Drop`
+/// drops what is left, one by one. The cells are `!Sync`: only the core's
+/// thread reaches them.
+struct RunQueue {
+    /// Pushed since `running` was filled, oldest first.
+    incoming: UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    /// The runnables being run, oldest first: those from `next` on are
+    /// queued, those before it were taken (moved out, never used again).
+    running: UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    next: Cell<usize>,
+}
 
 impl RunQueue {
     fn with_capacity(capacity: usize) -> Self {
-        RunQueue(UnsafeCell::new(VecDeque::with_capacity(capacity)))
+        RunQueue {
+            incoming: UnsafeCell::new(Vec::with_capacity(capacity)),
+            running: UnsafeCell::new(Vec::with_capacity(capacity)),
+            next: Cell::new(0),
+        }
     }
 
-    /// The deque, for one call of a `VecDeque` method.
+    /// The `Vec` in `cell`, for one call of a `Vec` method.
     ///
     /// # Safety
     ///
-    /// The borrow ends within the caller's expression, and the method it
-    /// serves runs no other code (see [`RunQueue`]), so no other borrow
-    /// of the deque is live meanwhile.
+    /// `cell` is one of this queue's; the borrow ends within the caller's
+    /// expression, and the method it serves runs no other code (see
+    /// [`RunQueue`]), so no other borrow of that `Vec` is live meanwhile.
     #[allow(clippy::mut_from_ref)]
     #[inline(always)]
-    unsafe fn deque(&self) -> &mut VecDeque<ManuallyDrop<Runnable>> {
+    unsafe fn vec(
+        cell: &UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    ) -> &mut Vec<ManuallyDrop<Runnable>> {
         // SAFETY: the caller's contract.
-        unsafe { &mut *self.0.get() }
+        unsafe { &mut *cell.get() }
     }
 
     #[inline(always)]
     fn push(&self, runnable: Runnable) {
         // SAFETY: `len` and `capacity` run no other code.
-        let full = unsafe { self.deque().len() == self.deque().capacity() };
+        let full =
+            unsafe { Self::vec(&self.incoming).len() == Self::vec(&self.incoming).capacity() };
         if full {
             return self.grow_and_push(runnable);
         }
-        // SAFETY: with room, `push_back` runs no other code.
-        unsafe { self.deque() }.push_back(ManuallyDrop::new(runnable));
+        // SAFETY: with room, `push` runs no other code.
+        unsafe { Self::vec(&self.incoming) }.push(ManuallyDrop::new(runnable));
     }
 
-    /// Makes room, calling the allocator with no borrow of the deque live,
-    /// then pushes. A push the allocator made meanwhile (one that spawns,
-    /// say) lands in the cell's empty deque, and is queued after what was
-    /// there.
+    /// Makes room, calling the allocator with no borrow of `incoming`
+    /// live, then pushes. A push the allocator made meanwhile (one that
+    /// spawns, say) lands in the cell's empty `Vec`, and is queued after
+    /// what was there.
     #[cold]
     #[inline(never)]
     fn grow_and_push(&self, runnable: Runnable) {
-        // SAFETY: `take` moves the deque out (leaving one that holds no
+        // SAFETY: `take` moves the `Vec` out (leaving one that holds no
         // allocation), running no other code.
-        let mut deque = std::mem::take(unsafe { self.deque() });
-        deque.reserve(deque.len().max(16));
+        let mut incoming = std::mem::take(unsafe { Self::vec(&self.incoming) });
+        incoming.reserve(incoming.len().max(16));
         // SAFETY: `replace` moves, running no other code.
-        let meanwhile = std::mem::replace(unsafe { self.deque() }, deque);
+        let meanwhile = std::mem::replace(unsafe { Self::vec(&self.incoming) }, incoming);
         for earlier in meanwhile {
             self.push(ManuallyDrop::into_inner(earlier));
         }
@@ -168,16 +184,45 @@ impl RunQueue {
 
     #[inline(always)]
     fn pop(&self) -> Option<Runnable> {
-        // SAFETY: `pop_front` runs no other code.
-        unsafe { self.deque() }
-            .pop_front()
-            .map(ManuallyDrop::into_inner)
+        let next = self.next.get();
+        // SAFETY: `len` runs no other code.
+        if next < unsafe { Self::vec(&self.running) }.len() {
+            self.next.set(next + 1);
+            // SAFETY: indexing runs no other code. The slot at `next` was
+            // never taken (`next` moves past each slot taken), and is never
+            // used again.
+            return Some(unsafe { ManuallyDrop::take(&mut Self::vec(&self.running)[next]) });
+        }
+        // SAFETY: `is_empty` runs no other code.
+        if unsafe { Self::vec(&self.incoming) }.is_empty() {
+            return None;
+        }
+        Some(self.next_batch())
+    }
+
+    /// Makes what was pushed the runnables being run (the taken slots
+    /// forgotten), and takes the first of them; `incoming` is not empty.
+    #[inline]
+    fn next_batch(&self) -> Runnable {
+        // SAFETY: `clear` drops no runnable (they are `ManuallyDrop`, all
+        // taken already), and `swap` moves: neither runs other code.
+        unsafe {
+            Self::vec(&self.running).clear();
+            std::mem::swap(Self::vec(&self.running), Self::vec(&self.incoming));
+        }
+        self.next.set(1);
+        // SAFETY: indexing runs no other code; slot 0 of the new batch is
+        // taken here, and `next` is past it.
+        unsafe { ManuallyDrop::take(&mut Self::vec(&self.running)[0]) }
     }
 
     #[inline(always)]
     fn is_empty(&self) -> bool {
-        // SAFETY: `is_empty` runs no other code.
-        unsafe { self.deque() }.is_empty()
+        // SAFETY: `len` and `is_empty` run no other code.
+        unsafe {
+            self.next.get() == Self::vec(&self.running).len()
+                && Self::vec(&self.incoming).is_empty()
+        }
     }
 }
 
@@ -409,6 +454,10 @@ impl Core {
     /// Returns whether the remote queue may hold work (it is then drained):
     /// `false` only after a wait that found it empty before it began (work
     /// pushed during the wait is found by the next turn's park).
+    ///
+    /// In line: a core that parks does so once per turn, with its wait
+    /// and the sources' dispatch in line in it.
+    #[inline(always)]
     fn park(&self, main_woken: &AtomicBool, now: Option<u64>) -> bool {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
             return true;
@@ -637,13 +686,20 @@ mod tests {
         assert!(queue.is_empty());
         assert_eq!(*log.borrow(), (0..40).collect::<Vec<_>>());
 
-        // Dropped with runnables in it: each task is dropped, unrun.
+        // Dropped with runnables in both halves (a batch partly run, and
+        // pushes since): each task left is dropped, unrun.
         log.borrow_mut().clear();
         for n in 0..20 {
             queue.push(runnable(n, &log));
         }
+        for _ in 0..5 {
+            queue.pop().unwrap().run();
+        }
+        for n in 20..30 {
+            queue.push(runnable(n, &log));
+        }
         drop(queue);
-        assert!(log.borrow().is_empty());
+        assert_eq!(*log.borrow(), (0..5).collect::<Vec<_>>());
         assert_eq!(Rc::strong_count(&log), 1, "a queued task was leaked");
     }
 }
