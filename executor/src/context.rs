@@ -39,6 +39,18 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     Some(f(unsafe { &*core }))
 }
 
+/// Runs `f` with `value` on the current thread's core, or gives `value`
+/// back outside any core.
+#[inline(always)]
+pub(crate) fn with_core_or<T, R>(value: T, f: impl FnOnce(&Core, T) -> R) -> Result<R, T> {
+    let core = CORE.with(Cell::get);
+    if core.is_null() {
+        return Err(value);
+    }
+    // SAFETY: as in `with_core`.
+    Ok(f(unsafe { &*core }, value))
+}
+
 /// Runs `f` on the current core's timers, or returns `None` outside any core.
 #[inline]
 pub(crate) fn with_timers<R>(f: impl FnOnce(&TimerDriver) -> R) -> Option<R> {

@@ -1,8 +1,8 @@
 //! One core: its run queues, its event loop and its shutdown.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::pin::pin;
 use std::rc::Rc;
@@ -101,13 +101,147 @@ impl CoreShared {
     }
 }
 
+/// A core's local run queue, first in first out: two `Vec`s, one that
+/// wakes push to and one that the core runs through, swapped when the
+/// second is done. A `Vec`'s push and an index are cheaper than a
+/// `VecDeque`'s wrapping ones, and no `RefCell` flag is checked and set
+/// around each push (every wake) and pop (every poll).
+///
+/// Sound without the flag because no borrow of either `Vec` outlives one
+/// call of a `Vec` method that runs no other code: `len`, `capacity`,
+/// indexing, `clear` (of `ManuallyDrop`s: no destructor) and `swap` never
+/// do, and `push` runs none with room to spare (`capacity` is "the total
+/// number of elements the vector can hold without reallocating"):
+/// [`push`](Self::push) makes room first, on a `Vec` moved out of the
+/// cell, so the allocator runs with no borrow live. The runnables are
+/// held as `ManuallyDrop`, so nothing is dropped inside either; `Drop`
+/// drops what is left, one by one. The cells are `!Sync`: only the core's
+/// thread reaches them.
+struct RunQueue {
+    /// Pushed since `running` was filled, oldest first.
+    incoming: UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    /// The runnables being run, oldest first: those from `next` on are
+    /// queued, those before it were taken (moved out, never used again).
+    running: UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    next: Cell<usize>,
+}
+
+impl RunQueue {
+    fn with_capacity(capacity: usize) -> Self {
+        RunQueue {
+            incoming: UnsafeCell::new(Vec::with_capacity(capacity)),
+            running: UnsafeCell::new(Vec::with_capacity(capacity)),
+            next: Cell::new(0),
+        }
+    }
+
+    /// The `Vec` in `cell`, for one call of a `Vec` method.
+    ///
+    /// # Safety
+    ///
+    /// `cell` is one of this queue's; the borrow ends within the caller's
+    /// expression, and the method it serves runs no other code (see
+    /// [`RunQueue`]), so no other borrow of that `Vec` is live meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn vec(
+        cell: &UnsafeCell<Vec<ManuallyDrop<Runnable>>>,
+    ) -> &mut Vec<ManuallyDrop<Runnable>> {
+        // SAFETY: the caller's contract.
+        unsafe { &mut *cell.get() }
+    }
+
+    #[inline(always)]
+    fn push(&self, runnable: Runnable) {
+        // SAFETY: `len` and `capacity` run no other code.
+        let full =
+            unsafe { Self::vec(&self.incoming).len() == Self::vec(&self.incoming).capacity() };
+        if full {
+            return self.grow_and_push(runnable);
+        }
+        // SAFETY: with room, `push` runs no other code.
+        unsafe { Self::vec(&self.incoming) }.push(ManuallyDrop::new(runnable));
+    }
+
+    /// Makes room, calling the allocator with no borrow of `incoming`
+    /// live, then pushes. A push the allocator made meanwhile (one that
+    /// spawns, say) lands in the cell's empty `Vec`, and is queued after
+    /// what was there.
+    #[cold]
+    #[inline(never)]
+    fn grow_and_push(&self, runnable: Runnable) {
+        // SAFETY: `take` moves the `Vec` out (leaving one that holds no
+        // allocation), running no other code.
+        let mut incoming = std::mem::take(unsafe { Self::vec(&self.incoming) });
+        incoming.reserve(incoming.len().max(16));
+        // SAFETY: `replace` moves, running no other code.
+        let meanwhile = std::mem::replace(unsafe { Self::vec(&self.incoming) }, incoming);
+        for earlier in meanwhile {
+            self.push(ManuallyDrop::into_inner(earlier));
+        }
+        self.push(runnable);
+    }
+
+    #[inline(always)]
+    fn pop(&self) -> Option<Runnable> {
+        let next = self.next.get();
+        // SAFETY: `len` runs no other code.
+        if next < unsafe { Self::vec(&self.running) }.len() {
+            self.next.set(next + 1);
+            // SAFETY: indexing runs no other code. The slot at `next` was
+            // never taken (`next` moves past each slot taken), and is never
+            // used again.
+            return Some(unsafe { ManuallyDrop::take(&mut Self::vec(&self.running)[next]) });
+        }
+        // SAFETY: `is_empty` runs no other code.
+        if unsafe { Self::vec(&self.incoming) }.is_empty() {
+            return None;
+        }
+        Some(self.next_batch())
+    }
+
+    /// Makes what was pushed the runnables being run (the taken slots
+    /// forgotten), and takes the first of them; `incoming` is not empty.
+    #[inline]
+    fn next_batch(&self) -> Runnable {
+        // SAFETY: `clear` drops no runnable (they are `ManuallyDrop`, all
+        // taken already), and `swap` moves: neither runs other code.
+        unsafe {
+            Self::vec(&self.running).clear();
+            std::mem::swap(Self::vec(&self.running), Self::vec(&self.incoming));
+        }
+        self.next.set(1);
+        // SAFETY: indexing runs no other code; slot 0 of the new batch is
+        // taken here, and `next` is past it.
+        unsafe { ManuallyDrop::take(&mut Self::vec(&self.running)[0]) }
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        // SAFETY: `len` and `is_empty` run no other code.
+        unsafe {
+            self.next.get() == Self::vec(&self.running).len()
+                && Self::vec(&self.incoming).is_empty()
+        }
+    }
+}
+
+impl Drop for RunQueue {
+    fn drop(&mut self) {
+        // Dropped outside any borrow: a task's destructor may wake another.
+        while let Some(runnable) = self.pop() {
+            drop(runnable);
+        }
+    }
+}
+
 /// A core as seen from its own thread.
 pub(crate) struct Core {
     /// Process-unique, never 0.
     uid: NonZeroU64,
     shared: Arc<CoreShared>,
     runtime: Arc<RuntimeShared>,
-    local: RefCell<VecDeque<Runnable>>,
+    local: RunQueue,
     /// A waker for every task that has been polled and not yet dropped, so that
     /// shutdown can reach (and drop) tasks that sit idle in no queue.
     active: RefCell<Slab<Waker>>,
@@ -142,7 +276,7 @@ impl Core {
                 .expect("a u64 count from 1 never wraps"),
             shared,
             runtime,
-            local: RefCell::new(VecDeque::with_capacity(256)),
+            local: RunQueue::with_capacity(256),
             active: RefCell::new(Slab::new()),
             polled_alive: Cell::new(0),
             yielded: RefCell::new(Vec::new()),
@@ -180,7 +314,7 @@ impl Core {
     /// Queues a runnable of this core; called on this core's thread only.
     #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
-        self.local.borrow_mut().push_back(runnable);
+        self.local.push(runnable);
     }
 
     /// Wakes `waker` at the end of this tick, after the reactor's poll
@@ -238,7 +372,7 @@ impl Core {
     fn tick(&self, main_woken: &AtomicBool) {
         let mut polled = 0;
         while polled < TICK_BUDGET {
-            let Some(runnable) = self.local.borrow_mut().pop_front() else {
+            let Some(runnable) = self.local.pop() else {
                 break;
             };
             runnable.run();
@@ -260,7 +394,7 @@ impl Core {
             now = Some(at);
         }
 
-        let idle = self.local.borrow().is_empty()
+        let idle = self.local.is_empty()
             && !self.reactor.has_deferred()
             && !main_woken.load(Ordering::Relaxed)
             && !self.any_yielded.get();
@@ -300,11 +434,10 @@ impl Core {
         // Take only what is there now, so a producer that never stops cannot
         // keep the core in this loop.
         let n = self.shared.remote.len();
-        let mut local = self.local.borrow_mut();
         let mut moved = 0;
         while moved < n {
             match self.shared.remote.pop() {
-                Ok(runnable) => local.push_back(runnable),
+                Ok(runnable) => self.local.push(runnable),
                 Err(_) => break,
             }
             moved += 1;
@@ -321,6 +454,10 @@ impl Core {
     /// Returns whether the remote queue may hold work (it is then drained):
     /// `false` only after a wait that found it empty before it began (work
     /// pushed during the wait is found by the next turn's park).
+    ///
+    /// In line: a core that parks does so once per turn, with its wait
+    /// and the sources' dispatch in line in it.
+    #[inline(always)]
     fn park(&self, main_woken: &AtomicBool, now: Option<u64>) -> bool {
         if self.timers.clock().is_paused() && self.auto_advance(main_woken) {
             return true;
@@ -373,7 +510,7 @@ impl Core {
                 return true;
             }
         }
-        let work = !self.local.borrow().is_empty()
+        let work = !self.local.is_empty()
             || self.reactor.has_deferred()
             || !self.shared.remote.is_empty()
             || main_woken.load(Ordering::SeqCst)
@@ -473,7 +610,7 @@ impl Core {
     fn drop_queued(&self) -> bool {
         let mut dropped = false;
         loop {
-            let next = self.local.borrow_mut().pop_front();
+            let next = self.local.pop();
             match next {
                 Some(runnable) => {
                     dropped = true;
@@ -511,5 +648,58 @@ impl Wake for MainWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::SeqCst);
         self.core.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runnable whose task records `n` in `log` when it runs.
+    fn runnable(n: usize, log: &Rc<RefCell<Vec<usize>>>) -> Runnable {
+        let log = log.clone();
+        // SAFETY: the runnable is run and dropped on this thread, and its
+        // schedule function (which drops a rescheduled runnable) is never
+        // called from another.
+        let (runnable, task) =
+            unsafe { async_task::spawn_unchecked(async move { log.borrow_mut().push(n) }, drop) };
+        task.detach();
+        runnable
+    }
+
+    #[test]
+    fn the_run_queue_keeps_order_across_a_grow_and_drops_what_is_left() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let queue = RunQueue::with_capacity(4);
+        for n in 0..10 {
+            queue.push(runnable(n, &log));
+        }
+        for _ in 0..3 {
+            queue.pop().unwrap().run();
+        }
+        for n in 10..40 {
+            queue.push(runnable(n, &log));
+        }
+        while let Some(runnable) = queue.pop() {
+            runnable.run();
+        }
+        assert!(queue.is_empty());
+        assert_eq!(*log.borrow(), (0..40).collect::<Vec<_>>());
+
+        // Dropped with runnables in both halves (a batch partly run, and
+        // pushes since): each task left is dropped, unrun.
+        log.borrow_mut().clear();
+        for n in 0..20 {
+            queue.push(runnable(n, &log));
+        }
+        for _ in 0..5 {
+            queue.pop().unwrap().run();
+        }
+        for n in 20..30 {
+            queue.push(runnable(n, &log));
+        }
+        drop(queue);
+        assert_eq!(*log.borrow(), (0..5).collect::<Vec<_>>());
+        assert_eq!(Rc::strong_count(&log), 1, "a queued task was leaked");
     }
 }

@@ -118,6 +118,14 @@ impl Source {
         weak.as_ref().and_then(Weak::upgrade)
     }
 
+    /// Whether a callback is set (it may be gone: see [`callback`](Self::callback)).
+    #[inline]
+    fn has_callback(&self) -> bool {
+        // SAFETY: as in `callback`: the shared reference lives only for
+        // the check.
+        unsafe { &*self.callback.as_ptr() }.is_some()
+    }
+
     /// Ready in `dir` now, without registering a waker.
     #[inline]
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
@@ -131,10 +139,14 @@ impl Source {
             return Poll::Ready(());
         }
         let slot = &self.wakers[dir as usize];
-        match slot.take() {
-            // The usual case: the waker kept from the last wake.
-            Some(current) if current.will_wake(cx.waker()) => slot.set(Some(current)),
-            old => register_waker(slot, old, cx.waker()),
+        // SAFETY: the shared reference lives only for the comparison,
+        // which runs no other code (`will_wake` compares pointers).
+        let kept = unsafe { &*slot.as_ptr() }
+            .as_ref()
+            .is_some_and(|current| current.will_wake(cx.waker()));
+        // The usual case: the waker kept from the last wake.
+        if !kept {
+            register_waker(slot, cx.waker());
         }
         self.waiting.set(self.waiting.get() | dir.bit());
         Poll::Pending
@@ -194,9 +206,12 @@ impl Source {
             let slot = &self.wakers[dir as usize];
             if let Some(waker) = slot.take() {
                 waker.wake_by_ref();
-                // A waker registered meanwhile is the newer one.
-                let newer = slot.take();
-                slot.set(Some(newer.unwrap_or(waker)));
+                // A waker registered meanwhile is the newer one: it stays.
+                // SAFETY: the shared reference lives only for the check,
+                // which runs no other code, as in `callback`.
+                if unsafe { &*slot.as_ptr() }.is_none() {
+                    slot.set(Some(waker));
+                }
             }
         }
     }
@@ -218,13 +233,20 @@ impl Source {
     }
 }
 
-/// Puts a clone of `waker` in `slot` (emptied by the caller), then drops
-/// the waker it held, `old`.
+/// Puts a clone of `waker` in `slot`, then drops the waker it held.
 #[cold]
 #[inline(never)]
-fn register_waker(slot: &Cell<Option<Waker>>, old: Option<Waker>, waker: &Waker) {
-    slot.set(Some(waker.clone()));
+fn register_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
+    let old = slot.replace(Some(waker.clone()));
     drop(old);
+}
+
+/// The sources' slab is borrowed mutably while the reactor dispatches: a
+/// register or deregister from inside a wait, which nothing does.
+#[cold]
+#[inline(never)]
+fn already_borrowed() -> ! {
+    panic!("the reactor's sources are borrowed during its wait")
 }
 
 /// A core's reactor.
@@ -275,7 +297,11 @@ impl Reactor {
         // With nothing waiting, both the slot and the queue are empty; the
         // slot then holds the oldest item, so the order is kept.
         if len == 0 {
-            self.deferred_first.set(Some(work));
+            // The slot is empty: put in, with nothing to drop (`set` would
+            // look for an old item to drop).
+            let old = self.deferred_first.replace(Some(work));
+            debug_assert!(old.is_none(), "a deferred item outside the count");
+            std::mem::forget(old);
         } else {
             self.deferred.borrow_mut().push_back(work);
         }
@@ -298,8 +324,29 @@ impl Reactor {
     /// work, up to four times what was queued (so work that keeps
     /// deferring itself cannot hold the core: the rest waits for the next
     /// poll).
+    #[inline]
     pub(crate) fn run_deferred(&self) {
-        let mut budget = self.deferred_len.get() * 4;
+        // The usual case, in line: one item, in the slot (a poll that
+        // wrote to one socket), which leaves nothing behind.
+        let len = self.deferred_len.get();
+        if len == 1 {
+            if let Some(work) = self.deferred_first.take() {
+                self.deferred_len.set(0);
+                work.run();
+                if self.deferred_len.get() != 0 {
+                    self.run_deferred_budget(3);
+                }
+                return;
+            }
+        }
+        if len != 0 {
+            self.run_deferred_budget(len * 4);
+        }
+    }
+
+    /// [`run_deferred`](Self::run_deferred) for up to `budget` items.
+    #[inline(never)]
+    fn run_deferred_budget(&self, mut budget: usize) {
         while budget > 0 && self.deferred_len.get() > 0 {
             let work = match self.deferred_first.take() {
                 Some(work) => work,
@@ -408,7 +455,16 @@ impl Reactor {
     /// wakes its tasks and calls its callback.
     #[inline]
     fn dispatch(&self, event: &RawEvent) {
-        let sources = self.sources.borrow();
+        // SAFETY: `sources` is used only until the source is cloned or
+        // its callback upgraded below, and up to there nothing runs that
+        // could borrow the slab mutably (`set_ready`, the key checks, the
+        // clone and the upgrade run no other code). What follows runs with
+        // no borrow of the slab: a woken waker or a callback may register
+        // or drop sources (a dropped one's later events fail the key
+        // check). Unguarded, the borrow costs no flag to set and reset.
+        let Ok(sources) = (unsafe { self.sources.try_borrow_unguarded() }) else {
+            already_borrowed();
+        };
         let Some(source) = sources.get(event.key & INDEX_MASK) else {
             return;
         };
@@ -416,25 +472,25 @@ impl Reactor {
             return;
         }
         let (read, write, due) = source.set_ready(event);
-        // What follows runs with no borrow of the sources held: a woken
-        // waker or a callback may register or drop sources (a dropped
-        // one's later events fail the key check). Neither can reach the
-        // waiter.
         if due == 0 {
             // No task waits: the usual case for a callback's source, which
             // then needs no clone of the source.
-            let callback = source.callback();
-            drop(sources);
-            if let Some(callback) = callback {
+            if let Some(callback) = source.callback() {
                 callback.on_ready(read, write);
             }
             return;
         }
         let source = source.clone();
-        drop(sources);
-        source.wake_due(due);
-        if let Some(callback) = source.callback() {
-            callback.on_ready(read, write);
+        if source.has_callback() {
+            source.wake_due(due);
+            if let Some(callback) = source.callback() {
+                callback.on_ready(read, write);
+            }
+        } else {
+            // A task's source, the async face's: nothing to keep for
+            // after the wake. (A callback set by the wake itself hears of
+            // the next edge.)
+            source.wake_due(due);
         }
     }
 
@@ -616,6 +672,55 @@ mod tests {
         }
         // One clone, at the first wait; none per round after it.
         assert_eq!(COUNTS.clones.load(Ordering::SeqCst), 1);
+        reactor.deregister(index, &source, a.as_fd());
+    }
+
+    /// A waker that, when woken, registers `NEXT` on `WAITED` in its place,
+    /// as a task that polls again from its wake would.
+    fn registering_waker() -> Waker {
+        use std::task::{RawWaker, RawWakerVTable};
+        fn register(_: *const ()) {
+            let source = WAITED.with(|s| s.borrow().clone()).unwrap();
+            let next = Waker::from(NEXT.with(|n| n.clone()));
+            source.clear_ready(Direction::Read);
+            assert!(source
+                .poll_ready(Direction::Read, &mut Context::from_waker(&next))
+                .is_pending());
+        }
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(
+            |data| RawWaker::new(data, &VTABLE),
+            register,
+            register,
+            |_| {},
+        );
+        // SAFETY: the vtable's functions touch only this thread's
+        // thread-locals, and the test uses the waker on this thread only.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+    }
+
+    thread_local! {
+        static WAITED: RefCell<Option<Rc<Source>>> = const { RefCell::new(None) };
+        static NEXT: Arc<CountingWaker> = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    }
+
+    #[test]
+    fn a_waker_registered_during_a_wake_replaces_the_woken_one() {
+        let reactor = reactor();
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let (source, index) = reactor.register(a.as_fd()).unwrap();
+        WAITED.with(|s| *s.borrow_mut() = Some(source.clone()));
+        let first = registering_waker();
+        source.clear_ready(Direction::Read);
+        assert!(source
+            .poll_ready(Direction::Read, &mut Context::from_waker(&first))
+            .is_pending());
+        // Wakes `first`, which registers `NEXT`: the slot keeps `NEXT`.
+        reactor.dispatch(&event(key(index, &source), true, false));
+        let next = NEXT.with(|n| n.clone());
+        assert_eq!(next.0.load(Ordering::SeqCst), 0);
+        reactor.dispatch(&event(key(index, &source), true, false));
+        assert_eq!(next.0.load(Ordering::SeqCst), 1, "the newer waker was lost");
+        WAITED.with(|s| s.borrow_mut().take());
         reactor.deregister(index, &source, a.as_fd());
     }
 

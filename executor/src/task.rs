@@ -87,16 +87,26 @@ impl<T> Drop for Caught<T> {
 /// the owner has shut down.
 #[inline]
 fn route(owner: &Arc<CoreShared>, runnable: Runnable) -> Result<(), Runnable> {
-    let mut runnable = Some(runnable);
-    context::with_core(|core| {
+    let local = context::with_core_or(runnable, |core, runnable| {
         if Arc::ptr_eq(core.shared(), owner) {
-            core.push_local(runnable.take().expect("taken once"));
+            core.push_local(runnable);
+            Ok(())
+        } else {
+            Err(runnable)
         }
     });
-    match runnable {
-        None => Ok(()),
-        Some(runnable) => owner.push_remote(runnable),
+    match local {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(runnable)) | Err(runnable) => push_remote(owner, runnable),
     }
+}
+
+/// A wake from another thread: out of line, so a wake on the owner's
+/// thread (the usual one) is a short function.
+#[cold]
+#[inline(never)]
+fn push_remote(owner: &Arc<CoreShared>, runnable: Runnable) -> Result<(), Runnable> {
+    owner.push_remote(runnable)
 }
 
 /// The schedule function of every task; see the module docs.

@@ -116,7 +116,10 @@ impl Notifier {
         }
     }
 
-    /// Resets the counter, so it can never fill up.
+    /// Resets the counter, so it can never fill up. Out of line: the
+    /// wait's loop over events keeps its registers for the sources'.
+    #[cold]
+    #[inline(never)]
     fn drain(&self) {
         use std::os::fd::AsRawFd;
         let mut count: u64 = 0;
