@@ -223,5 +223,6 @@ for name in ${SERVERS:-$default_servers}; do
     s2=$(measure strace "$name" "$m2" $((port + 4)))
     port=$((port + 4))
     awk -v n="$name" -v i1="$i1" -v i2="$i2" -v s1="$s1" -v s2="$s2" -v t="$total" \
-        'BEGIN { printf "%-11s %14.0f %14.2f\n", n, (i2 - i1) / t, (s2 - s1) / t }'
+        'BEGIN { i = (i2 - i1) / t; f = i < 100 ? "%-11s %14.1f %14.2f\n" : "%-11s %14.0f %14.2f\n"
+                 printf f, n, i, (s2 - s1) / t }'
 done
