@@ -83,6 +83,30 @@ impl Args {
 /// and all of it is written back before the next read.
 pub const READ_BUF: usize = 64 * 1024;
 
+/// The next connection waiting on the non-blocking `listener`, made
+/// non-blocking and `TCP_NODELAY`; `None` once none waits (or when accept
+/// failed: logged, for the caller's next readiness to retry). For the
+/// floors' loops, which accept by hand.
+pub fn accept_waiting(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<Option<std::net::TcpStream>> {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(true)?;
+                stream.set_nodelay(true)?;
+                return Ok(Some(stream));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                eprintln!("accept: {err}");
+                return Ok(None);
+            }
+        }
+    }
+}
+
 /// A non-blocking TCP listener on `addr` with `SO_REUSEADDR` and
 /// `SO_REUSEPORT`, so that each core can bind its own on the same port and
 /// the kernel spreads connections among them.

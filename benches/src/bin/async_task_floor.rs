@@ -124,18 +124,7 @@ fn main() -> io::Result<()> {
 }
 
 fn accept(listener: &TcpListener, poller: &Rc<Poller>) -> io::Result<()> {
-    loop {
-        let (stream, _) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => {
-                eprintln!("async_task_floor: accept: {err}");
-                return Ok(());
-            }
-        };
-        stream.set_nonblocking(true)?;
-        stream.set_nodelay(true)?;
+    while let Some(stream) = runtime_benches::accept_waiting(listener)? {
         let ready = Rc::new(Readiness::default());
         // A connected socket has room to write.
         ready.writable.set(true);
@@ -145,6 +134,7 @@ fn accept(listener: &TcpListener, poller: &Rc<Poller>) -> io::Result<()> {
         unsafe { poller.add_with_mode(&stream, Event::all(key), PollMode::Edge)? };
         spawn(serve(stream, key, ready, poller.clone()));
     }
+    Ok(())
 }
 
 fn spawn(future: impl Future<Output = ()> + 'static) {
